@@ -1,0 +1,69 @@
+"""Ratatouille: a Polars-native pipeline SDK for the Delta Lake lakehouse.
+
+>>> from ratatouille import run, query, read, transform   # doctest: +SKIP
+>>> run("silver.sales")["status"]                          # doctest: +SKIP
+'success'
+
+``import ratatouille`` never imports Dagster; ``ratatouille.dagster`` does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    CheckError,
+    ConfigError,
+    CycleError,
+    IngestError,
+    RatatouilleError,
+    RunError,
+    SchemaError,
+    SQLError,
+    StorageError,
+    TableNotFoundError,
+    TransformError,
+    WorkspaceError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckError", "ConfigError", "CycleError", "IngestError", "RatatouilleError", "RunError", "RunResult",
+    "SQLError", "SchemaError", "StorageError", "TableNotFoundError", "TransformError", "WorkspaceError",
+    "query", "read", "run", "tools", "transform",
+]
+
+if TYPE_CHECKING:
+    from . import tools
+    from ._query import query, read
+    from .execute import run
+    from .execute._result import RunResult
+    from .transforms.python import transform
+
+_LAZY = {
+    "run": ("ratatouille.execute", "run"),
+    "RunResult": ("ratatouille.execute._result", "RunResult"),
+    "query": ("ratatouille._query", "query"),
+    "read": ("ratatouille._query", "read"),
+    "transform": ("ratatouille.transforms.python", "transform"),
+    "tools": ("ratatouille.tools", None),
+    "testing": ("ratatouille.testing", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy imports (polars, deltalake, sqlglot) happen on first use, keeping `import ratatouille` fast.
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ratatouille' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,61 @@
+"""Table and workspace names: ``<layer>.<name>``, lowercase identifiers only."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Iterable, NamedTuple
+
+from .errors import ConfigError, TableNotFoundError, WorkspaceError
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class TableName(NamedTuple):
+    """A parsed ``layer.name``."""
+
+    layer: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+def check_identifier(value: str, what: str, *, file: str | None = None) -> str:
+    """Return ``value`` if it is a lowercase identifier, else raise ConfigError."""
+    if not isinstance(value, str) or not _IDENT.match(value):
+        raise ConfigError(
+            f"invalid {what} {value!r}: use lowercase letters, digits and '_' "
+            "(no dots, slashes or '..')",
+            file=file,
+        )
+    return value
+
+
+def parse_table_name(value: str, *, file: str | None = None) -> TableName:
+    """Parse ``"silver.sales"`` into ``TableName("silver", "sales")``.
+
+    >>> parse_table_name("silver.sales")
+    TableName(layer='silver', name='sales')
+    """
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) != 2:
+        raise ConfigError(f"invalid table name {value!r}: expected '<layer>.<name>'", file=file)
+    return TableName(check_identifier(parts[0], "layer", file=file), check_identifier(parts[1], "name", file=file))
+
+
+def check_workspace(value: str) -> str:
+    """Validate a workspace name (a simple identifier)."""
+    if not isinstance(value, str) or not _IDENT.match(value):
+        raise WorkspaceError(f"invalid workspace name {value!r}: use a simple lowercase identifier")
+    return value
+
+
+def not_found(name: str, known: Iterable[str], *, what: str = "table", **where) -> TableNotFoundError:
+    """A TableNotFoundError for ``name`` that lists the closest known names."""
+    known = sorted(set(known))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else (
+        f"; known: {', '.join(known[:20])}" if known else "; no tables are defined yet"
+    )
+    return TableNotFoundError(f"unknown {what} {name!r}{hint}", **where)

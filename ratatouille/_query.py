@@ -1,0 +1,61 @@
+"""``query()`` and ``read()``: SQL and lazy reads over the tables of a workspace."""
+
+from __future__ import annotations
+
+from typing import Literal, overload
+
+import polars as pl
+
+from ._names import parse_table_name
+from ._sql import execute_sql, referenced_tables
+from .discover import Project
+
+
+@overload
+def query(sql: str, *, workspace: str | None = ..., lazy: Literal[False] = ..., project_dir: str | None = ...) -> pl.DataFrame: ...
+@overload
+def query(sql: str, *, workspace: str | None = ..., lazy: Literal[True], project_dir: str | None = ...) -> pl.LazyFrame: ...
+
+
+def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
+          project_dir: str | None = None) -> pl.DataFrame | pl.LazyFrame:
+    """Run SQL over the workspace's tables (``layer.name``) through Polars' SQLContext.
+
+    Only the tables the SQL references are opened and scanned, with predicate
+    and projection pushdown. Views are composed as lazy plans.
+
+    Example
+    -------
+    >>> from ratatouille import query
+    >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")   # doctest: +SKIP
+    >>> df["cnt"][0]                                             # doctest: +SKIP
+    42
+    """
+    from .execute import Runner
+
+    project = Project.load(project_dir, workspace=workspace)
+    runner = Runner(project)
+    frames = {name: runner.frame(name) for name in referenced_tables(sql)}
+    lf = execute_sql(sql, frames)
+    return lf if lazy else lf.collect()
+
+
+def read(name: str, *, version: int | None = None, workspace: str | None = None,
+         project_dir: str | None = None) -> pl.LazyFrame:
+    """A LazyFrame over table ``name`` (``version=`` reads an earlier Delta version).
+
+    Example
+    -------
+    >>> from ratatouille import read
+    >>> read("silver.sales").filter(pl.col("total") > 100).collect()   # doctest: +SKIP
+    """
+    from .execute import Runner
+
+    parse_table_name(name)
+    project = Project.load(project_dir, workspace=workspace)
+    if version is None:
+        return Runner(project).frame(name)
+    target = project.read_target(name)
+    if target is None:
+        return Runner(project).frame(name)  # raises the not-found error
+    return target.scan(version=version)

@@ -1,0 +1,126 @@
+"""Project discovery and settings.
+
+The project root is the nearest directory, walking up from the working
+directory, whose ``pyproject.toml`` has a ``[tool.ratatouille]`` table; or
+``RAT_PROJECT_DIR``. Settings come from that table, overridden by ``RAT_*``
+environment variables: ``RAT_LAKE``, ``RAT_STORAGE_OPTIONS`` (JSON),
+``RAT_WORKSPACE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ._names import check_workspace
+from .errors import ConfigError
+
+_KNOWN_KEYS = {"lake", "storage_options", "workspace", "vars"}
+
+
+class Secrets(Mapping[str, str]):
+    """A read-only mapping whose values never show in ``repr`` or ``str``."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values = {str(k): str(v) for k, v in (values or {}).items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return "Secrets({" + ", ".join(f"{k!r}: '***'" for k in self._values) + "})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one project.
+
+    >>> s = Settings(project_dir=Path("/p"), lake="/p/lake")
+    >>> s.workspace
+    'default'
+    """
+
+    project_dir: Path
+    lake: str
+    storage_options: Secrets = field(default_factory=Secrets)
+    workspace: str = "default"
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.project_dir / "workspaces"
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """Return the project root (see module docstring)."""
+    env = os.environ.get("RAT_PROJECT_DIR")
+    if env:
+        path = Path(env).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"RAT_PROJECT_DIR={env!r} is not a directory")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "ratatouille" in _read_pyproject(pyproject).get("tool", {}):
+            return candidate
+    raise ConfigError(
+        f"no Ratatouille project found from {here}: add [tool.ratatouille] to a pyproject.toml "
+        "(or run `rat init DIR`), or set RAT_PROJECT_DIR"
+    )
+
+
+def _read_pyproject(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}", file=str(path)) from exc
+
+
+def load_settings(project_dir: str | Path | None = None, *, workspace: str | None = None) -> Settings:
+    """Load settings for a project (found from the working directory by default)."""
+    root = Path(project_dir).resolve() if project_dir else find_project_dir()
+    pyproject = root / "pyproject.toml"
+    table: dict[str, Any] = {}
+    if pyproject.is_file():
+        table = dict(_read_pyproject(pyproject).get("tool", {}).get("ratatouille", {}))
+    unknown = set(table) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {sorted(unknown)} in [tool.ratatouille]; known: {sorted(_KNOWN_KEYS)}",
+            file=str(pyproject),
+        )
+    lake = os.environ.get("RAT_LAKE") or table.get("lake") or "lake"
+    options = dict(table.get("storage_options") or {})
+    if os.environ.get("RAT_STORAGE_OPTIONS"):
+        try:
+            options.update(json.loads(os.environ["RAT_STORAGE_OPTIONS"]))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"RAT_STORAGE_OPTIONS is not valid JSON: {exc.msg}") from None
+    ws = workspace or os.environ.get("RAT_WORKSPACE") or table.get("workspace") or "default"
+    return Settings(
+        project_dir=root,
+        lake=_resolve_lake(lake, root),
+        storage_options=Secrets(options),
+        workspace=check_workspace(ws),
+        vars=dict(table.get("vars") or {}),
+    )
+
+
+def _resolve_lake(lake: str, root: Path) -> str:
+    if "://" in lake:
+        return lake.rstrip("/")
+    path = Path(lake).expanduser()
+    return str(path if path.is_absolute() else (root / path).resolve())

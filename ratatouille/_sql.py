@@ -1,0 +1,121 @@
+"""SQL helpers shared by SQL transforms, SQL tests and :func:`ratatouille.query`.
+
+All parsing goes through sqlglot; execution goes through ``pl.SQLContext``
+with one LazyFrame registered per referenced ``layer.name``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from .errors import SQLError
+
+
+def referenced_tables(sql: str, *, transform: str | None = None, file: str | None = None,
+                      line_offset: int = 0) -> list[str]:
+    """Layer-qualified tables a SQL statement reads (CTE names excluded), in order.
+
+    >>> referenced_tables("WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x JOIN silver.b USING (id)")
+    ['bronze.a', 'silver.b']
+    """
+    try:
+        trees = [t for t in sqlglot.parse(sql) if t is not None]
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line = first.get("line")
+        msg = first.get("description") or str(exc)
+        raise SQLError(f"SQL syntax error: {msg}", transform=transform, file=file,
+                       line=(line + line_offset) if line else None) from None
+    except sqlglot.errors.TokenError as exc:
+        raise SQLError(f"SQL syntax error: {exc}", transform=transform, file=file) from None
+    if not trees:
+        raise SQLError("empty SQL", transform=transform, file=file)
+    out: list[str] = []
+    for tree in trees:
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        for table in sorted(tree.find_all(exp.Table), key=_position):
+            if not table.name or isinstance(table.this, exp.Func):
+                continue
+            if table.db:
+                name = f"{table.db}.{table.name}".lower()
+            elif table.name.lower() in ctes:
+                continue
+            else:
+                line = _line_of(sql, table.name)
+                raise SQLError(
+                    f"table {table.name!r} is not layer-qualified: write <layer>.{table.name} (e.g. silver.{table.name})",
+                    transform=transform, file=file, line=(line + line_offset) if line else None)
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _position(node: exp.Expression) -> int:
+    meta = getattr(node.this, "meta", None) or {}
+    return meta.get("start", 0) if isinstance(meta, dict) else 0
+
+
+def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str | None = None,
+                file: str | None = None, line_offset: int = 0) -> pl.LazyFrame:
+    """Run ``sql`` lazily over ``frames`` and resolve its schema (errors surface here)."""
+    try:
+        ctx = pl.SQLContext(frames=dict(frames), eager=False)
+        lf = ctx.execute(sql, eager=False)
+        lf.collect_schema()
+        return lf
+    except (pl.exceptions.PolarsError, sqlglot.errors.SqlglotError) as exc:
+        message = _first_line(str(exc))
+        line = locate_error(sql, message)
+        raise SQLError(f"SQL error: {message}", transform=transform, file=file,
+                       line=(line + line_offset) if line else None) from None
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else message
+
+
+_QUOTED = re.compile(r"[\"'`]([^\"'`]+)[\"'`]")
+
+
+def locate_error(sql: str, message: str) -> int | None:
+    """Best-effort 1-based line of the identifier a Polars SQL error names."""
+    for token in _QUOTED.findall(message):
+        line = _line_of(sql, token)
+        if line:
+            return line
+    return None
+
+
+def _line_of(sql: str, token: str) -> int | None:
+    pattern = re.compile(r"(?<![\w.])" + re.escape(token.split(".")[-1]) + r"(?!\w)", re.IGNORECASE)
+    for lineno, line in enumerate(sql.splitlines(), start=1):
+        code = line.split("--", 1)[0]
+        if pattern.search(code):
+            return lineno
+    return None
+
+
+def sql_literal(value) -> str:
+    """Render a Python value as a SQL literal Polars understands.
+
+    >>> sql_literal("it's")
+    "'it''s'"
+    """
+    import datetime as dt
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP)"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"

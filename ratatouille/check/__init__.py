@@ -1,0 +1,165 @@
+"""Check: data-quality checks run on the data about to be written.
+
+Two kinds, each one Dagster asset check:
+
+* ``schema``: a Pandera schema, either the ``pandera.polars.DataFrameModel``
+  given with ``schema=`` or compiled from the YAML ``columns:``;
+* one per SQL test of ``tests:``, passing when its query returns no rows.
+
+An ``error`` failure blocks the write; a ``warn`` failure is only reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping
+
+import polars as pl
+
+from .._sql import execute_sql, referenced_tables
+from ..errors import ConfigError
+from ..transforms import ColumnSpec, SqlTestSpec, Transform
+from ..transforms.ingest import polars_type
+
+SCHEMA_CHECK = "schema"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: JSON-friendly via :meth:`to_dict`."""
+
+    name: str
+    kind: str  # "schema" or "sql"
+    passed: bool
+    severity: str = "error"
+    failing_rows: int = 0
+    message: str = ""
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def blocking(self) -> bool:
+        return not self.passed and self.severity == "error"
+
+
+def check_names(t: Transform) -> list[str]:
+    """Names of the checks a transform declares (one per schema, one per SQL test)."""
+    names = [SCHEMA_CHECK] if t.has_schema_checks else []
+    return names + [test.name for test in t.config.tests]
+
+
+def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None, file: str | None = None):
+    """Compile YAML ``columns:`` into a ``pandera.polars.DataFrameSchema``."""
+    import pandera.polars as pa
+
+    cols = {}
+    for spec in columns:
+        checks, nullable, unique = [], spec.nullable, False
+        for test in spec.tests:
+            key, arg = (test, None) if isinstance(test, str) else next(iter(dict(test).items()))
+            if key == "not_null":
+                nullable = False
+            elif key == "unique":
+                unique = True
+            elif key == "accepted_values":
+                checks.append(pa.Check.isin(list(arg)))
+            elif key == "positive":
+                checks.append(pa.Check.gt(0))
+            elif key == "min":
+                checks.append(pa.Check.ge(arg))
+            elif key == "max":
+                checks.append(pa.Check.le(arg))
+            elif key == "regex":
+                checks.append(pa.Check.str_matches(str(arg)))
+            else:
+                raise ConfigError(f"unknown column test {key!r} on {spec.name!r}; known: not_null, unique, "
+                                  "accepted_values, positive, min, max, regex", transform=transform, file=file)
+        try:
+            dtype = polars_type(spec.type) if spec.type else None
+        except ConfigError as exc:
+            raise ConfigError(exc.message, transform=transform, file=file) from None
+        cols[spec.name] = pa.Column(dtype, checks=checks, nullable=nullable, unique=unique, required=True)
+    return pa.DataFrameSchema(cols, strict=False)
+
+
+def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
+    """Validate ``df`` against a Pandera schema or DataFrameModel, collecting every failure."""
+    import pandera.errors as pe
+
+    try:
+        schema.validate(df, lazy=True)
+    except pe.SchemaErrors as exc:
+        cases = exc.failure_cases
+        summary = (cases.group_by("column", "check", maintain_order=True)
+                   .agg(pl.len().alias("failing_rows"), pl.col("failure_case").head(5).alias("examples")))
+        failures = [{"column": r["column"], "check": r["check"], "failing_rows": r["failing_rows"],
+                     "examples": r["examples"]} for r in summary.iter_rows(named=True)]
+        total = int(cases.select(pl.col("index").n_unique()).item()) if cases["index"].null_count() < len(cases) else len(cases)
+        msg = "; ".join(f"{f['column'] or 'table'}: {f['check']} ({f['failing_rows']} rows)" for f in failures)
+        return CheckResult(SCHEMA_CHECK, "schema", False, "error", total, msg, failures)
+    except pe.SchemaError as exc:
+        return CheckResult(SCHEMA_CHECK, "schema", False, "error", 0, str(exc).splitlines()[0])
+    return CheckResult(SCHEMA_CHECK, "schema", True)
+
+
+def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
+                 resolve: Callable[[str], pl.LazyFrame] | None = None) -> CheckResult:
+    """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows."""
+    import jinja2
+
+    sql = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(test.sql).render(
+        this=t.name, ref=lambda n: n)
+    frames: dict[str, pl.LazyFrame] = {t.name: data}
+    for name in referenced_tables(sql, transform=t.name, file=t.file):
+        if name not in frames:
+            if resolve is None:
+                raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
+                                  transform=t.name, file=t.file)
+            frames[name] = resolve(name)
+    lf = execute_sql(sql, frames, transform=f"{t.name} test {test.name!r}", file=t.file)
+    failing = lf.head(5).collect()
+    count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
+    passed = count == 0
+    msg = "" if passed else f"{count} rows returned by {test.name}"
+    return CheckResult(test.name, "sql", passed, test.severity, count, msg,
+                       failing.head(5).to_dicts() if not passed else [])
+
+
+def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
+    """Run every check of ``t`` on ``df`` (the data about to be written)."""
+    results: list[CheckResult] = []
+    schema = getattr(t, "schema", None)
+    if schema is not None:
+        results.append(run_schema_check(schema, df))
+    if t.config.columns:
+        compiled = compile_columns(t.config.columns, transform=t.name, file=t.file)
+        res = run_schema_check(compiled, df)
+        if results:  # both a model and columns: one schema check, merged
+            prev = results.pop()
+            res = CheckResult(SCHEMA_CHECK, "schema", prev.passed and res.passed, "error",
+                              prev.failing_rows + res.failing_rows, "; ".join(filter(None, [prev.message, res.message])),
+                              prev.failures + res.failures)
+        results.append(res)
+    lazy = df.lazy()
+    for test in t.config.tests:
+        results.append(run_sql_test(test, t, lazy, resolve))
+    return results
+
+
+def jsonable(results: list[CheckResult]) -> list[Mapping[str, Any]]:
+    return [_plain(r.to_dict()) for r in results]
+
+
+def _plain(value: Any) -> Any:
+    import datetime as dt
+    import decimal
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime, dt.time, decimal.Decimal)):
+        return str(value)
+    return value

@@ -1,0 +1,143 @@
+"""Discover: find every transform of a workspace on disk.
+
+``workspaces/<ws>/pipelines/<layer>/`` holds ``.sql`` (+ ``.yaml``), ``.yaml``
+(ingest) and ``.py`` (``@transform``) files. A non-default workspace sees the
+transforms of ``default`` too, overridden by its own of the same name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from .._lake import Lake
+from .._names import check_identifier, check_workspace, not_found
+from .._settings import Settings, load_settings
+from ..errors import ConfigError, WorkspaceError
+from ..transforms import IngestTransform, PythonTransform, SQLTransform, Transform
+from ..transforms.python import import_file, scan_file, transforms_in_module
+
+
+class Project:
+    """All transforms of one workspace, plus where its tables live.
+
+    >>> project = Project.load()                    # doctest: +SKIP
+    >>> project.get("silver.sales").inputs          # doctest: +SKIP
+    ('bronze.sales',)
+    """
+
+    def __init__(self, settings: Settings, transforms: dict[str, Transform], workspace: str) -> None:
+        self.settings = settings
+        self.workspace = workspace
+        self.transforms = transforms
+        self.lake = Lake(settings.lake, settings.storage_options)
+
+    def __repr__(self) -> str:
+        return f"<Project {self.settings.project_dir} workspace={self.workspace} transforms={len(self.transforms)}>"
+
+    @classmethod
+    def load(cls, project_dir: str | Path | None = None, *, workspace: str | None = None) -> "Project":
+        settings = load_settings(project_dir, workspace=workspace)
+        ws = settings.workspace
+        known = list_workspaces(settings)
+        if ws != "default" and ws not in known:
+            raise WorkspaceError(f"unknown workspace {ws!r}; workspaces: {', '.join(known) or 'none'}")
+        transforms: dict[str, Transform] = {}
+        for name in ("default", ws) if ws != "default" else ("default",):
+            own = discover_workspace(settings.workspaces_dir / name, workspace=name)
+            transforms.update(own)  # the workspace's own transforms override default's
+        return cls(settings, transforms, ws)
+
+    def get(self, name: str) -> Transform:
+        """The transform named ``layer.name`` (a clear error listing close names if unknown)."""
+        try:
+            return self.transforms[name]
+        except KeyError:
+            raise not_found(name, self.transforms, what="transform") from None
+
+    def add(self, t: Transform) -> None:
+        """Add an ad-hoc transform (e.g. a decorated function passed to ``run``)."""
+        self.transforms[t.name] = t
+
+    def table_uri(self, name: str) -> str:
+        """Where this workspace writes ``name``."""
+        return self.lake.table_uri(name, self.workspace)
+
+    def names(self) -> list[str]:
+        return sorted(self.transforms)
+
+    def target(self, name: str):
+        """The :class:`~ratatouille.write.Target` this workspace writes for ``name``."""
+        from ..write import Target
+
+        return Target(self.table_uri(name), self.lake.delta_options(), name)
+
+    def read_target(self, name: str):
+        """Where ``name`` is read from: this workspace's table, else (overlay) default's; None if unbuilt."""
+        own = self.target(name)
+        if own.open() is not None:
+            return own
+        if self.workspace != "default":
+            from ..write import Target
+
+            inherited = Target(self.lake.table_uri(name, "default"), self.lake.delta_options(), name)
+            if inherited.open() is not None:
+                return inherited
+        return None
+
+
+def list_workspaces(settings: Settings) -> list[str]:
+    root = settings.workspaces_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, Transform]:
+    """Every transform under ``<root>/pipelines/<layer>/`` (duplicate names are errors)."""
+    check_workspace(workspace)
+    pipelines = root / "pipelines"
+    found: dict[str, Transform] = {}
+    if not pipelines.is_dir():
+        return found
+
+    def add(t: Transform) -> None:
+        if t.name in found:
+            raise ConfigError(f"duplicate transform {t.name!r}: defined in {found[t.name].file} and {t.file}",
+                              transform=t.name, file=t.file)
+        found[t.name] = t
+
+    for layer_dir in sorted(p for p in pipelines.iterdir() if p.is_dir()):
+        if layer_dir.name.startswith(("_", ".")):
+            continue
+        layer = check_identifier(layer_dir.name, "layer", file=str(layer_dir))
+        for path in sorted(layer_dir.iterdir()):
+            if path.name.startswith(("_", ".")) or not path.is_file():
+                continue
+            for t in _from_file(path, layer, workspace):
+                add(t)
+    for path in sorted(pipelines.glob("*.py")):  # dropped-in modules may hold @transform too
+        if not path.name.startswith("_"):
+            for t in _from_file(path, None, workspace):
+                add(t)
+    return found
+
+
+def _from_file(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
+    suffix = path.suffix
+    if suffix == ".sql" and layer:
+        check_identifier(path.stem, "transform name", file=str(path))
+        return [SQLTransform.from_file(path, layer=layer, workspace=workspace)]
+    if suffix in (".yaml", ".yml") and layer:
+        if path.with_suffix(".sql").exists() or path.with_suffix(".py").exists():
+            return []  # settings of the SQL/Python transform beside it
+        check_identifier(path.stem, "transform name", file=str(path))
+        return [IngestTransform.from_file(path, layer=layer, workspace=workspace)]
+    if suffix == ".py":
+        scanned = scan_file(path, workspace=workspace, layer=layer)
+        if scanned is None:  # decorator arguments are not literals: import to know
+            scanned = transforms_in_module(import_file(path, workspace))
+            for t in scanned:
+                t.workspace = workspace
+        return scanned
+    return []

@@ -1,0 +1,117 @@
+"""Errors raised by Ratatouille.
+
+Every user mistake raises one :class:`RatatouilleError` (or a subclass) whose
+message names the place: the transform, the file and, for SQL, the line.
+
+Example
+-------
+>>> from ratatouille.errors import RatatouilleError
+>>> err = RatatouilleError("boom", transform="silver.sales", file="silver/sales.sql", line=3)
+>>> str(err)
+'silver.sales (silver/sales.sql, line 3): boom'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class RatatouilleError(Exception):
+    """Base class of every error Ratatouille raises on purpose.
+
+    Attributes
+    ----------
+    transform: the table name of the failing transform (``"silver.sales"``), if any.
+    file: the file that defines it, if any.
+    line: the 1-based line in that file, for SQL errors.
+    results: the :class:`~ratatouille.RunResult` of every transform of the run,
+        when raised by :func:`ratatouille.run`.
+    checks: the check results that caused the failure, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transform: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        results: Sequence[Any] | None = None,
+        checks: Sequence[Any] | None = None,
+    ) -> None:
+        self.message = message
+        self.transform = transform
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.results = list(results or [])
+        self.checks = list(checks or [])
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file + (f", line {self.line}" if self.line else ""))
+        elif self.line:
+            where.append(f"line {self.line}")
+        head = self.transform or ""
+        if where:
+            head = f"{head} ({where[0]})" if head else where[0]
+        return f"{head}: {self.message}" if head else self.message
+
+    def __reduce__(self):  # keep errors picklable (Dagster ships them across processes)
+        return (_rebuild, (type(self), self.message, self.transform, self.file, self.line))
+
+
+def _rebuild(cls, message, transform, file, line):
+    return cls(message, transform=transform, file=file, line=line)
+
+
+class ConfigError(RatatouilleError):
+    """A project, workspace or transform is misconfigured (bad key, bad name, bad YAML)."""
+
+
+class TableNotFoundError(RatatouilleError):
+    """A referenced table or transform does not exist."""
+
+
+class CycleError(RatatouilleError):
+    """The transforms' dependencies form a cycle."""
+
+
+class SQLError(RatatouilleError):
+    """A SQL transform or query failed to parse or to run."""
+
+
+class TransformError(RatatouilleError):
+    """A Python transform raised, or returned something that is not a frame."""
+
+
+class CheckError(RatatouilleError):
+    """An ``error``-severity check failed; nothing was written."""
+
+
+class SchemaError(RatatouilleError):
+    """The new data's schema is incompatible with the table (use ``full_refresh``)."""
+
+
+class IngestError(RatatouilleError):
+    """Landing files could not be ingested (with ``on_error: fail``)."""
+
+
+class StorageError(RatatouilleError):
+    """The lake could not be read or written."""
+
+
+class WorkspaceError(RatatouilleError):
+    """An unknown or invalid workspace."""
+
+
+class RunError(RatatouilleError):
+    """One or more transforms of a multi-transform run failed.
+
+    ``results`` holds the result of every transform, ``errors`` the failures.
+    """
+
+    def __init__(self, message: str, *, errors: Sequence[RatatouilleError], results: Sequence[Any]):
+        self.errors = list(errors)
+        super().__init__(message, results=results)

@@ -1,0 +1,276 @@
+"""Execute: run transforms in dependency order, one Delta commit per table or none.
+
+The runner builds each transform's lazy plan from its inputs, runs its checks
+on the data about to be written, writes it with its materialization, and
+hands a table's fresh result to the transforms downstream of it in the same
+run instead of reading it back from storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import polars as pl
+
+from ..check import jsonable, run_checks
+from ..discover import Project
+from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
+from ..plan import DAG
+from ..transforms import BuildContext, IngestTransform, PythonTransform, Transform
+from ..transforms.ingest import ingested_files
+from ..write import Target, materialization_for
+from ._result import RunResult, combine
+
+log = logging.getLogger("ratatouille")
+
+Event = Callable[[str, str, "RunResult | None"], None]
+INCREMENTAL_MODES = ("append", "merge", "replace_partitions")
+
+
+def run(
+    name: str | Sequence[str] | Callable[..., Any],
+    *,
+    full_refresh: bool = False,
+    workspace: str | None = None,
+    upstream: bool = False,
+    downstream: bool = False,
+    vars: Mapping[str, Any] | None = None,
+    project_dir: str | None = None,
+    on_event: Event | None = None,
+) -> RunResult:
+    """Run one transform, a list, or a selection, and return a :class:`RunResult`.
+
+    ``name`` is a table name (``"silver.sales"``), a selector (``"+gold.x"``
+    with its upstream, ``"bronze.y+"`` with its downstream), a list of them,
+    ``"*"`` for every transform, or a function decorated with ``@transform``.
+    A failure raises :class:`~ratatouille.RatatouilleError` once the
+    independent branches have finished; its ``results`` carry every result.
+
+    Example
+    -------
+    >>> from ratatouille import run
+    >>> result = run("silver.sales")            # doctest: +SKIP
+    >>> result["status"], result["rows_written"]  # doctest: +SKIP
+    ('success', 42)
+    """
+    project = Project.load(project_dir, workspace=workspace)
+    selectors: list[str] | None = []
+    for item in ([name] if isinstance(name, str) or callable(name) else list(name)):
+        if callable(item) and isinstance(getattr(item, "__ratatouille__", None), PythonTransform):
+            project.add(item.__ratatouille__)
+            selectors.append(item.__ratatouille__.name)
+        elif item == "*":
+            selectors = None
+            break
+        else:
+            selectors.append(str(item))
+    runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event)
+    single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
+                                and not name.startswith("+") and not name.endswith("+"))
+    return runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
+
+
+class Runner:
+    """Runs transforms of one project (workspace) in topological order."""
+
+    def __init__(self, project: Project, *, full_refresh: bool = False, vars: Mapping[str, Any] | None = None,
+                 on_event: Event | None = None) -> None:
+        self.project = project
+        self.full_refresh = full_refresh
+        self.vars = {**project.settings.vars, **(vars or {})}
+        self.on_event = on_event
+        self.run_id = uuid.uuid4().hex[:12]
+        self.fresh: dict[str, pl.LazyFrame] = {}
+        self.dag = DAG(project.transforms)
+
+    # -- resolution -----------------------------------------------------------
+    def frame(self, name: str, *, reader: str | None = None) -> pl.LazyFrame:
+        """A LazyFrame for table ``name``: fresh from this run, a view's plan, or the Delta table."""
+        if name in self.fresh:
+            return self.fresh[name]
+        t = self.project.transforms.get(name)
+        if t is not None and t.mode == "view":
+            lf = self._build(t, self._inputs(t), target=None, incremental=False)
+            self.fresh[name] = lf
+            return lf
+        target = self.project.read_target(name)
+        if target is None:
+            hint = "run it first (e.g. rat run +" + (reader or name) + ")" if t else "no transform builds it"
+            known = [*self.project.transforms]
+            if t is None:
+                from .._names import not_found
+
+                err = not_found(name, known)
+                raise TableNotFoundError(f"reads {err.message}" if reader else err.message,
+                                         transform=reader, file=self._file(reader))
+            raise TableNotFoundError(f"table {name} has not been built yet: {hint}", transform=reader,
+                                     file=self._file(reader))
+        return target.scan()
+
+    def _file(self, name: str | None) -> str | None:
+        t = self.project.transforms.get(name) if name else None
+        return t.file if t else None
+
+    def _inputs(self, t: Transform) -> dict[str, pl.LazyFrame]:
+        return {inp: self.frame(inp, reader=t.name) for inp in t.inputs}
+
+    def _build(self, t: Transform, inputs: Mapping[str, pl.LazyFrame], *, target: Target | None,
+               incremental: bool, extra: dict[str, Any] | None = None) -> pl.LazyFrame:
+        current = target.scan() if target is not None else None
+        ctx = BuildContext(inputs=inputs, is_incremental=incremental, target=current, vars=self.vars,
+                           watermark=(lambda col: watermark(current, col)) if current is not None else None,
+                           extra=extra if extra is not None else {})
+        try:
+            return t.build(ctx)
+        except RatatouilleError:
+            raise
+        except pl.exceptions.PolarsError as exc:
+            raise SQLError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}", transform=t.name,
+                           file=t.file) from exc
+
+    # -- running --------------------------------------------------------------
+    def run(self, selectors: list[str] | None, *, upstream: bool = False, downstream: bool = False,
+            single: bool = False) -> RunResult:
+        started = time.perf_counter()
+        order = self.dag.order(selectors, upstream=upstream, downstream=downstream)
+        self._validate(order)
+        self._consumers = {n: [d for d in self.dag.downstream[n] if d in order] for n in order}
+        results: list[RunResult] = []
+        errors: list[RatatouilleError] = []
+        blocked: set[str] = set()
+        for name in order:
+            if any(dep in blocked for dep in self.dag.upstream[name]):
+                blocked.add(name)
+                results.append(RunResult(status="skipped", table=name, reason="an upstream transform failed",
+                                         mode=self.project.transforms[name].mode, rows_written=0, version=None,
+                                         duration_s=0.0, checks=[]))
+                continue
+            self._emit("start", name, None)
+            try:
+                result = self.run_one(self.project.transforms[name])
+            except RatatouilleError as exc:
+                blocked.add(name)
+                errors.append(exc)
+                result = RunResult(status="failed", table=name, mode=self.project.transforms[name].mode,
+                                   error=str(exc), rows_written=0, version=None, duration_s=0.0,
+                                   checks=jsonable(exc.checks) if exc.checks and not isinstance(exc.checks[0], dict)
+                                   else list(exc.checks))
+            results.append(result)
+            self._emit("end", name, result)
+        if single and len(results) == 1:
+            out = results[0]
+        else:
+            out = combine(results, time.perf_counter() - started)
+        if errors:
+            if len(errors) == 1:
+                err = errors[0]
+                err.results = list(out.results)
+                raise err
+            raise RunError(f"{len(errors)} of {len(order)} transforms failed:\n" + "\n".join(f"  {e}" for e in errors),
+                           errors=errors, results=out.results)
+        return out
+
+    def _emit(self, event: str, name: str, result: RunResult | None) -> None:
+        if self.on_event is not None:
+            self.on_event(event, name, result)
+
+    def _validate(self, order: Iterable[str]) -> None:
+        for name in order:
+            t = self.project.transforms[name]
+            for dep in t.inputs:
+                if dep not in self.project.transforms and self.project.read_target(dep) is None:
+                    from .._names import not_found
+
+                    err = not_found(dep, self.project.transforms)
+                    raise TableNotFoundError(f"reads {err.message}", transform=t.name, file=t.file)
+
+    def run_one(self, t: Transform) -> RunResult:
+        """Build, check and write one transform."""
+        started = time.perf_counter()
+        mode = t.mode
+        target = self.project.target(t.name)
+        if mode == "view":
+            lf = self.frame(t.name)
+            lf.collect_schema()
+            return self._result(t, started, status="success", rows=0, version=None, checks=[])
+        table = target.open()
+        previous = table.version() if table is not None else None
+        incremental = mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
+        extra: dict[str, Any] = {}
+        if isinstance(t, IngestTransform):
+            extra["lake"] = self.project.lake
+            extra["ingested"] = set() if self.full_refresh or table is None else ingested_files(target.scan())
+        lf = self._build(t, self._inputs(t), target=target if table is not None else None,
+                         incremental=incremental, extra=extra)
+        ingest = extra.get("ingest")
+        ingest_info = {"files": list(ingest.files), "rejected": [r.to_dict() for r in ingest.rejected]} if ingest else {}
+        if ingest is not None and not ingest.files and not self.full_refresh:
+            return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest_info)
+
+        needs_frame = (t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
+                       or (mode == "table" and self._consumers.get(t.name)))
+        data: pl.DataFrame | pl.LazyFrame = lf
+        checks: list = []
+        if needs_frame:
+            data = self._collect(t, lf)
+            checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name))
+            failed = [c for c in checks if c.blocking]
+            if failed:
+                raise CheckError("check(s) failed, nothing written: " + "; ".join(
+                    f"{c.name}: {c.message}" for c in failed), transform=t.name, file=t.file, checks=jsonable(checks))
+            for c in checks:
+                if not c.passed:
+                    log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
+        metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
+                    "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
+        if ingest is not None:
+            import json
+
+            metadata["ratatouille.files"] = json.dumps(ingest.files)
+        writer = materialization_for("append" if isinstance(t, IngestTransform) and not self.full_refresh else
+                                     ("table" if isinstance(t, IngestTransform) else mode),
+                                     unique_key=t.config.unique_key, partition_by=t.config.partition_by,
+                                     delete_missing=t.config.delete_missing)
+        try:
+            outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata)
+        except RatatouilleError as exc:
+            if exc.transform is None:
+                exc.transform = t.name
+                exc.file = t.file
+                exc.args = (exc._format(),)
+            raise
+        if isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name):
+            self.fresh[t.name] = data.lazy()
+        if ingest is not None and ingest.rejected:
+            from ..transforms.ingest import handle_rejected
+
+            handle_rejected(t, self.project.lake, ingest.rejected)
+        return self._result(t, started, status="skipped" if outcome.skipped else "success",
+                            rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
+                            previous_version=previous, **ingest_info)
+
+    def _collect(self, t: Transform, lf: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return lf.collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            kind = SQLError if t.kind == "sql" else TransformError
+            raise kind(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}", transform=t.name,
+                       file=t.file) from exc
+
+    def _result(self, t: Transform, started: float, *, status: str, rows: int, version: int | None,
+                checks: list, **extra: Any) -> RunResult:
+        return RunResult(status=status, table=t.name, mode=t.mode, rows_written=int(rows), version=version,
+                         duration_s=round(time.perf_counter() - started, 4), checks=checks,
+                         workspace=self.project.workspace, run_id=self.run_id, **extra)
+
+
+def watermark(target: pl.LazyFrame | None, column: str) -> Any:
+    """Max of ``column`` in the current table (``None`` if the table is empty or missing)."""
+    if target is None:
+        return None
+    if column not in target.collect_schema().names():
+        raise TableNotFoundError(f"watermark column {column!r} is not in the target table")
+    return target.select(pl.col(column).max()).collect().item()

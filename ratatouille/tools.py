@@ -1,0 +1,149 @@
+"""Catalog and maintenance helpers: ``from ratatouille import tools``.
+
+>>> from ratatouille import tools
+>>> tools.ls("landing/sales/")        # doctest: +SKIP
+['/project/lake/landing/sales/2024-01-01.csv', ...]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from .discover import Project
+from .errors import TableNotFoundError
+from .plan import DAG
+
+
+def _project(workspace: str | None, project_dir: str | None = None) -> Project:
+    return Project.load(project_dir, workspace=workspace)
+
+
+def _table(name: str, workspace: str | None):
+    project = _project(workspace)
+    target = project.read_target(name)
+    if target is None:
+        from ._names import not_found
+
+        if name in project.transforms:
+            raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
+        raise not_found(name, project.transforms)
+    return project, target
+
+
+def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
+    """Sorted full paths of the files under a lake path (local or S3).
+
+    >>> tools.ls("landing/sales/")        # doctest: +SKIP
+    """
+    return _project(workspace).lake.ls(path)
+
+
+def tables(*, workspace: str | None = None) -> pl.DataFrame:
+    """Every table of the workspace: name, kind, mode, where it resolves (own/default/none) and version."""
+    project = _project(workspace)
+    rows = []
+    for name in _all_tables(project):
+        t = project.transforms.get(name)
+        target = project.read_target(name) if (t is None or t.mode != "view") else None
+        table = target.open() if target else None
+        if t is not None and t.mode == "view":
+            resolves = "view"
+        elif target is None:
+            resolves = "not built"
+        elif target.uri == project.table_uri(name):
+            resolves = "own"
+        else:
+            resolves = "default"
+        rows.append({"table": name, "kind": t.kind if t else "external", "mode": t.mode if t else None,
+                     "resolves_to": resolves, "version": table.version() if table else None})
+    return pl.DataFrame(rows, schema={"table": pl.String, "kind": pl.String, "mode": pl.String,
+                                      "resolves_to": pl.String, "version": pl.Int64})
+
+
+def _all_tables(project: Project) -> list[str]:
+    names = set(project.transforms)
+    for ws in {"default", project.workspace}:
+        names |= _lake_tables(project, ws)
+    return sorted(names)
+
+
+def _lake_tables(project: Project, workspace: str) -> set[str]:
+    lake = project.lake
+    root = lake.path() if workspace == "default" else lake.path("workspaces", workspace)
+    fs = lake.fs
+    found = set()
+    try:
+        logs = fs.glob(lake._strip(root) + "/*/*/_delta_log")
+    except FileNotFoundError:
+        return found
+    for log in logs:
+        parts = log.rstrip("/").split("/")
+        layer, name = parts[-3], parts[-2]
+        if layer not in ("landing", "workspaces") and not layer.startswith("_"):
+            found.add(f"{layer}.{name}")
+    return found
+
+
+def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
+    """The Polars schema of a table."""
+    _, target = _table(name, workspace)
+    return target.scan().collect_schema()
+
+
+def history(name: str, *, workspace: str | None = None, limit: int | None = None) -> pl.DataFrame:
+    """The Delta history of a table, newest first, with Ratatouille's commit metadata."""
+    _, target = _table(name, workspace)
+    rows = []
+    for h in target.open().history(limit):
+        metrics = h.get("operationMetrics") or {}
+        rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
+                     "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),
+                     "mode": h.get("ratatouille.mode"),
+                     "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
+                     "parameters": json.dumps(h.get("operationParameters") or {})})
+    df = pl.DataFrame(rows, infer_schema_length=None)
+    if "timestamp" in df.columns:
+        df = df.with_columns(pl.from_epoch("timestamp", time_unit="ms"))
+    return df
+
+
+def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataFrame:
+    """The first ``n`` rows of a table (or view)."""
+    from ._query import read
+
+    return read(name, workspace=workspace).head(n).collect()
+
+
+def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[str, Any]:
+    """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None."""
+    project = _project(workspace)
+    dag = DAG(project.transforms)
+    if name is None:
+        return {"tables": sorted(project.transforms), "edges": [list(e) for e in dag.edges()]}
+    t = project.get(name)
+    return {"table": name, "inputs": list(t.inputs), "upstream": sorted(dag.ancestors(name)),
+            "downstream": sorted(dag.descendants(name))}
+
+
+def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None) -> dict[str, Any]:
+    """Compact a table's small files (or Z-order by columns); one new Delta version."""
+    project = _project(workspace)
+    target = project.target(name)
+    table = target.open()
+    if table is None:
+        raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
+    metrics = table.optimize.z_order(z_order) if z_order else table.optimize.compact()
+    return dict(metrics)
+
+
+def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 168,
+           dry_run: bool = False) -> list[str]:
+    """Delete files no longer referenced by versions newer than ``retention_hours``."""
+    project = _project(workspace)
+    table = project.target(name).open()
+    if table is None:
+        raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
+    return table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)

@@ -1,0 +1,214 @@
+"""Transform configuration: the keys a transform's YAML or SQL header may set.
+
+Header annotations (``-- @key: value``) and the YAML beside a file carry the
+same keys; the YAML wins. Unknown keys are errors naming the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from ..errors import ConfigError
+
+Materialized = Literal["table", "view", "incremental"]
+Strategy = Literal["append", "merge", "replace_partitions"]
+
+_LIST_KEYS = {"unique_key", "partition_by", "tags"}
+READER_OPTION_KEYS = {"separator", "encoding", "header", "has_header", "sheet", "sheet_name", "dtypes",
+                      "schema_overrides", "skip_rows", "quote_char", "null_values", "infer_schema_length"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One entry of ``columns:``: a name, an optional type and column tests."""
+
+    name: str
+    type: str | None = None
+    tests: tuple[Any, ...] = ()
+    description: str | None = None
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class SqlTestSpec:
+    """One entry of ``tests:``: a SQL query that passes when it returns no rows."""
+
+    name: str
+    sql: str
+    severity: Literal["error", "warn"] = "error"
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """Every setting a transform may carry, with its default."""
+
+    materialized: Materialized = "table"
+    strategy: Strategy | None = None
+    unique_key: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    delete_missing: bool = False
+    description: str | None = None
+    group: str | None = None
+    tags: tuple[str, ...] = ()
+    owner: str | None = None
+    columns: tuple[ColumnSpec, ...] = ()
+    tests: tuple[SqlTestSpec, ...] = ()
+    partitions: Any = None
+    triggers: tuple[Mapping[str, Any], ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    # ingest transforms
+    source: str | None = None
+    format: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    schema: Literal["evolve", "strict"] = "evolve"
+    on_error: Literal["reject", "skip", "fail"] = "reject"
+    on_change: Literal["ignore", "reingest"] = "ignore"
+
+    @property
+    def mode(self) -> str:
+        """The write mode: ``table``, ``view``, ``append``, ``merge`` or ``replace_partitions``."""
+        if self.materialized == "incremental":
+            return self.strategy or "append"
+        return self.materialized
+
+
+KNOWN_KEYS = {f.name for f in fields(TransformConfig)}
+_CHOICES = {
+    "materialized": ("table", "view", "incremental"),
+    "strategy": ("append", "merge", "replace_partitions"),
+    "schema": ("evolve", "strict"),
+    "on_error": ("reject", "skip", "fail"),
+    "on_change": ("ignore", "reingest"),
+    "format": ("csv", "json", "ndjson", "parquet", "excel", "xlsx"),
+}
+
+_ANNOTATION = re.compile(r"^\s*--\s*@([A-Za-z_][\w-]*)\s*:?\s*(.*?)\s*$")
+
+
+def parse_annotations(sql: str, *, file: str | None = None) -> dict[str, Any]:
+    """Read ``-- @key: value`` lines from the SQL text (values parsed as YAML scalars).
+
+    >>> parse_annotations("-- @materialized: incremental\\n-- @unique_key: a, b\\nSELECT 1")
+    {'materialized': 'incremental', 'unique_key': 'a, b'}
+    """
+    out: dict[str, Any] = {}
+    for lineno, line in enumerate(sql.splitlines(), start=1):
+        m = _ANNOTATION.match(line)
+        if not m:
+            continue
+        key, raw = m.group(1), m.group(2)
+        try:
+            value = yaml.safe_load(raw) if raw else True
+        except yaml.YAMLError:
+            value = raw
+        if key not in KNOWN_KEYS:
+            raise ConfigError(_unknown_key_message(key), file=file, line=lineno)
+        out[key] = value
+    return out
+
+
+def load_yaml(path, *, text: str | None = None) -> dict[str, Any]:
+    """Parse a transform YAML file into a mapping (errors name the file and line)."""
+    try:
+        data = yaml.safe_load(text if text is not None else path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError("a transform YAML must be a mapping of keys", file=str(path))
+    return data
+
+
+def _unknown_key_message(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint}"
+
+
+def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set[str] = frozenset()) -> TransformConfig:
+    """Validate a raw mapping of settings into a :class:`TransformConfig`."""
+    values: dict[str, Any] = {}
+    options = dict(raw.get("options") or {})
+    for key, value in raw.items():
+        if key in ignore:
+            continue
+        if key in READER_OPTION_KEYS:
+            options[key] = value
+            continue
+        if key not in KNOWN_KEYS:
+            raise ConfigError(_unknown_key_message(key), file=file)
+        if key in _CHOICES and value is not None and value not in _CHOICES[key]:
+            raise ConfigError(f"{key} must be one of {', '.join(_CHOICES[key])}, got {value!r}", file=file)
+        if key in _LIST_KEYS:
+            value = _as_list(value)
+        elif key == "columns":
+            value = tuple(_column(c, file) for c in (value or []))
+        elif key == "tests":
+            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
+        elif key == "triggers":
+            value = tuple(value if isinstance(value, list) else [value]) if value else ()
+        elif key == "delete_missing":
+            value = bool(value)
+        values[key] = value
+    if options:
+        values["options"] = options
+    if values.get("format") == "xlsx":
+        values["format"] = "excel"
+    cfg = TransformConfig(**values)
+    _validate(cfg, file)
+    return cfg
+
+
+def _validate(cfg: TransformConfig, file: str | None) -> None:
+    if cfg.strategy and cfg.materialized != "incremental":
+        raise ConfigError(f"strategy {cfg.strategy!r} needs materialized: incremental", file=file)
+    if cfg.mode == "merge" and not cfg.unique_key:
+        raise ConfigError("strategy 'merge' needs unique_key", file=file)
+    if cfg.mode == "replace_partitions" and not cfg.partition_by:
+        raise ConfigError("strategy 'replace_partitions' needs partition_by", file=file)
+    if cfg.delete_missing and cfg.mode != "merge":
+        raise ConfigError("delete_missing only applies to strategy 'merge'", file=file)
+
+
+def merge_config(base: TransformConfig, **overrides: Any) -> TransformConfig:
+    return replace(base, **overrides)
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.strip("[]").split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def _column(raw: Any, file: str | None) -> ColumnSpec:
+    if isinstance(raw, str):
+        return ColumnSpec(name=raw)
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ConfigError(f"each entry of columns: needs a name, got {raw!r}", file=file)
+    unknown = set(raw) - {"name", "type", "tests", "description", "nullable"}
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} in column {raw['name']!r}", file=file)
+    tests = raw.get("tests") or []
+    return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(tests if isinstance(tests, list) else [tests]),
+                      description=raw.get("description"), nullable=raw.get("nullable", True))
+
+
+def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
+    if not isinstance(raw, dict) or "sql" not in raw:
+        raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
+    unknown = set(raw) - {"name", "sql", "severity"}
+    if unknown:
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
+    severity = raw.get("severity", "error")
+    if severity not in ("error", "warn"):
+        raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
+    return SqlTestSpec(name=str(raw.get("name") or f"test_{index}"), sql=str(raw["sql"]), severity=severity)

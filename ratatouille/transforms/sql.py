@@ -1,0 +1,111 @@
+"""SQL transforms: a ``.sql`` file (with an optional ``.yaml`` beside it) run through Polars' SQLContext."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+import polars as pl
+
+from .._names import parse_table_name
+from .._sql import execute_sql, referenced_tables, sql_literal
+from ..errors import ConfigError, SQLError
+from ._base import BuildContext, Transform
+from ._config import TransformConfig, build_config, load_yaml, parse_annotations
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+class SQLTransform(Transform):
+    """A transform defined by a SQL ``SELECT`` over layer-qualified tables.
+
+    >>> t = SQLTransform.from_text("silver.x", "SELECT id FROM bronze.y WHERE id > 0")
+    >>> t.inputs
+    ('bronze.y',)
+    """
+
+    kind = "sql"
+
+    def __init__(self, name: str, sql: str, *, config: TransformConfig, path: Path | None = None,
+                 workspace: str = "default", yaml_text: str = "") -> None:
+        self.sql = sql
+        self._yaml_text = yaml_text
+        super().__init__(name, config=config, path=path, workspace=workspace)
+        self._inputs = tuple(self._discover_inputs())
+
+    @classmethod
+    def from_text(cls, name: str, sql: str, *, yaml: Mapping[str, Any] | None = None,
+                  path: Path | None = None, workspace: str = "default", yaml_path: Path | None = None,
+                  yaml_text: str = "") -> "SQLTransform":
+        file = str(path) if path else None
+        raw = parse_annotations(sql, file=file)
+        raw.update(yaml or {})
+        config = build_config(raw, file=str(yaml_path) if yaml and yaml_path else file)
+        if config.source:
+            raise ConfigError("source: belongs to ingest transforms (a YAML without SQL)", file=file)
+        return cls(name, sql, config=config, path=path, workspace=workspace, yaml_text=yaml_text)
+
+    @classmethod
+    def from_file(cls, path: Path, *, layer: str, workspace: str = "default") -> "SQLTransform":
+        name = f"{layer}.{path.stem}"
+        parse_table_name(name, file=str(path))
+        yaml_path = path.with_suffix(".yaml") if path.with_suffix(".yaml").exists() else path.with_suffix(".yml")
+        yaml_text = yaml_path.read_text() if yaml_path.exists() else ""
+        data = load_yaml(yaml_path, text=yaml_text) if yaml_text else None
+        return cls.from_text(name, path.read_text(), yaml=data, path=path, workspace=workspace,
+                             yaml_path=yaml_path, yaml_text=yaml_text)
+
+    @property
+    def source_text(self) -> str:
+        return self.sql + self._yaml_text
+
+    # -- rendering ------------------------------------------------------------
+    def render(self, ctx: BuildContext | None = None, *, incremental: bool | None = None) -> str:
+        """Render the Jinja template: ``ref``, ``is_incremental``, ``watermark``, ``this``, ``var``."""
+        ctx = ctx or BuildContext(inputs={})
+        inc = ctx.is_incremental if incremental is None else incremental
+        variables = {**self.config.vars, **ctx.vars}
+
+        def ref(name: str) -> str:
+            return str(parse_table_name(name, file=self.file))
+
+        def watermark(column: str) -> str:
+            if ctx.watermark is None:
+                return "NULL"
+            return sql_literal(ctx.watermark(column))
+
+        def var(name: str, default: Any = jinja2.Undefined) -> Any:
+            if name in variables:
+                return variables[name]
+            if default is jinja2.Undefined:
+                raise SQLError(f"var({name!r}) is not set (set it in vars: or pass vars=)", transform=self.name, file=self.file)
+            return default
+
+        try:
+            template = _ENV.from_string(self.sql)
+            return template.render(ref=ref, is_incremental=lambda: inc, watermark=watermark,
+                                   this=self.name, var=var)
+        except jinja2.TemplateSyntaxError as exc:
+            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file,
+                           line=exc.lineno) from None
+        except jinja2.UndefinedError as exc:
+            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file) from None
+
+    def _discover_inputs(self) -> list[str]:
+        found: list[str] = []
+        for inc in (False, True):
+            if inc and self.config.materialized != "incremental":
+                continue
+            sql = self.render(BuildContext(inputs={}, watermark=lambda col: 0), incremental=inc)
+            for name in referenced_tables(sql, transform=self.name, file=self.file):
+                if name != self.name and name not in found:
+                    found.append(name)
+        return found
+
+    def build(self, ctx: BuildContext) -> pl.LazyFrame:
+        sql = self.render(ctx)
+        frames = dict(ctx.inputs)
+        if ctx.target is not None:
+            frames[self.name] = ctx.target
+        return execute_sql(sql, frames, transform=self.name, file=self.file)

@@ -1,0 +1,285 @@
+"""Write: materializations as small explicit classes, each landing one Delta commit or none.
+
+=====================  ======================================================
+mode                   what one run does
+=====================  ======================================================
+``table``              overwrite the table
+``view``               nothing: readers compose the lazy plan
+``append``             append the new rows
+``merge``              upsert on ``unique_key`` (optionally ``delete_missing``)
+``replace_partitions`` overwrite exactly the partitions present in the new data
+=====================  ======================================================
+
+Every write is a single delta-rs transaction: data files are written first
+and the commit (with Ratatouille's metadata) lands atomically, so a failure
+or a killed process leaves the previous version in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import TableNotFoundError as _DeltaMissing
+
+from ..errors import RatatouilleError, SchemaError, StorageError
+
+Frame = pl.DataFrame | pl.LazyFrame
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Delta table location and how to reach it."""
+
+    uri: str
+    storage_options: Mapping[str, str] | None = None
+    name: str = ""
+
+    def open(self, version: int | None = None) -> DeltaTable | None:
+        """The Delta table, or ``None`` when it does not exist yet."""
+        try:
+            opts = dict(self.storage_options) if self.storage_options else None
+            dt_ = DeltaTable(self.uri, storage_options=opts)
+            if version is not None:
+                dt_.load_as_version(version)
+            return dt_
+        except _DeltaMissing:
+            return None
+        except Exception as exc:  # noqa: BLE001 - surface storage problems clearly
+            if "no files in log segment" in str(exc).lower() or "not a delta table" in str(exc).lower():
+                return None
+            raise StorageError(f"cannot open {self.uri}: {_first(exc)}", transform=self.name or None) from None
+
+    def scan(self, version: int | None = None) -> pl.LazyFrame:
+        opts = dict(self.storage_options) if self.storage_options else None
+        return pl.scan_delta(self.uri, version=version, storage_options=opts)
+
+
+@dataclass
+class WriteOutcome:
+    """What a write did: the new version and how many rows it wrote."""
+
+    version: int | None
+    rows_written: int
+    skipped: bool = False
+    metrics: Mapping[str, Any] | None = None
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Materialization:
+    """Base class: how a transform's output lands in its table."""
+
+    mode: ClassVar[str] = ""
+
+    def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
+                 delete_missing: bool = False) -> None:
+        self.unique_key = tuple(unique_key)
+        self.partition_by = tuple(partition_by)
+        self.delete_missing = delete_missing
+
+    def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None) -> WriteOutcome:
+        """Write ``data`` to ``target`` in one commit (first run and full refresh rebuild)."""
+        table = target.open()
+        commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+        try:
+            if table is None or full_refresh:
+                return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
+                                              schema_mode="overwrite" if table is not None else None))
+            data = align_schema(data, table, target.name, replace=self.mode == "table")
+            return self._incremental(target, table, data, commit)
+        except RatatouilleError:
+            raise
+        except Exception as exc:  # delta-rs / polars failures: nothing was committed
+            raise StorageError(f"writing {target.uri} failed ({self.mode}): {_first(exc)}",
+                               transform=target.name or None) from exc
+
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
+        raise NotImplementedError
+
+
+class Table(Materialization):
+    """Overwrite the whole table each run."""
+
+    mode = "table"
+
+    def _incremental(self, target, table, data, commit):
+        return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
+                                      schema_mode="overwrite"))
+
+
+class View(Materialization):
+    """Never written: readers and downstream transforms compose the plan."""
+
+    mode = "view"
+
+    def write(self, target, data, *, full_refresh=False, metadata=None) -> WriteOutcome:
+        return WriteOutcome(version=None, rows_written=0, skipped=True)
+
+
+class Append(Materialization):
+    """Append the new rows (new columns are added to the table as nullable)."""
+
+    mode = "append"
+
+    def _incremental(self, target, table, data, commit):
+        if isinstance(data, pl.DataFrame) and data.is_empty():
+            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+        return _finish(target, _write(data, target, "append", commit, schema_mode="merge"))
+
+
+class Merge(Materialization):
+    """Upsert on ``unique_key``; with ``delete_missing``, delete target rows absent from the new data."""
+
+    mode = "merge"
+
+    def _incremental(self, target, table, data, commit):
+        predicate = " AND ".join(f't."{k}" = s."{k}"' for k in self.unique_key)
+        source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        if source.is_empty() and not self.delete_missing:
+            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+        dupes = source.select(self.unique_key).is_duplicated().sum() if len(source) else 0
+        if dupes:
+            raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
+                              transform=target.name or None)
+        merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
+                             merge_schema=True, commit_properties=commit)
+        merger = merger.when_matched_update_all().when_not_matched_insert_all()
+        if self.delete_missing:
+            merger = merger.when_not_matched_by_source_delete()
+        metrics = merger.execute()
+        rows = int(metrics.get("num_target_rows_inserted", 0)) + int(metrics.get("num_target_rows_updated", 0))
+        table.update_incremental()
+        return WriteOutcome(version=table.version(), rows_written=rows, metrics=metrics)
+
+
+class ReplacePartitions(Materialization):
+    """Overwrite exactly the partitions present in the new data (a predicate overwrite)."""
+
+    mode = "replace_partitions"
+
+    def _incremental(self, target, table, data, commit):
+        source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        if source.is_empty():
+            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+        predicate = partition_predicate(source, self.partition_by)
+        return _finish(target, _write(source, target, "overwrite", commit, predicate=predicate,
+                                      schema_mode="merge"))
+
+
+MATERIALIZATIONS: dict[str, type[Materialization]] = {
+    m.mode: m for m in (Table, View, Append, Merge, ReplacePartitions)}
+
+
+def materialization_for(mode: str, *, unique_key=(), partition_by=(), delete_missing=False) -> Materialization:
+    """The :class:`Materialization` for a mode name."""
+    return MATERIALIZATIONS[mode](unique_key=unique_key, partition_by=partition_by, delete_missing=delete_missing)
+
+
+def partition_predicate(data: pl.DataFrame, columns: tuple[str, ...]) -> str:
+    """A Delta predicate matching exactly the partitions present in ``data``.
+
+    >>> partition_predicate(pl.DataFrame({"d": ["a", "b", "a"]}), ("d",))
+    "(d = 'a') OR (d = 'b')"
+    """
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise SchemaError(f"partition_by column(s) {missing} are not in the data")
+    values = data.select(columns).unique(maintain_order=True).sort(columns, nulls_last=True)
+    clauses = []
+    for row in values.iter_rows():
+        parts = [f"{c} IS NULL" if v is None else f"{c} = {predicate_literal(v)}" for c, v in zip(columns, row)]
+        clauses.append("(" + " AND ".join(parts) + ")")
+    return " OR ".join(clauses)
+
+
+def predicate_literal(value: Any) -> str:
+    """A value as a literal in a delta-rs (DataFusion) predicate."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: bool = False) -> Frame:
+    """Fit new data to an existing table: new columns are fine, safe widenings are cast,
+    any other type change is a :class:`SchemaError` (use ``full_refresh``)."""
+    existing = _table_schema(table)
+    new = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    casts, problems = {}, []
+    for col, dtype in new.items():
+        old = existing.get(col)
+        if old is None or old == dtype:
+            continue
+        if _same_family(old, dtype):
+            casts[col] = old
+        else:
+            problems.append(f"{col}: {old} -> {dtype}")
+    if problems:
+        raise SchemaError("incompatible schema change (" + "; ".join(problems) +
+                          "); run with full_refresh=True (rat run -f) to rebuild the table", transform=name or None)
+    if not casts:
+        return data
+    return data.with_columns(pl.col(c).cast(t) for c, t in casts.items())
+
+
+def _table_schema(table: DeltaTable) -> pl.Schema:
+    import pyarrow as pa
+
+    return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+
+
+_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+_FLOATS = (pl.Float32, pl.Float64)
+
+
+def _same_family(old: pl.DataType, new: pl.DataType) -> bool:
+    if old.is_integer() and new.is_integer():
+        return True
+    if old.is_float() and (new.is_float() or new.is_integer()):
+        return True
+    if isinstance(old, pl.Datetime) and isinstance(new, pl.Datetime):
+        return old.time_zone == new.time_zone
+    if old in (pl.String, pl.Categorical) and new in (pl.String, pl.Categorical, pl.Enum):
+        return True
+    if isinstance(old, pl.Decimal) and isinstance(new, pl.Decimal):
+        return old.scale == new.scale
+    return False
+
+
+def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by=(),
+           schema_mode: str | None = None, predicate: str | None = None) -> int | None:
+    options: dict[str, Any] = {"commit_properties": commit}
+    if partition_by:
+        options["partition_by"] = list(partition_by)
+    if schema_mode:
+        options["schema_mode"] = schema_mode
+    if predicate:
+        options["predicate"] = predicate
+    opts = dict(target.storage_options) if target.storage_options else None
+    if isinstance(data, pl.LazyFrame):
+        data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+        return None
+    data.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+    return len(data)
+
+
+def _finish(target: Target, rows: int | None) -> WriteOutcome:
+    table = target.open()
+    assert table is not None
+    metrics = (table.history(1) or [{}])[0].get("operationMetrics", {})
+    if rows is None:
+        rows = int(metrics.get("num_added_rows", 0))
+    return WriteOutcome(version=table.version(), rows_written=rows, metrics=metrics)
