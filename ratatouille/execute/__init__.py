@@ -40,6 +40,7 @@ def run(
     vars: Mapping[str, Any] | None = None,
     project_dir: str | None = None,
     on_event: Event | None = None,
+    dry_run: bool = False,
 ) -> RunResult:
     """Run one transform, a list, or a selection, and return a :class:`RunResult`.
 
@@ -67,7 +68,7 @@ def run(
             break
         else:
             selectors.append(str(item))
-    runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event)
+    runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
                                 and not name.startswith("+") and not name.endswith("+"))
     return runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
@@ -77,8 +78,9 @@ class Runner:
     """Runs transforms of one project (workspace) in topological order."""
 
     def __init__(self, project: Project, *, full_refresh: bool = False, vars: Mapping[str, Any] | None = None,
-                 on_event: Event | None = None) -> None:
+                 on_event: Event | None = None, dry_run: bool = False) -> None:
         self.project = project
+        self.dry_run = dry_run
         self.full_refresh = full_refresh
         self.vars = {**project.settings.vars, **(vars or {})}
         self.on_event = on_event
@@ -210,7 +212,7 @@ class Runner:
         if ingest is not None and not ingest.files and not self.full_refresh:
             return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest_info)
 
-        needs_frame = (t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
+        needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
                        or (mode == "table" and self._consumers.get(t.name)))
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
@@ -224,6 +226,12 @@ class Runner:
             for c in checks:
                 if not c.passed:
                     log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
+        if self.dry_run:
+            rows = len(data) if isinstance(data, pl.DataFrame) else 0
+            if isinstance(data, pl.DataFrame) and mode == "table":
+                self.fresh[t.name] = data.lazy()
+            return self._result(t, started, status="success", rows=0, version=previous, checks=jsonable(checks),
+                                rows_checked=rows, dry_run=True, **ingest_info)
         metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if ingest is not None:

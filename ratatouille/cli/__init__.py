@@ -1,0 +1,233 @@
+"""The ``rat`` command line: ``rat run``, ``rat query``, ``rat tables``...
+
+Every command exits non-zero on failure and prints one readable error line
+(``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import RatatouilleError
+
+app = typer.Typer(help="Ratatouille: Polars-native pipelines over Delta Lake.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+WorkspaceOpt = typer.Option(None, "-w", "--workspace", help="Workspace (default: settings / RAT_WORKSPACE).")
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")) -> None:
+    _state["debug"] = debug
+
+
+def print_frame(df, title: str | None = None) -> None:
+    """Print a Polars DataFrame as a rich table."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name, dtype in df.schema.items():
+        table.add_column(f"{name}\n[dim]{dtype}[/dim]", overflow="fold")
+    for row in df.iter_rows():
+        table.add_row(*["[dim]null[/dim]" if v is None else str(v) for v in row])
+    console.print(table)
+    console.print(f"[dim]{df.height} row{'s' if df.height != 1 else ''}[/dim]")
+
+
+def _status_style(status: str) -> str:
+    return {"success": "green", "skipped": "yellow", "failed": "red"}.get(status, "white")
+
+
+def print_results(results) -> None:
+    table = Table(title="Run", header_style="bold")
+    for col in ("table", "status", "mode", "rows", "version", "seconds", "checks"):
+        table.add_column(col)
+    for r in results:
+        checks = r.get("checks") or []
+        passed = sum(1 for c in checks if c.get("passed"))
+        table.add_row(r["table"], f"[{_status_style(r['status'])}]{r['status']}[/]", str(r.get("mode")),
+                      str(r.get("rows_written", 0)), str(r.get("version")), f"{r.get('duration_s', 0):.2f}",
+                      f"{passed}/{len(checks)}" if checks else "-")
+    console.print(table)
+    for r in results:
+        for rej in r.get("rejected") or []:
+            err_console.print(f"[yellow]rejected[/] {rej['file']}: {rej['reason']}")
+        for c in r.get("checks") or []:
+            if not c.get("passed"):
+                err_console.print(f"[yellow]{r['table']}: check {c['name']} ({c['severity']}) failed: {c['message']}[/]")
+
+
+def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False):
+    from ..execute import run
+
+    selection = "*" if all_ else list(names)
+    if not all_ and not names:
+        raise typer.BadParameter("name one or more transforms, or pass --all")
+    with console.status("starting...") as status:
+        def on_event(event, name, result):
+            if event == "start":
+                status.update(f"running [bold]{name}[/]...")
+            elif result is not None:
+                console.print(f"  [{_status_style(result['status'])}]{result['status']:>8}[/] {name}"
+                              f" [dim]({result.get('rows_written', 0)} rows, {result.get('duration_s', 0):.2f}s)[/]")
+        return run(selection, full_refresh=full_refresh, workspace=workspace, on_event=on_event, dry_run=dry_run)
+
+
+@app.command("run")
+def run_cmd(
+    names: List[str] = typer.Argument(None, help="Transforms: layer.name, +name (with upstream), name+ (with downstream)."),
+    full_refresh: bool = typer.Option(False, "-f", "--full-refresh", help="Rebuild the tables from scratch."),
+    workspace: Optional[str] = WorkspaceOpt,
+    all_: bool = typer.Option(False, "--all", help="Run every transform."),
+) -> None:
+    """Run transforms and print what they built."""
+    try:
+        result = _run_with_progress(names, full_refresh=full_refresh, workspace=workspace, all_=all_)
+    except RatatouilleError as exc:
+        if exc.results:
+            print_results(exc.results)
+        raise
+    print_results(result.results)
+
+
+@app.command("check")
+def check_cmd(names: List[str] = typer.Argument(None), workspace: Optional[str] = WorkspaceOpt) -> None:
+    """Build transforms and run their checks without writing anything."""
+    try:
+        result = _run_with_progress(names, full_refresh=False, workspace=workspace, all_=not names, dry_run=True)
+    except RatatouilleError as exc:
+        if exc.results:
+            print_results(exc.results)
+        raise
+    print_results(result.results)
+
+
+@app.command("query")
+def query_cmd(sql: str, workspace: Optional[str] = WorkspaceOpt,
+              as_json: bool = typer.Option(False, "--json", help="Print rows as JSON lines.")) -> None:
+    """Run SQL over the lake and print the result as a table."""
+    from .._query import query
+
+    df = query(sql, workspace=workspace)
+    if as_json:
+        for row in df.iter_rows(named=True):
+            console.print_json(json.dumps(row, default=str))
+    else:
+        print_frame(df)
+
+
+@app.command("ls")
+def ls_cmd(path: str = typer.Argument("", help="A lake path such as landing/sales/."),
+           workspace: Optional[str] = WorkspaceOpt) -> None:
+    """List files under a lake path."""
+    from .. import tools
+
+    for f in tools.ls(path, workspace=workspace):
+        console.print(f, highlight=False)
+
+
+@app.command("tables")
+def tables_cmd(workspace: Optional[str] = WorkspaceOpt) -> None:
+    """List the tables of the workspace and where each resolves."""
+    from .. import tools
+
+    print_frame(tools.tables(workspace=workspace))
+
+
+@app.command("lineage")
+def lineage_cmd(name: Optional[str] = typer.Argument(None), workspace: Optional[str] = WorkspaceOpt) -> None:
+    """Show the lineage of a transform (or every edge)."""
+    from .. import tools
+
+    info = tools.lineage(name, workspace=workspace)
+    if name is None:
+        from rich.tree import Tree
+
+        edges = info["edges"]
+        children: dict[str, list[str]] = {}
+        for src, dst in edges:
+            children.setdefault(src, []).append(dst)
+        roots = [t for t in info["tables"] if not any(dst == t for _, dst in edges)]
+        tree = Tree("lineage")
+
+        def add(node, name, seen):
+            branch = node.add(name)
+            for child in children.get(name, []):
+                if child not in seen:
+                    add(branch, child, seen | {child})
+
+        for root in roots:
+            add(tree, root, {root})
+        console.print(tree)
+    else:
+        console.print(f"[bold]{name}[/]")
+        console.print(f"  inputs:     {', '.join(info['inputs']) or '-'}")
+        console.print(f"  upstream:   {', '.join(info['upstream']) or '-'}")
+        console.print(f"  downstream: {', '.join(info['downstream']) or '-'}")
+
+
+@app.command("history")
+def history_cmd(name: str, workspace: Optional[str] = WorkspaceOpt, limit: int = typer.Option(20, "-n")) -> None:
+    """Show the Delta history of a table."""
+    from .. import tools
+
+    print_frame(tools.history(name, workspace=workspace, limit=limit).drop("parameters", strict=False))
+
+
+@app.command("optimize")
+def optimize_cmd(name: str, workspace: Optional[str] = WorkspaceOpt) -> None:
+    """Compact a table's small files."""
+    from .. import tools
+
+    metrics = tools.optimize(name, workspace=workspace)
+    console.print(f"optimized {name}: {metrics.get('numFilesRemoved', 0)} files -> {metrics.get('numFilesAdded', 0)}")
+
+
+@app.command("vacuum")
+def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
+               retention_hours: int = typer.Option(168, "--retention-hours"),
+               dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Delete files no longer referenced by recent versions."""
+    from .. import tools
+
+    removed = tools.vacuum(name, workspace=workspace, retention_hours=retention_hours, dry_run=dry_run)
+    console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rat``: one clear error line and exit 1 on failure."""
+    try:
+        app(args=argv, standalone_mode=False)
+        return 0
+    except RatatouilleError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 1
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("[red]aborted[/]")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                          highlight=False)
+        return 1
+
+
+def _entry() -> None:
+    sys.exit(main())
