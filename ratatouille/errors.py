@@ -58,6 +58,16 @@ class RatatouilleError(Exception):
             head = f"{head} ({where[0]})" if head else where[0]
         return f"{head}: {self.message}" if head else self.message
 
+    def locate(self, *, transform: str | None = None, file: str | None = None) -> "RatatouilleError":
+        """Fill in the transform and file when the error does not name them yet."""
+        self.transform = self.transform or transform
+        self.file = self.file or (str(file) if file else None)
+        self.args = (self._format(),)
+        return self
+
+    def __str__(self) -> str:
+        return self._format()
+
     def __reduce__(self):  # keep errors picklable (Dagster ships them across processes)
         return (_rebuild, (type(self), self.message, self.transform, self.file, self.line))
 

@@ -64,27 +64,7 @@ def tables(*, workspace: str | None = None) -> pl.DataFrame:
 
 
 def _all_tables(project: Project) -> list[str]:
-    names = set(project.transforms)
-    for ws in {"default", project.workspace}:
-        names |= _lake_tables(project, ws)
-    return sorted(names)
-
-
-def _lake_tables(project: Project, workspace: str) -> set[str]:
-    lake = project.lake
-    root = lake.path() if workspace == "default" else lake.path("workspaces", workspace)
-    fs = lake.fs
-    found = set()
-    try:
-        logs = fs.glob(lake._strip(root) + "/*/*/_delta_log")
-    except FileNotFoundError:
-        return found
-    for log in logs:
-        parts = log.rstrip("/").split("/")
-        layer, name = parts[-3], parts[-2]
-        if layer not in ("landing", "workspaces") and not layer.startswith("_"):
-            found.add(f"{layer}.{name}")
-    return found
+    return sorted(project.known_tables())
 
 
 def schema(name: str, *, workspace: str | None = None) -> pl.Schema:

@@ -13,8 +13,8 @@ from typing import Iterable
 from .._lake import Lake
 from .._names import check_identifier, check_workspace, not_found
 from .._settings import Settings, load_settings
-from ..errors import ConfigError, WorkspaceError
-from ..transforms import IngestTransform, PythonTransform, SQLTransform, Transform
+from ..errors import ConfigError, RatatouilleError, WorkspaceError
+from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
 from ..transforms.python import import_file, scan_file, transforms_in_module
 
 
@@ -62,6 +62,27 @@ class Project:
     def table_uri(self, name: str) -> str:
         """Where this workspace writes ``name``."""
         return self.lake.table_uri(name, self.workspace)
+
+    def lake_tables(self, workspace: str | None = None) -> set[str]:
+        """Names of the Delta tables present in the lake for a workspace (default: this one's and default's)."""
+        spaces = {workspace} if workspace else {"default", self.workspace}
+        found: set[str] = set()
+        lake = self.lake
+        for ws in spaces:
+            root = lake.path() if ws == "default" else lake.path("workspaces", ws)
+            try:
+                logs = lake.fs.glob(lake._strip(root) + "/*/*/_delta_log")
+            except (FileNotFoundError, OSError):
+                continue
+            for log in logs:
+                layer, name = log.rstrip("/").split("/")[-3:-1]
+                if layer not in ("landing", "workspaces") and not layer.startswith(("_", ".")):
+                    found.add(f"{layer}.{name}")
+        return found
+
+    def known_tables(self) -> set[str]:
+        """Transforms plus tables found in the lake: what a reference may name."""
+        return set(self.transforms) | self.lake_tables()
 
     def names(self) -> list[str]:
         return sorted(self.transforms)
@@ -114,13 +135,26 @@ def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, T
         for path in sorted(layer_dir.iterdir()):
             if path.name.startswith(("_", ".")) or not path.is_file():
                 continue
-            for t in _from_file(path, layer, workspace):
+            for t in _load(path, layer, workspace):
                 add(t)
     for path in sorted(pipelines.glob("*.py")):  # dropped-in modules may hold @transform too
         if not path.name.startswith("_"):
-            for t in _from_file(path, None, workspace):
+            for t in _load(path, None, workspace):
                 add(t)
     return found
+
+
+def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
+    """Transforms of one file; a broken file becomes a BrokenTransform raising its error when run."""
+    try:
+        return _from_file(path, layer, workspace)
+    except RatatouilleError as exc:
+        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
+        if layer is None or path.suffix not in (".sql", ".yaml", ".yml", ".py") or "invalid" in exc.message:
+            raise
+        if path.suffix in (".yaml", ".yml") and (path.with_suffix(".sql").exists() or path.with_suffix(".py").exists()):
+            path = path.with_suffix(".sql") if path.with_suffix(".sql").exists() else path.with_suffix(".py")
+        return [BrokenTransform(f"{layer}.{path.stem}", exc, path=path, workspace=workspace)]
 
 
 def _from_file(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:

@@ -19,7 +19,7 @@ from ..check import jsonable, run_checks
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
-from ..transforms import BuildContext, IngestTransform, PythonTransform, Transform
+from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..transforms.ingest import ingested_files
 from ..write import Target, materialization_for
 from ._result import RunResult, combine
@@ -101,7 +101,7 @@ class Runner:
         target = self.project.read_target(name)
         if target is None:
             hint = "run it first (e.g. rat run +" + (reader or name) + ")" if t else "no transform builds it"
-            known = [*self.project.transforms]
+            known = self.project.known_tables()
             if t is None:
                 from .._names import not_found
 
@@ -182,16 +182,20 @@ class Runner:
     def _validate(self, order: Iterable[str]) -> None:
         for name in order:
             t = self.project.transforms[name]
+            if isinstance(t, BrokenTransform):
+                continue  # raises its own error when it runs
             for dep in t.inputs:
                 if dep not in self.project.transforms and self.project.read_target(dep) is None:
                     from .._names import not_found
 
-                    err = not_found(dep, self.project.transforms)
+                    err = not_found(dep, self.project.known_tables())
                     raise TableNotFoundError(f"reads {err.message}", transform=t.name, file=t.file)
 
     def run_one(self, t: Transform) -> RunResult:
         """Build, check and write one transform."""
         started = time.perf_counter()
+        if isinstance(t, BrokenTransform):
+            raise t.error
         mode = t.mode
         target = self.project.target(t.name)
         if mode == "view":
@@ -245,11 +249,7 @@ class Runner:
         try:
             outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata)
         except RatatouilleError as exc:
-            if exc.transform is None:
-                exc.transform = t.name
-                exc.file = t.file
-                exc.args = (exc._format(),)
-            raise
+            raise exc.locate(transform=t.name, file=t.file)
         if isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name):
             self.fresh[t.name] = data.lazy()
         if ingest is not None and ingest.rejected:

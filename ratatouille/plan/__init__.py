@@ -5,7 +5,7 @@ from __future__ import annotations
 import graphlib
 from typing import Iterable, Mapping, Sequence
 
-from .._names import not_found
+from .._names import not_found, parse_table_name
 from ..errors import CycleError, TableNotFoundError
 from ..transforms import Transform
 
@@ -82,6 +82,7 @@ class DAG:
             down = downstream or sel.endswith("+")
             name = sel.strip("+")
             if name not in self.transforms:
+                parse_table_name(name)
                 raise not_found(name, self.transforms, what="transform")
             chosen.add(name)
             if up:

@@ -87,3 +87,24 @@ class Transform:
 
     def build(self, ctx: BuildContext) -> pl.LazyFrame:
         raise NotImplementedError
+
+
+class BrokenTransform(Transform):
+    """A transform file that failed to load: its error is raised when it runs.
+
+    Keeping it in the project (instead of failing discovery) lets every other
+    transform run and every table stay readable while one file is broken.
+    """
+
+    kind = "broken"
+
+    def __init__(self, name: str, error: Exception, *, path: Path | None = None, workspace: str = "default") -> None:
+        super().__init__(name, config=TransformConfig(), path=path, workspace=workspace)
+        self.error = error
+
+    @property
+    def source_text(self) -> str:
+        return self.path.read_text() if self.path and self.path.exists() else ""
+
+    def build(self, ctx: BuildContext) -> pl.LazyFrame:
+        raise self.error

@@ -1,0 +1,200 @@
+"""Bad input: one clear error naming the place, and the table keeps its version and contents."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ratatouille import (
+    CheckError,
+    ConfigError,
+    CycleError,
+    RatatouilleError,
+    RunError,
+    SQLError,
+    TableNotFoundError,
+    TransformError,
+)
+
+ROWS = [{"id": 1, "amount": 10.0}, {"id": 2, "amount": 20.0}]
+
+
+@pytest.fixture
+def built(rat_project):
+    """A project whose silver.orders is built at version 0."""
+    pl.DataFrame(ROWS).write_delta(f"{rat_project.lake}/bronze/orders")
+    sql = rat_project.write("silver/orders.sql", "SELECT id, amount FROM bronze.orders\n")
+    rat_project.run("silver.orders")
+    assert rat_project.version("silver.orders") == 0
+    return rat_project, sql
+
+
+def _unchanged(project) -> None:
+    assert project.version("silver.orders") == 0
+    assert project.read("silver.orders").sort("id").rows() == [(1, 10.0), (2, 20.0)]
+
+
+def test_sql_syntax_error_names_file_and_line(built):
+    project, sql = built
+    sql.write_text("SELECT id,\n  amount\nFROM\nWHERE id > 1\n")
+    with pytest.raises(SQLError) as info:
+        project.run("silver.orders")
+    err = info.value
+    assert err.transform == "silver.orders" and err.file.endswith("silver/orders.sql") and err.line == 4
+    assert "silver/orders.sql, line 4" in str(err)
+    _unchanged(project)
+
+
+def test_unknown_column_names_the_line(built):
+    project, sql = built
+    sql.write_text("SELECT id,\n  amount,\n  nope\nFROM bronze.orders\n")
+    with pytest.raises(SQLError) as info:
+        project.run("silver.orders")
+    assert info.value.line == 3 and "nope" in str(info.value)
+    _unchanged(project)
+
+
+def test_missing_table_lists_close_names(built):
+    project, sql = built
+    sql.write_text("SELECT * FROM bronze.order\n")
+    with pytest.raises(TableNotFoundError, match=r"bronze\.order'.*did you mean bronze\.orders"):
+        project.run("silver.orders")
+    _unchanged(project)
+
+
+def test_unknown_transform_in_run_lists_close_names(built):
+    project, _ = built
+    with pytest.raises(TableNotFoundError, match="did you mean silver.orders"):
+        project.run("silver.order")
+
+
+def test_cycle_names_the_transforms(rat_project):
+    rat_project.write("silver/a.sql", "SELECT * FROM silver.b")
+    rat_project.write("silver/b.sql", "SELECT * FROM gold.c")
+    rat_project.write("gold/c.sql", "SELECT * FROM silver.a")
+    with pytest.raises(CycleError) as info:
+        rat_project.run("silver.a")
+    for name in ("silver.a", "silver.b", "gold.c"):
+        assert name in str(info.value)
+
+
+def test_duplicate_transform_name(rat_project):
+    rat_project.write("silver/x.sql", "SELECT 1 AS a")
+    rat_project.write("other.py", '''
+        from ratatouille import transform
+
+        @transform("silver.x")
+        def x():
+            import polars as pl
+            return pl.LazyFrame({"a": [1]})
+    ''')
+    with pytest.raises(ConfigError, match=r"duplicate transform 'silver.x'.*x.sql.*other.py"):
+        rat_project.run("silver.x")
+
+
+def test_unknown_annotation_and_yaml_key(rat_project):
+    rat_project.write("silver/x.sql", "-- @materialised: table\nSELECT 1 AS a")
+    with pytest.raises(ConfigError, match=r"x.sql, line 1\): unknown key 'materialised'; did you mean 'materialized'"):
+        rat_project.run("silver.x")
+    rat_project.write("silver/x.sql", "SELECT 1 AS a")
+    rat_project.write("silver/x.yaml", "unique_keys: [a]\n")
+    with pytest.raises(ConfigError, match=r"x.yaml\): unknown key 'unique_keys'"):
+        rat_project.run("silver.x")
+
+
+def test_merge_without_unique_key(rat_project):
+    rat_project.write("silver/x.sql", "-- @materialized: incremental\n-- @strategy: merge\nSELECT 1 AS a")
+    with pytest.raises(ConfigError, match="merge' needs unique_key"):
+        rat_project.run("silver.x")
+
+
+def test_invalid_names_are_refused(rat_project):
+    rat_project.write("silver/Bad-Name.sql", "SELECT 1 AS a")
+    with pytest.raises(ConfigError, match="invalid transform name 'Bad-Name'"):
+        rat_project.run("silver.x")
+    (rat_project.root / "workspaces/default/pipelines/silver/Bad-Name.sql").unlink()
+    with pytest.raises(ConfigError, match="invalid table name"):
+        rat_project.run("silver.a.b")
+    rat_project.write("silver/y.py", '''
+        from ratatouille import transform
+
+        @transform("../etc")
+        def y():
+            pass
+    ''')
+    with pytest.raises(ConfigError, match=r"invalid table name '\.\./etc'"):
+        rat_project.run("silver.y")
+
+
+def test_python_transform_that_raises(built):
+    project, sql = built
+    sql.unlink()
+    project.write("silver/orders.py", '''
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("silver.orders", inputs=["bronze.orders"])
+        def orders(src):
+            raise ValueError("bad business rule")
+    ''')
+    with pytest.raises(TransformError) as info:
+        project.run("silver.orders")
+    err = info.value
+    assert "ValueError: bad business rule" in str(err) and err.file.endswith("orders.py") and err.line == 6
+    _unchanged(project)
+
+
+def test_python_transform_failing_at_collect(built):
+    project, sql = built
+    sql.unlink()
+    project.write("silver/orders.py", '''
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("silver.orders", inputs=["bronze.orders"])
+        def orders(src):
+            return src.select(pl.col("id").str.to_uppercase())
+    ''')
+    with pytest.raises(RatatouilleError, match="silver.orders"):
+        project.run("silver.orders")
+    _unchanged(project)
+
+
+def test_failed_check_blocks_the_write(built):
+    project, sql = built
+    sql.write_text("SELECT id, amount - 15 AS amount FROM bronze.orders\n")
+    project.write("silver/orders.yaml", """
+        columns:
+          - name: amount
+            tests: [positive]
+    """)
+    with pytest.raises(CheckError) as info:
+        project.run("silver.orders")
+    err = info.value
+    assert err.transform == "silver.orders"
+    assert err.checks and err.checks[0]["name"] == "schema" and err.checks[0]["failing_rows"] == 1
+    assert err.results[0]["status"] == "failed"
+    _unchanged(project)
+
+
+def test_failure_in_one_branch_lets_independent_branches_finish(built):
+    project, _ = built
+    project.write("gold/broken.sql", "SELECT nope FROM silver.orders")
+    project.write("gold/after_broken.sql", "SELECT * FROM gold.broken")
+    project.write("gold/fine.sql", "SELECT COUNT(*) AS n FROM silver.orders")
+    with pytest.raises(SQLError) as info:
+        project.run("silver.orders+")
+    statuses = {r["table"]: r["status"] for r in info.value.results}
+    assert statuses == {"silver.orders": "success", "gold.broken": "failed", "gold.after_broken": "skipped",
+                        "gold.fine": "success"}
+    assert project.read("gold.fine")["n"][0] == 2
+
+
+def test_two_failures_raise_a_run_error_with_every_result(built):
+    project, _ = built
+    project.write("gold/b1.sql", "SELECT nope FROM silver.orders")
+    project.write("gold/b2.sql", "SELECT nope2 FROM silver.orders")
+    with pytest.raises(RunError) as info:
+        project.run(["gold.b1", "gold.b2"])
+    assert len(info.value.errors) == 2 and {r["status"] for r in info.value.results} == {"failed"}
+    assert "gold.b1" in str(info.value) and "gold.b2" in str(info.value)
