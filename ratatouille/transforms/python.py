@@ -43,7 +43,10 @@ class PythonTransform(Transform):
     @property
     def fn(self) -> Callable[..., Any]:
         if self._fn is None:
-            module = import_file(self.path, self.workspace)
+            try:
+                module = import_file(self.path, self.workspace)
+            except ConfigError as exc:
+                raise exc.locate(transform=self.name) from exc.__cause__
             obj = getattr(module, self.function_name or "", None)
             spec = getattr(obj, "__ratatouille__", None)
             if spec is None:

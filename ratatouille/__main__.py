@@ -1,0 +1,5 @@
+"""``python -m ratatouille`` is ``rat``."""
+
+from .cli import _entry
+
+_entry()
