@@ -151,3 +151,26 @@ def test_unknown_column_test_is_a_config_error(trips):
     trips.write("silver/trips.yaml", "columns:\n  - name: fare\n    tests: [is_nice]\n")
     with pytest.raises(ConfigError, match="unknown column test 'is_nice'"):
         trips.run("silver.trips")
+
+
+def test_yaml_beside_a_python_transform_adds_checks(rat_project):
+    pl.DataFrame(TRIPS).write_delta(f"{rat_project.lake}/bronze/trips")
+    rat_project.write("gold/zones.py", '''
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("gold.zones", inputs=["bronze.trips"])
+        def zones(trips):
+            return trips.select("zone").unique()
+    ''')
+    rat_project.write("gold/zones.yaml", """
+        description: Distinct zones.
+        columns:
+          - name: zone
+            tests: [{accepted_values: [north, south, east]}]
+    """)
+    with pytest.raises(CheckError, match="gold.zones"):
+        rat_project.run("gold.zones")
+    from ratatouille.discover import Project
+
+    assert Project.load().get("gold.zones").description == "Distinct zones."

@@ -7,6 +7,7 @@ transforms of ``default`` too, overridden by its own of the same name.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
@@ -15,6 +16,7 @@ from .._names import check_identifier, check_workspace, not_found
 from .._settings import Settings, load_settings
 from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
+from ..transforms._config import build_config, load_yaml
 from ..transforms.python import import_file, scan_file, transforms_in_module
 
 
@@ -173,5 +175,12 @@ def _from_file(path: Path, layer: str | None, workspace: str) -> Iterable[Transf
             scanned = transforms_in_module(import_file(path, workspace))
             for t in scanned:
                 t.workspace = workspace
+        yaml_path = path.with_suffix(".yaml")
+        if layer and yaml_path.exists():  # settings beside a Python transform (the YAML wins)
+            raw = load_yaml(yaml_path)
+            extra = build_config(raw, file=str(yaml_path))
+            for t in scanned:
+                if t.short_name == path.stem:
+                    t.config = replace(t.config, **{k: getattr(extra, k) for k in raw if hasattr(extra, k)})
         return scanned
     return []
