@@ -71,6 +71,17 @@ def test_watermark_is_read_from_the_target_table(rat_project):
     assert sorted(rat_project.read("silver.x")["id"].to_list()) == [1, 2, 3]
 
 
+def test_empty_incremental_table_is_built_like_a_first_run(rat_project):
+    pl.DataFrame({"id": [1, 2]}).write_delta(f"{rat_project.lake}/bronze/src")
+    rat_project.write("silver/x.sql", """
+        -- @materialized: incremental
+        SELECT id FROM bronze.src
+        {% if is_incremental() %} WHERE id > {{ watermark('id') }} {% endif %}
+    """)
+    pl.DataFrame({"id": []}, schema={"id": pl.Int64}).write_delta(f"{rat_project.lake}/silver/x")
+    assert rat_project.run("silver.x")["rows_written"] == 2
+
+
 def test_template_errors_name_the_file(rat_project):
     rat_project.write("silver/x.sql", "SELECT 1 AS a\n{% if %}\n")
     with pytest.raises(SQLError, match=r"x.sql, line 2\): template error"):

@@ -204,7 +204,9 @@ class Runner:
             return self._result(t, started, status="success", rows=0, version=None, checks=[])
         table = target.open()
         previous = table.version() if table is not None else None
-        incremental = mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
+        # an empty table has no watermark: build it as a first run would
+        incremental = (mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
+                       and bool(table.file_uris()))
         extra: dict[str, Any] = {}
         if isinstance(t, IngestTransform):
             extra["lake"] = self.project.lake
