@@ -21,7 +21,8 @@ from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotF
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..transforms.ingest import ingested_files
-from ..write import Target, materialization_for
+from ..write import OverwritePartition, Target, materialization_for
+from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
 log = logging.getLogger("ratatouille")
@@ -41,6 +42,7 @@ def run(
     project_dir: str | None = None,
     on_event: Event | None = None,
     dry_run: bool = False,
+    partition: str | None = None,
 ) -> RunResult:
     """Run one transform, a list, or a selection, and return a :class:`RunResult`.
 
@@ -56,6 +58,12 @@ def run(
     >>> result = run("silver.sales")            # doctest: +SKIP
     >>> result["status"], result["rows_written"]  # doctest: +SKIP
     ('success', 42)
+
+    ``partition`` (a key such as ``"2024-01-02"``, how Dagster materializes a
+    partition) rebuilds only that partition of a transform with ``partition_by``:
+    its output is filtered to ``partition_by[0] == partition`` and replaces
+    exactly that partition in one commit (see ``execute/_partition.py``); SQL
+    sees the key as ``{{ var('partition') }}``.
     """
     project = Project.load(project_dir, workspace=workspace)
     selectors: list[str] | None = []
@@ -68,7 +76,8 @@ def run(
             break
         else:
             selectors.append(str(item))
-    runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run)
+    runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
+                    partition=partition)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
                                 and not name.startswith("+") and not name.endswith("+"))
     return runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
@@ -78,11 +87,14 @@ class Runner:
     """Runs transforms of one project (workspace) in topological order."""
 
     def __init__(self, project: Project, *, full_refresh: bool = False, vars: Mapping[str, Any] | None = None,
-                 on_event: Event | None = None, dry_run: bool = False) -> None:
+                 on_event: Event | None = None, dry_run: bool = False, partition: str | None = None) -> None:
         self.project = project
         self.dry_run = dry_run
         self.full_refresh = full_refresh
         self.vars = {**project.settings.vars, **(vars or {})}
+        self.partition = partition  # run one partition only (execute/_partition.py)
+        if partition is not None:
+            self.vars["partition"] = partition
         self.on_event = on_event
         self.run_id = uuid.uuid4().hex[:12]
         self.fresh: dict[str, pl.LazyFrame] = {}
@@ -197,6 +209,8 @@ class Runner:
         if isinstance(t, BrokenTransform):
             raise t.error
         mode = t.mode
+        if self.partition is not None:
+            check_partitionable(t, self.partition)
         target = self.project.target(t.name)
         if mode == "view":
             lf = self.frame(t.name)
@@ -206,13 +220,15 @@ class Runner:
         previous = table.version() if table is not None else None
         # an empty table has no watermark: build it as a first run would
         incremental = (mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
-                       and bool(table.file_uris()))
+                       and bool(table.file_uris()) and self.partition is None)
         extra: dict[str, Any] = {}
         if isinstance(t, IngestTransform):
             extra["lake"] = self.project.lake
             extra["ingested"] = set() if self.full_refresh or table is None else ingested_files(target.scan())
         lf = self._build(t, self._inputs(t), target=target if table is not None else None,
                          incremental=incremental, extra=extra)
+        if self.partition is not None:
+            lf, part = restrict_to_partition(t, lf, self.partition)
         ingest = extra.get("ingest")
         ingest_info = {"files": list(ingest.files), "rejected": [r.to_dict() for r in ingest.rejected]} if ingest else {}
         if ingest is not None and not ingest.files and not self.full_refresh:
@@ -240,6 +256,8 @@ class Runner:
                                 rows_checked=rows, dry_run=True, **ingest_info)
         metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
+        if self.partition is not None:
+            metadata["ratatouille.partition"] = self.partition
         if ingest is not None:
             import json
 
@@ -248,11 +266,14 @@ class Runner:
                                      ("table" if isinstance(t, IngestTransform) else mode),
                                      unique_key=t.config.unique_key, partition_by=t.config.partition_by,
                                      delete_missing=t.config.delete_missing)
+        if self.partition is not None:  # replace exactly this partition, never the whole table
+            writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by)
         try:
             outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata)
         except RatatouilleError as exc:
             raise exc.locate(transform=t.name, file=t.file)
-        if isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name):
+        if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)
+                and self.partition is None):
             self.fresh[t.name] = data.lazy()
         if ingest is not None and ingest.rejected:
             from ..transforms.ingest import handle_rejected
@@ -260,7 +281,8 @@ class Runner:
             handle_rejected(t, self.project.lake, ingest.rejected)
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
-                            previous_version=previous, **ingest_info)
+                            previous_version=previous, **ingest_info,
+                            **({"partition": self.partition} if self.partition is not None else {}))
 
     def _collect(self, t: Transform, lf: pl.LazyFrame) -> pl.DataFrame:
         try:

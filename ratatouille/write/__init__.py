@@ -174,6 +174,49 @@ class ReplacePartitions(Materialization):
                                       schema_mode="merge"))
 
 
+class OverwritePartition(Materialization):
+    """Replace exactly one partition, ``column = value``, with the new data: one predicate overwrite.
+
+    What ``run(name, partition=key)`` writes (a Dagster partition): the rows of
+    that partition are replaced in one commit and every other row is left
+    alone; empty data empties the partition. A row outside the partition is an
+    error (nothing written), never a wider overwrite.
+    """
+
+    mode = "partition"
+
+    def __init__(self, column: str, value: Any, *, partition_by: tuple[str, ...] = ()) -> None:
+        super().__init__(partition_by=partition_by)
+        self.column, self.value = column, value
+
+    @property
+    def predicate(self) -> str:
+        return '"' + self.column.replace('"', '""') + '" = ' + predicate_literal(self.value)
+
+    def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None) -> WriteOutcome:
+        source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        if self.column not in source.columns:
+            raise SchemaError(f"partition column {self.column!r} is not in the data", transform=target.name or None)
+        outside = source.filter(pl.col(self.column).ne_missing(self.value)).height
+        if outside:
+            raise SchemaError(f"{outside} row(s) are outside partition {self.predicate}: nothing written",
+                              transform=target.name or None)
+        table = target.open()
+        commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+        try:
+            if table is None:  # a new table holding just this partition
+                return _finish(target, _write(source, target, "overwrite", commit, partition_by=self.partition_by))
+            source = align_schema(source, table, target.name)
+            return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
+                                          schema_mode="merge"))
+        except RatatouilleError:
+            raise
+        except Exception as exc:  # delta-rs refuses rows outside the predicate too: nothing committed
+            raise StorageError(f"writing partition {self.predicate} of {target.uri} failed: {_first(exc)}",
+                               transform=target.name or None) from exc
+
+
 MATERIALIZATIONS: dict[str, type[Materialization]] = {
     m.mode: m for m in (Table, View, Append, Merge, ReplacePartitions)}
 
