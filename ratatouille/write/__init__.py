@@ -149,8 +149,10 @@ class Merge(Materialization):
         if dupes:
             raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
                               transform=target.name or None)
+        # the source is in memory already: streamed_exec=False lets delta-rs derive an early filter from
+        # it (partition values, min/max of the keys) and skip the target files the merge cannot touch
         merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
-                             merge_schema=True, commit_properties=commit)
+                             merge_schema=True, streamed_exec=False, commit_properties=commit)
         merger = merger.when_matched_update_all().when_not_matched_insert_all()
         if self.delete_missing:
             merger = merger.when_not_matched_by_source_delete()
