@@ -8,6 +8,7 @@ import polars as pl
 
 from ._names import parse_table_name
 from ._sql import execute_sql, referenced_tables
+from ._workspace import log_resolution
 from .discover import Project
 
 
@@ -36,6 +37,7 @@ def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
     project = Project.load(project_dir, workspace=workspace)
     runner = Runner(project)
     frames = {name: runner.frame(name) for name in referenced_tables(sql)}
+    log_resolution(project, frames)  # in a workspace: own or inherited from default (INFO)
     lf = execute_sql(sql, frames)
     return lf if lazy else lf.collect()
 
@@ -53,6 +55,7 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
 
     parse_table_name(name)
     project = Project.load(project_dir, workspace=workspace)
+    log_resolution(project, [name])
     if version is None:
         return Runner(project).frame(name)
     target = project.read_target(name)

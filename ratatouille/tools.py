@@ -42,25 +42,19 @@ def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
 
 
 def tables(*, workspace: str | None = None) -> pl.DataFrame:
-    """Every table of the workspace: name, kind, mode, where it resolves (own/default/none) and version."""
+    """Every table of the workspace: name, kind, mode, where it resolves (``own``, ``default`` when
+    inherited from production, ``view``, ``not built``), the version read and whether it is pinned."""
+    from ._workspace import resolve
+
     project = _project(workspace)
     rows = []
     for name in _all_tables(project):
         t = project.transforms.get(name)
-        target = project.read_target(name) if (t is None or t.mode != "view") else None
-        table = target.open() if target else None
-        if t is not None and t.mode == "view":
-            resolves = "view"
-        elif target is None:
-            resolves = "not built"
-        elif target.uri == project.table_uri(name):
-            resolves = "own"
-        else:
-            resolves = "default"
+        r = resolve(project, name)
         rows.append({"table": name, "kind": t.kind if t else "external", "mode": t.mode if t else None,
-                     "resolves_to": resolves, "version": table.version() if table else None})
+                     "resolves_to": r["resolves_to"], "version": r["version"], "pinned": r["pinned"]})
     return pl.DataFrame(rows, schema={"table": pl.String, "kind": pl.String, "mode": pl.String,
-                                      "resolves_to": pl.String, "version": pl.Int64})
+                                      "resolves_to": pl.String, "version": pl.Int64, "pinned": pl.Boolean})
 
 
 def _all_tables(project: Project) -> list[str]:
@@ -127,3 +121,15 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
     if table is None:
         raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
     return table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)
+
+
+def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5):
+    """Compare a workspace's table with default's: schema, row counts, rows added/removed/changed
+    by ``unique_key`` (else all columns) and sample rows. Returns a ``TableDiff``
+    (``.summary()``, ``.to_dict()``, ``["added"]``...).
+
+    >>> tools.diff("silver.sales", workspace="alice").summary()   # doctest: +SKIP
+    """
+    from ._workspace import diff as _diff
+
+    return _diff(name, workspace=workspace, key=key, sample=sample)

@@ -7,6 +7,7 @@ transforms of ``default`` too, overridden by its own of the same name.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -101,12 +102,19 @@ class Project:
         if own.open() is not None:
             return own
         if self.workspace != "default":
-            from ..write import Target
+            from .._workspace import inherited_target
 
-            inherited = Target(self.lake.table_uri(name, "default"), self.lake.delta_options(), name)
+            inherited = inherited_target(self, name)  # pinned to a version with workspace.yaml `pin: true`
             if inherited.open() is not None:
                 return inherited
         return None
+
+    @functools.cached_property
+    def pins(self) -> dict[str, int]:
+        """Versions of default's tables this workspace reads (``pin: true`` + ``pins.yaml``), else empty."""
+        from .._workspace import load_pins
+
+        return load_pins(self.settings, self.workspace)
 
 
 def list_workspaces(settings: Settings) -> list[str]:

@@ -278,7 +278,12 @@ class Runner:
         if ingest is not None and ingest.rejected:
             from ..transforms.ingest import handle_rejected
 
-            handle_rejected(t, self.project.lake, ingest.rejected)
+            if self.project.workspace == "default":
+                handle_rejected(t, self.project.lake, ingest.rejected)
+            else:  # the landing zone is production's: a workspace reports bad files, never moves them
+                for r in ingest.rejected:
+                    log.warning("%s (workspace %s): rejected %s, left in place: %s", t.name,
+                                self.project.workspace, r.file, r.reason)
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
                             previous_version=previous, **ingest_info,
