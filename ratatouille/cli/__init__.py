@@ -201,6 +201,9 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
     console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
 
 
+from . import _workspace as _workspace_commands  # noqa: E402,F401  (rat diff/promote/workspace/init)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rat``: one clear error line and exit 1 on failure."""
     try:
