@@ -1,0 +1,74 @@
+"""``rat init DIR``: scaffold a new Ratatouille project from the templates in ``project/``.
+
+Files ending in ``.tmpl`` are rendered with :class:`string.Template`
+(``${project_name}``, ``${module_name}``) and lose the suffix; ``gitignore``
+becomes ``.gitignore``; everything else (SQL with Jinja included) is copied
+as is.
+
+>>> from ratatouille._scaffold import init_project
+>>> init_project("my_lakehouse")          # doctest: +SKIP
+[PosixPath('my_lakehouse/.gitignore'), ...]
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+_RENAMES = {"gitignore": ".gitignore"}
+
+
+def _templates():
+    return resources.files(__name__).joinpath("project")
+
+
+def _walk(node, rel: tuple[str, ...] = ()):
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        if child.name in ("__pycache__",) or child.name.endswith((".pyc", ".pyo")):
+            continue
+        if child.is_dir():
+            yield from _walk(child, (*rel, child.name))
+        else:
+            yield (*rel, child.name), child
+
+
+def project_names(directory: Path, name: str | None = None) -> dict[str, str]:
+    """``project_name`` (a distribution name) and ``module_name`` (an identifier) for a folder."""
+    raw = name or directory.resolve().name or "lakehouse"
+    project = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-._").lower() or "lakehouse"
+    module = re.sub(r"[^a-z0-9_]+", "_", project.lower()).strip("_") or "lakehouse"
+    if module[0].isdigit():
+        module = "p_" + module
+    return {"project_name": project, "module_name": module}
+
+
+def init_project(directory: str | Path, *, name: str | None = None, force: bool = False) -> list[Path]:
+    """Create a new project in ``directory`` (created if missing); returns the files written.
+
+    Refuses to overwrite existing files unless ``force=True``.
+    """
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} exists and is not a directory")
+    values = project_names(root, name)
+    plan: list[tuple[Path, bytes]] = []
+    for rel, node in _walk(_templates()):
+        *folders, filename = rel
+        filename = _RENAMES.get(filename, filename)
+        data = node.read_bytes()
+        if filename.endswith(".tmpl"):
+            filename = filename[: -len(".tmpl")]
+            data = string.Template(data.decode()).substitute(values).encode()
+        plan.append((root.joinpath(*folders, filename), data))
+    existing = [p for p, _ in plan if p.exists()]
+    if existing and not force:
+        shown = ", ".join(str(p.relative_to(root)) for p in existing[:5]) + (" ..." if len(existing) > 5 else "")
+        raise ConfigError(f"{root} already has {shown}: choose an empty folder (or --force to overwrite)")
+    for path, data in plan:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return [p for p, _ in plan]
