@@ -345,7 +345,7 @@ def _finish(target: Target, rows: int | WriteOutcome | None) -> WriteOutcome:
 _FAST_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.Float32, pl.Float64, pl.Boolean, pl.String, pl.Date)
 _FAST_FEATURES = {"timestampNtz", "appendOnly"}
 FAST_FILE_BYTES = 512 * 1024 * 1024  # in-memory bytes per parquet file (~100 MB and more on disk)
-_STATS_MAX_CHARS = 64  # longer strings get no min/max (always safe: the file is just not skipped)
+_STATS_MAX_BYTES = 64  # strings this long get no min/max (always safe: the file is just not skipped)
 
 
 def _local_path(uri: str) -> str | None:
@@ -362,13 +362,16 @@ def _fast_type(dtype: pl.DataType) -> bool:
 
 def fast_write_eligible(data: Frame, target: Target, table: DeltaTable, mode: str) -> bool:
     """Whether :func:`fast_write` may write ``data`` (see the comment above)."""
-    if not isinstance(data, pl.DataFrame) or data.is_empty() or mode not in ("overwrite", "append"):
+    if mode not in ("overwrite", "append") or _local_path(target.uri) is None:
         return False
-    if _local_path(target.uri) is None or not all(_fast_type(t) for t in data.schema.values()):
-        return False
+    if isinstance(data, pl.DataFrame) and data.is_empty():
+        return False  # delta-rs' writer knows how to commit nothing
     try:
+        new = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
         meta, protocol, schema = table.metadata(), table.protocol(), table.schema()
     except Exception:  # noqa: BLE001 - let delta-rs' writer report it
+        return False
+    if not all(_fast_type(t) for t in new.values()):
         return False
     config = meta.configuration or {}
     if meta.partition_columns or any(k.startswith("delta.constraints.") for k in config):
@@ -382,12 +385,18 @@ def fast_write_eligible(data: Frame, target: Target, table: DeltaTable, mode: st
         return False
     if any(f.metadata or not f.nullable for f in schema.fields):  # invariants, generated columns, NOT NULL
         return False
-    return dict(_table_schema(table)) == dict(data.schema)
+    return dict(_table_schema(table)) == dict(new)
 
 
-def fast_write(data: pl.DataFrame, target: Target, table: DeltaTable, mode: str,
+def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
                commit: CommitProperties) -> WriteOutcome:
-    """Write ``data`` as parquet with Polars and commit the files to ``table`` in one transaction."""
+    """Write ``data`` as parquet files with Polars and commit them to ``table`` in one transaction.
+
+    A DataFrame is written file by file with statistics computed from the frame; a LazyFrame
+    streams through ``sink_parquet`` (memory bounded by the engine) and its statistics are
+    read back from the parquet footers.
+    """
+    import glob
     import json
     import os
     import uuid
@@ -396,38 +405,86 @@ def fast_write(data: pl.DataFrame, target: Target, table: DeltaTable, mode: str,
 
     root = _local_path(target.uri)
     assert root is not None
-    data = data.select(f.name for f in table.schema().fields)  # the table's column order
-    parts = max(1, -(-data.estimated_size() // FAST_FILE_BYTES))
-    step = -(-data.height // parts)
+    columns = [f.name for f in table.schema().fields]  # the table's column order
     run = uuid.uuid4()
-    written: list[str] = []
-    actions = []
+    files: list[tuple[str, dict[str, Any]]] = []  # (file name, statistics)
     try:
-        for i in range(parts):
-            chunk = data.slice(i * step, step)
-            name = f"part-{i:05d}-{run}-c000.snappy.parquet"
+        if isinstance(data, pl.LazyFrame):
+            sunk: list[Any] = []
+            data.select(columns).sink_parquet(
+                pl.PartitionBy(root, file_path_provider=lambda args: _part_name(args.index_in_partition, run),
+                               approximate_bytes_per_file=FAST_FILE_BYTES),
+                compression="snappy", statistics=True, sinked_paths_callback=sunk.append)
+            for group in sunk:
+                for sp in getattr(group, "paths", [group]):
+                    name = os.path.relpath(str(sp.path), root)
+                    stats = footer_stats(os.path.join(root, name))
+                    if stats["numRecords"]:
+                        files.append((name, stats))
+                    else:  # an empty result: commit no file, as delta-rs does
+                        os.remove(os.path.join(root, name))
+        else:
+            if data.columns != columns:
+                data = data.select(columns)
+            parts = max(1, -(-data.estimated_size() // FAST_FILE_BYTES))
+            step = -(-data.height // parts)
+            for i in range(parts):
+                chunk = data.slice(i * step, step)
+                name = _part_name(i, run)
+                chunk.write_parquet(os.path.join(root, name), compression="snappy", statistics=True)
+                files.append((name, delta_stats(chunk)))
+        actions = []
+        for name, stats in files:
             path = os.path.join(root, name)
-            written.append(path)
-            chunk.write_parquet(path, compression="snappy", statistics=True)
             actions.append(AddAction(path=name, size=os.path.getsize(path), partition_values={},
                                      modification_time=int(os.path.getmtime(path) * 1000), data_change=True,
-                                     stats=json.dumps(delta_stats(chunk), separators=(",", ":"))))
+                                     stats=json.dumps(stats, separators=(",", ":"))))
+        rows = sum(stats["numRecords"] for _, stats in files)
         metadata = dict(commit.custom_metadata or {})
-        metadata["operationMetrics"] = {"num_added_files": len(actions), "num_added_rows": data.height,
-                                        "num_partitions": 0}
-        # read version = the one checked above: a concurrent commit since then is a conflict, not lost
+        metadata["operationMetrics"] = {"num_added_files": len(actions), "num_added_rows": rows, "num_partitions": 0}
+        # commit on the latest version, as delta-rs' writer does: an overwrite replaces what is there now
+        expected = dict(_table_schema(table))
+        table.update_incremental()
+        if dict(_table_schema(table)) != expected or table.metadata().partition_columns:
+            raise StorageError(f"{target.uri} changed its schema while being written: nothing committed, run again",
+                               transform=target.name or None)
         table.create_write_transaction(actions, mode, table.schema(), commit_properties=CommitProperties(
             custom_metadata=metadata, max_commit_retries=commit.max_commit_retries,
             app_transactions=commit.app_transactions))
     except BaseException:
-        for path in written:  # nothing was committed: leave no orphan files behind
-            try:
+        for path in glob.glob(os.path.join(glob.escape(root), f"*-{run}-c000.snappy.parquet")):
+            try:  # nothing was committed: leave no orphan files behind
                 os.remove(path)
             except OSError:
                 pass
         raise
     table.update_incremental()
-    return WriteOutcome(version=table.version(), rows_written=data.height, metrics=metadata["operationMetrics"])
+    return WriteOutcome(version=table.version(), rows_written=rows, metrics=metadata["operationMetrics"])
+
+
+def _part_name(index: int, run: Any) -> str:
+    return f"part-{index:05d}-{run}-c000.snappy.parquet"
+
+
+def _stat_values(name: str, lo: Any, hi: Any) -> tuple[Any, Any] | None:
+    """Min and max as Delta statistics, or None when they are not sound bounds."""
+    import math
+
+    if lo is None or hi is None:
+        return None
+    if isinstance(lo, float) and (math.isinf(lo) or math.isinf(hi) or math.isnan(lo) or math.isnan(hi)):
+        return None
+    if isinstance(lo, (str, bytes)):
+        if not isinstance(lo, str) or not isinstance(hi, str):
+            return None
+        # Polars truncates string statistics at 64 bytes: a string that long may be a prefix
+        if len(lo.encode()) >= _STATS_MAX_BYTES or len(hi.encode()) >= _STATS_MAX_BYTES:
+            return None
+    if isinstance(lo, dt.datetime):
+        return _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
+    if isinstance(lo, dt.date):
+        return lo.isoformat(), hi.isoformat()
+    return lo, hi
 
 
 def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
@@ -439,8 +496,6 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
     >>> delta_stats(pl.DataFrame({"a": [3, None, 1]}))
     {'numRecords': 3, 'minValues': {'a': 1}, 'maxValues': {'a': 3}, 'nullCount': {'a': 1}}
     """
-    import math
-
     exprs: list[pl.Expr] = []
     for i, (name, dtype) in enumerate(data.schema.items()):
         col = pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
@@ -452,19 +507,45 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
     nulls: dict[str, int] = {}
     for i, name in enumerate(data.schema):
         nulls[name] = int(row[f"{i}:nulls"])
-        lo, hi = row[f"{i}:min"], row[f"{i}:max"]
-        if lo is None or hi is None:
-            continue
-        if isinstance(lo, float) and (math.isinf(lo) or math.isinf(hi)):
-            continue
-        if isinstance(lo, str) and (len(lo) > _STATS_MAX_CHARS or len(hi) > _STATS_MAX_CHARS):
-            continue
-        if isinstance(lo, dt.datetime):
-            lo, hi = _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
-        elif isinstance(lo, dt.date):
-            lo, hi = lo.isoformat(), hi.isoformat()
-        mins[name], maxs[name] = lo, hi
+        bounds = _stat_values(name, row[f"{i}:min"], row[f"{i}:max"])
+        if bounds is not None:
+            mins[name], maxs[name] = bounds
     return {"numRecords": data.height, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+
+
+def footer_stats(path: str) -> dict[str, Any]:
+    """The same statistics as :func:`delta_stats`, read from a parquet file's footer (flat columns)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    for j in range(meta.num_columns):
+        name = meta.schema.column(j).path
+        lo = hi = None
+        count: int | None = 0
+        sound = True
+        for i in range(meta.num_row_groups):
+            chunk = meta.row_group(i).column(j)
+            st = chunk.statistics
+            if st is None or not st.has_null_count:
+                count, sound = None, False
+                break
+            count = None if count is None else count + st.null_count
+            if st.null_count == chunk.num_values:
+                continue  # only nulls in this row group
+            if not st.has_min_max:
+                sound = False
+                continue
+            lo = st.min if lo is None else min(lo, st.min)
+            hi = st.max if hi is None else max(hi, st.max)
+        if count is not None:
+            nulls[name] = count
+        bounds = _stat_values(name, lo, hi) if sound else None
+        if bounds is not None:
+            mins[name], maxs[name] = bounds
+    return {"numRecords": meta.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}
 
 
 def _stats_timestamp(value: dt.datetime, *, up: bool) -> str:
