@@ -1,24 +1,43 @@
 """The lake: where tables and landing files live (a local folder or object storage).
 
 One :class:`Lake` knows the root URI and the storage options, and hands them
-to both fsspec (listing, landing files) and delta-rs (tables). Storage options
-are never printed.
+to both fsspec (listing, landing files) and delta-rs / Polars (tables, file
+scans). Storage options are never printed: every mapping that carries them
+masks its values in ``repr``.
 
 >>> lake = Lake("/tmp/lake")
 >>> lake.table_uri("silver.sales")
 '/tmp/lake/silver/sales'
 >>> lake.table_uri("silver.sales", workspace="alice")
 '/tmp/lake/workspaces/alice/silver/sales'
+>>> lake.relative("/tmp/lake/landing/sales/a.csv")
+'landing/sales/a.csv'
+
+On S3 (``s3://bucket/prefix``) the options are delta-rs style keys
+(``aws_endpoint_url``, ``aws_access_key_id``, ``aws_secret_access_key``,
+``aws_region``, ``aws_allow_http``...); they are translated for s3fs, and
+delta-rs commits with S3 conditional writes (put-if-absent), never with an
+unsafe rename:
+
+>>> s3 = Lake("s3://bkt/lake", {"aws_endpoint_url": "http://127.0.0.1:9000", "aws_secret_access_key": "s3cr3t"})
+>>> s3.delta_options()["aws_conditional_put"], s3.delta_options()["aws_allow_http"]
+('etag', 'true')
+>>> "s3cr3t" in repr(s3.delta_options()) or "s3cr3t" in repr(s3)
+False
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ._settings import Secrets
 
-# delta-rs style keys (any case) -> s3fs arguments
+log = logging.getLogger("ratatouille")
+
+# delta-rs / object_store style keys (any case) -> s3fs arguments
 _S3FS_KEYS = {
     "aws_access_key_id": "key",
     "access_key_id": "key",
@@ -26,11 +45,43 @@ _S3FS_KEYS = {
     "secret_access_key": "secret",
     "aws_session_token": "token",
     "session_token": "token",
+    "aws_token": "token",
     "aws_endpoint_url": "endpoint_url",
     "aws_endpoint": "endpoint_url",
     "endpoint_url": "endpoint_url",
     "endpoint": "endpoint_url",
 }
+_REGION_KEYS = ("aws_region", "region", "aws_default_region")
+# an unsafe rename lets two concurrent writers overwrite each other's commit: never pass it on
+_UNSAFE_KEYS = ("aws_s3_allow_unsafe_rename", "allow_unsafe_rename")
+
+
+class SecretDict(dict):
+    """A plain ``dict`` (delta-rs and Polars take it as is) whose ``repr`` masks every value.
+
+    >>> SecretDict({"aws_secret_access_key": "xyz"})
+    {'aws_secret_access_key': '***'}
+    """
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: '***'" for k in self) + "}"
+
+    __str__ = __repr__
+
+    def copy(self) -> "SecretDict":
+        return SecretDict(self)
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file found in the lake: its full path, its path relative to the lake root,
+    its size and a fingerprint that changes when its content changes (S3 ETag, or
+    size and modification time on a local disk)."""
+
+    path: str
+    rel: str
+    size: int
+    fingerprint: str
 
 
 class Lake:
@@ -56,6 +107,14 @@ class Lake:
         clean = [p.strip("/") for p in parts if p and p.strip("/")]
         return "/".join([self.uri, *clean]) if clean else self.uri
 
+    def relative(self, path: str) -> str:
+        """``path`` relative to the lake root (unchanged when it is outside the lake)."""
+        full = self.full(path)
+        root = self.uri.rstrip("/") + "/"
+        if self.is_local and full.startswith("file://"):
+            full = full[len("file://"):]
+        return full[len(root):] if full.startswith(root) else full
+
     def table_uri(self, table: str, workspace: str = "default") -> str:
         """Location of the Delta table ``layer.name`` in ``workspace``."""
         layer, name = str(table).split(".", 1)
@@ -63,15 +122,25 @@ class Lake:
             return self.path(layer, name)
         return self.path("workspaces", workspace, layer, name)
 
-    # -- delta-rs -------------------------------------------------------------
+    # -- delta-rs / Polars ----------------------------------------------------
     def delta_options(self) -> dict[str, str] | None:
-        """Storage options for delta-rs / polars' Delta functions."""
+        """Storage options for delta-rs and Polars' cloud readers (``None`` for a local lake).
+
+        On S3: commits use conditional writes (``aws_conditional_put: etag``, S3's
+        put-if-absent, which delta-rs uses for a new log entry) unless a DynamoDB
+        locking provider is configured; an ``..._allow_unsafe_rename`` option is dropped;
+        an ``http://`` endpoint turns on ``aws_allow_http``.
+        """
         if self.is_local:
             return None
-        opts = {k.lower(): v for k, v in self.storage_options.items()}
+        opts = SecretDict((k.lower(), v) for k, v in self.storage_options.items())
         if self.protocol in ("s3", "s3a"):
-            # safe concurrent commits on S3: conditional put, never an unsafe rename
-            opts.setdefault("aws_conditional_put", "etag")
+            for key in _UNSAFE_KEYS:
+                if opts.pop(key, None) is not None:
+                    log.warning("ignoring storage option %s: Ratatouille commits to S3 with conditional "
+                                "writes (put-if-absent), never with an unsafe rename", key)
+            if opts.get("aws_s3_locking_provider", "").lower() != "dynamodb":
+                opts.setdefault("aws_conditional_put", "etag")
             endpoint = opts.get("aws_endpoint_url") or opts.get("endpoint_url") or opts.get("aws_endpoint")
             if endpoint and endpoint.startswith("http://"):
                 opts.setdefault("aws_allow_http", "true")
@@ -87,16 +156,16 @@ class Lake:
             return fsspec.filesystem("file")
         return fsspec.filesystem(self.protocol, **self._fsspec_options())
 
-    def _fsspec_options(self) -> dict[str, Any]:
+    def _fsspec_options(self) -> SecretDict:
         if self.protocol not in ("s3", "s3a"):
-            return dict(self.storage_options)
-        out: dict[str, Any] = {}
+            return SecretDict(self.storage_options)
+        out: dict[str, Any] = SecretDict()
         client_kwargs: dict[str, Any] = {}
         for key, value in self.storage_options.items():
             k = key.lower()
             if k in _S3FS_KEYS:
                 out[_S3FS_KEYS[k]] = value
-            elif k in ("aws_region", "region", "aws_default_region"):
+            elif k in _REGION_KEYS:
                 client_kwargs["region_name"] = value
         if client_kwargs:
             out["client_kwargs"] = client_kwargs
@@ -112,34 +181,112 @@ class Lake:
             return path
         return f"{self.protocol}://{path}"
 
-    def ls(self, path: str = "", *, recursive: bool = True) -> list[str]:
-        """Sorted full paths of the files under ``path`` (relative to the lake root).
+    def files(self, path: str = "", *, recursive: bool = True) -> list[LandingFile]:
+        """The files under ``path`` (relative to the lake root), sorted, with size and fingerprint,
+        from one listing (no file is opened or read).
 
-        ``path`` may be a folder (``"landing/sales/"``) or a glob
+        ``path`` may be a folder (``"landing/sales/"``), a file, or a glob
         (``"landing/sales/*.csv"``). Hidden files and ``_``-prefixed folders
         (``_rejected``, ``_delta_log``) are skipped.
         """
         target = self.path(path)
         fs = self.fs
+        root = self._strip(target)
         if any(ch in path for ch in "*?["):
-            found = fs.glob(self._strip(target))
+            found = fs.glob(root, detail=True)
+            base = root.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0].rsplit("/", 1)[0]
         else:
-            root = self._strip(target)
-            if not fs.exists(root):
+            try:
+                info = fs.info(root)
+            except (FileNotFoundError, OSError):
                 return []
-            if fs.isfile(root):
-                return [self.full(root)]
-            found = fs.find(root) if recursive else [p for p in fs.ls(root, detail=False)]
-            base = root.rstrip("/")
-            found = [p for p in found if not _hidden(p[len(base):])]
-        files = [p for p in found if not _hidden(p.rsplit("/", 1)[-1])]
-        return sorted(self.full(p) for p in files if fs.isfile(p))
+            if info.get("type") == "file":
+                found = {info["name"]: info}
+                base = root.rsplit("/", 1)[0]
+            else:
+                found = fs.find(root, detail=True, maxdepth=None if recursive else 1)
+                base = root
+        base = base.rstrip("/")
+        out = []
+        for name, info in found.items():
+            if info.get("type", "file") != "file":
+                continue
+            rel_to_base = name[len(base):] if name.startswith(base) else name.rsplit("/", 1)[-1]
+            if _hidden(rel_to_base):
+                continue
+            full = self.full(name)
+            out.append(LandingFile(full, self.relative(full), int(info.get("size") or 0), fingerprint(info)))
+        return sorted(out, key=lambda f: f.path)
+
+    def ls(self, path: str = "", *, recursive: bool = True) -> list[str]:
+        """Sorted full paths of the files under ``path`` (relative to the lake root); see :meth:`files`."""
+        return [f.path for f in self.files(path, recursive=recursive)]
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(self._strip(path))
 
     def open(self, path: str, mode: str = "rb"):
         return self.fs.open(self._strip(path), mode)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path) as fh:
+            return fh.read()
+
+    def move(self, src: str, dest: str) -> None:
+        """Move one file inside the lake (a rename on disk, copy + delete on object storage)."""
+        fs = self.fs
+        dest_key = self._strip(dest)
+        parent = dest_key.rsplit("/", 1)[0]
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        fs.mv(self._strip(src), dest_key)
+
+    def write_text(self, path: str, text: str) -> None:
+        fs = self.fs
+        key = self._strip(path)
+        fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(key, "wb") as fh:
+            fh.write(text.encode())
+
+    def arrow_filesystem(self):
+        """A pyarrow filesystem over the lake (``None`` for a local lake: plain paths work)."""
+        if self.is_local:
+            return None
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(self._reader_fs))
+
+    @functools.cached_property
+    def _reader_fs(self):
+        """fsspec for ranged reads: no read-ahead (a Parquet footer or column chunk is fetched exactly)."""
+        import fsspec
+
+        opts = self._fsspec_options()
+        if self.protocol in ("s3", "s3a"):
+            opts["default_cache_type"] = "none"
+        return fsspec.filesystem(self.protocol, **opts)
+
+
+def fingerprint(info: Mapping[str, Any]) -> str:
+    """What identifies a file's content from a listing: the object store's ETag when there is
+    one, else size and modification time.
+
+    >>> fingerprint({"size": 3, "ETag": '"abc"'})
+    'size=3;etag=abc'
+    >>> fingerprint({"size": 3, "mtime": 1700000000.5})
+    'size=3;mtime=1700000000.500000'
+    """
+    size = int(info.get("size") or 0)
+    etag = info.get("ETag") or info.get("etag") or info.get("md5_hash") or info.get("md5Hash")
+    if etag:
+        return f"size={size};etag={str(etag).strip(chr(34))}"
+    mtime = info.get("mtime", info.get("LastModified", info.get("last_modified", info.get("updated"))))
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    try:
+        return f"size={size};mtime={float(mtime):.6f}"
+    except (TypeError, ValueError):
+        return f"size={size};mtime={mtime}"
 
 
 def _hidden(rel: str) -> bool:

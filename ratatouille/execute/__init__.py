@@ -224,15 +224,20 @@ class Runner:
         extra: dict[str, Any] = {}
         if isinstance(t, IngestTransform):
             extra["lake"] = self.project.lake
-            extra["ingested"] = set() if self.full_refresh or table is None else ingested_files(target.scan())
+            extra["table"] = table  # the ingested set is read from this snapshot, and the commit made on it
+            extra["full_refresh"] = self.full_refresh
         lf = self._build(t, self._inputs(t), target=target if table is not None else None,
                          incremental=incremental, extra=extra)
         if self.partition is not None:
             lf, part = restrict_to_partition(t, lf, self.partition)
         ingest = extra.get("ingest")
-        ingest_info = {"files": list(ingest.files), "rejected": [r.to_dict() for r in ingest.rejected]} if ingest else {}
+        ingest_info = ingest.info() if ingest else {}
         if ingest is not None and not ingest.files and not self.full_refresh:
-            return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest_info)
+            if ingest.rejected and not self.dry_run:
+                from ..transforms.ingest import handle_rejected
+
+                handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace)
+            return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
 
         needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
                        or (mode == "table" and self._consumers.get(t.name)))
@@ -259,13 +264,10 @@ class Runner:
         if self.partition is not None:
             metadata["ratatouille.partition"] = self.partition
         if ingest is not None:
-            import json
-
-            metadata["ratatouille.files"] = json.dumps(ingest.files)
-        writer = materialization_for("append" if isinstance(t, IngestTransform) and not self.full_refresh else
-                                     ("table" if isinstance(t, IngestTransform) else mode),
-                                     unique_key=t.config.unique_key, partition_by=t.config.partition_by,
-                                     delete_missing=t.config.delete_missing)
+            metadata.update(ingest.commit_metadata())
+        writer = (t.writer(ingest) if isinstance(t, IngestTransform) and ingest is not None else
+                  materialization_for(mode, unique_key=t.config.unique_key, partition_by=t.config.partition_by,
+                                      delete_missing=t.config.delete_missing))
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by)
         try:
@@ -278,12 +280,8 @@ class Runner:
         if ingest is not None and ingest.rejected:
             from ..transforms.ingest import handle_rejected
 
-            if self.project.workspace == "default":
-                handle_rejected(t, self.project.lake, ingest.rejected)
-            else:  # the landing zone is production's: a workspace reports bad files, never moves them
-                for r in ingest.rejected:
-                    log.warning("%s (workspace %s): rejected %s, left in place: %s", t.name,
-                                self.project.workspace, r.file, r.reason)
+            handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace)
+            ingest_info = ingest.info()
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
                             previous_version=previous, **ingest_info,

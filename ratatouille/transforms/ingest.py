@@ -1,28 +1,73 @@
 """Ingest transforms: landing files -> a bronze table, each file exactly once.
 
-A bronze YAML with ``source:`` and ``format:`` declares one. The files already
-ingested are read from the table itself (the ``_source_file`` column, written
-in the same Delta commit as the rows), so a run reads only new files.
+A bronze YAML with ``source:`` and ``format:`` declares one::
+
+    source: landing/sales/          # a folder (recursive) or a glob: landing/sales/*.csv
+    format: csv                     # csv, json, ndjson, parquet, excel (xlsx)
+    separator: ";"                  # reader options: separator, encoding, header, sheet, dtypes, ...
+    schema: evolve                  # or strict
+    on_error: reject                # or skip, fail
+    on_change: ignore               # or reingest
+    columns:
+      - {name: order_id, type: int64, tests: [not_null]}
+
+**Exactly once.** Every row carries ``_source_file`` (the file's path relative
+to the lake root), ``_source_fingerprint`` (the file's ETag on object storage,
+else its size and modification time) and ``_ingested_at``. These columns are
+written in the same Delta commit as the rows, so the table itself says which
+files it holds: a run lists the landing folder (one listing, no file opened),
+reads that set from the table (a projection of the two dictionary-encoded
+columns, not a scan of the data) and reads only the files that are new. A
+killed run commits nothing, so its files are simply new again next time.
+Each commit also carries a Delta app transaction (``ratatouille.ingest``):
+two runs racing on one table cannot both commit, the second gets a clear
+error and nothing is written twice.
+
+**Changed files** (same path, new fingerprint) follow ``on_change``: ``ignore``
+(the default) keeps the rows ingested before and warns; ``reingest`` replaces
+that file's rows in the same commit as the other new files.
+
+**Bad files** (unreadable, malformed, empty, a value that will not cast to
+the declared or existing type, or a schema drift under ``schema: strict``)
+never stop the good ones: each is reported in the ``RunResult`` with its
+reason and, after the commit, moved to ``landing/_rejected/`` with a
+``.reason.txt`` beside it (``on_error: reject``), left in place
+(``skip``), or fails the whole run with nothing written (``fail``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import polars as pl
 
+from .._lake import LandingFile
 from .._names import parse_table_name
-from ..errors import ConfigError, IngestError
+from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
 
+log = logging.getLogger("ratatouille")
+
 SOURCE_FILE = "_source_file"
+SOURCE_FINGERPRINT = "_source_fingerprint"
 INGESTED_AT = "_ingested_at"
-_EXTENSIONS = {"csv": (".csv", ".tsv", ".txt"), "json": (".json",), "ndjson": (".ndjson", ".jsonl"),
-               "parquet": (".parquet",), "excel": (".xlsx", ".xls", ".xlsm")}
+META_COLUMNS = (SOURCE_FILE, SOURCE_FINGERPRINT, INGESTED_AT)
+APP_ID = "ratatouille.ingest"
+_EXTENSIONS = {"csv": (".csv", ".tsv", ".txt", ".csv.gz"), "json": (".json",), "ndjson": (".ndjson", ".jsonl"),
+               "parquet": (".parquet", ".pq"), "excel": (".xlsx", ".xlsm", ".xlsb", ".xls")}
+_UTF8 = (None, "utf8", "utf-8", "UTF8", "UTF-8")
+
+
+class BadFile(Exception):
+    """A landing file that cannot be ingested (the message is the reason)."""
 
 
 @dataclass
@@ -31,17 +76,38 @@ class Rejected:
 
     file: str
     reason: str
+    moved_to: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"file": self.file, "reason": self.reason}
+        out = {"file": self.file, "reason": self.reason}
+        if self.moved_to:
+            out["moved_to"] = self.moved_to
+        return out
 
 
 @dataclass
 class IngestPlan:
-    """What an ingest run will do: the new files it read and the ones it rejected."""
+    """What an ingest run does: the files it read, rejected, skipped, and the table state it read."""
 
     files: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # changed files left as they were (on_change: ignore)
+    reingested: list[str] = field(default_factory=list)  # changed files read again (on_change: reingest)
+    already: int = 0  # files already in the table, unchanged
+    table: Any = None  # the DeltaTable snapshot the ingested set was read from (None: no table yet)
+    full_refresh: bool = False
+
+    def info(self) -> dict[str, Any]:
+        """The ingest part of a ``RunResult``."""
+        return {"files": list(self.files), "rejected": [r.to_dict() for r in self.rejected],
+                "changed": list(self.changed), "reingested": list(self.reingested),
+                "files_skipped": self.already}
+
+    def commit_metadata(self) -> dict[str, str]:
+        """Commit metadata recording the files of this commit (an audit trail; the table's own
+        ``_source_file`` / ``_source_fingerprint`` columns are what later runs read)."""
+        return {"ratatouille.files": json.dumps({f: self.fingerprints.get(f) for f in self.files})}
 
 
 class IngestTransform(Transform):
@@ -63,13 +129,30 @@ class IngestTransform(Transform):
         if not config.source:
             raise ConfigError("a YAML transform without SQL beside it needs source: (a landing path)", file=str(path))
         if not config.format:
-            suffix = Path(config.source.rstrip("/*")).suffix.lstrip(".")
-            fmt = next((f for f, exts in _EXTENSIONS.items() if "." + suffix in exts), None)
+            suffix = Path(config.source.rstrip("/*")).suffix.lower()
+            fmt = next((f for f, exts in _EXTENSIONS.items() if suffix and suffix in exts), None)
             if fmt is None:
                 raise ConfigError("format: is required (csv, json, ndjson, parquet, excel)", file=str(path))
             config = type(config)(**{**config.__dict__, "format": fmt})
         if config.materialized != "table" or config.strategy:
             raise ConfigError("ingest transforms always append; remove materialized/strategy", file=str(path))
+        reserved = [c.name for c in config.columns if c.name in META_COLUMNS]
+        if reserved:
+            raise ConfigError(f"columns {reserved} are added by ingestion; do not declare them", file=str(path))
+        sheet = config.options.get("sheet", config.options.get("sheet_name"))
+        if isinstance(sheet, int) and sheet < 1:
+            raise ConfigError("sheet: is a sheet name or a 1-based sheet number", file=str(path))
+        for col, typ in dict(config.options.get("dtypes") or config.options.get("schema_overrides") or {}).items():
+            try:
+                polars_type(typ)
+            except ConfigError as exc:
+                raise ConfigError(f"dtypes: {col}: {exc.message}", file=str(path)) from None
+        for spec in config.columns:
+            if spec.type:
+                try:
+                    polars_type(spec.type)
+                except ConfigError as exc:
+                    raise ConfigError(f"column {spec.name!r}: {exc.message}", file=str(path)) from None
         return cls(name, config=config, path=path, workspace=workspace, yaml_text=text)
 
     @property
@@ -81,90 +164,378 @@ class IngestTransform(Transform):
         return "append"
 
     # -- files ----------------------------------------------------------------
-    def list_files(self, lake) -> list[str]:
-        """Every landing file matching ``source:`` (sorted full paths)."""
+    def landing_files(self, lake) -> list[LandingFile]:
+        """Every landing file matching ``source:`` with its fingerprint, from one listing."""
         exts = _EXTENSIONS[self.config.format or "csv"]
-        files = lake.ls(self.config.source)
+        files = lake.files(self.config.source)
         if any(ch in self.config.source for ch in "*?["):
             return files
-        return [f for f in files if f.lower().endswith(exts)]
+        return [f for f in files if f.path.lower().endswith(exts)]
 
-    def read_file(self, path: str, lake) -> pl.DataFrame:
-        """Read one landing file into a frame (raises on a malformed file)."""
+    def list_files(self, lake) -> list[str]:
+        """Every landing file matching ``source:`` (sorted full paths)."""
+        return [f.path for f in self.landing_files(lake)]
+
+    def read_file(self, path: str | LandingFile, lake, *, string_columns: tuple[str, ...] = ()) -> pl.DataFrame:
+        """Read one landing file into a frame (raises on a malformed file).
+
+        CSV, NDJSON and Parquet are scanned lazily (``scan_csv`` / ``scan_ndjson`` /
+        ``scan_parquet``, straight from object storage on S3); JSON and Excel are read
+        from the file's bytes. ``string_columns`` are read as text (CSV), to be cast later.
+        """
+        full = path.path if isinstance(path, LandingFile) else path
         fmt = self.config.format
         opts = dict(self.config.options)
         storage = lake.delta_options()
+        overrides = _dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
         if fmt == "csv":
             kwargs: dict[str, Any] = {}
             if "separator" in opts:
-                kwargs["separator"] = opts["separator"]
+                kwargs["separator"] = str(opts["separator"])
             if "header" in opts or "has_header" in opts:
                 kwargs["has_header"] = bool(opts.get("header", opts.get("has_header")))
-            if "encoding" in opts:
-                kwargs["encoding"] = "utf8-lossy" if opts["encoding"] in ("utf8-lossy",) else "utf8"
-            if "dtypes" in opts or "schema_overrides" in opts:
-                kwargs["schema_overrides"] = _dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
-            for key in ("skip_rows", "quote_char", "null_values", "infer_schema_length"):
+            csv_overrides = {c: pl.String for c in string_columns}
+            csv_overrides.update(overrides)
+            if csv_overrides:
+                kwargs["schema_overrides"] = csv_overrides
+            for key in ("skip_rows", "quote_char", "null_values", "infer_schema_length", "comment_prefix",
+                        "decimal_comma", "try_parse_dates"):
                 if key in opts:
                     kwargs[key] = opts[key]
-            if opts.get("encoding") not in (None, "utf8", "utf-8", "utf8-lossy"):
-                with lake.open(path) as fh:
-                    text = fh.read().decode(opts["encoding"])
-                return pl.read_csv(text.encode(), **kwargs)
-            return pl.scan_csv(path, storage_options=storage, **kwargs).collect()
+            encoding = opts.get("encoding")
+            if encoding in ("utf8-lossy", "utf-8-lossy"):
+                kwargs["encoding"] = "utf8-lossy"
+            elif encoding not in _UTF8:
+                try:
+                    text = lake.read_bytes(full).decode(str(encoding))
+                except LookupError:
+                    raise ConfigError(f"unknown encoding {encoding!r}", transform=self.name, file=self.file) from None
+                return pl.read_csv(io.BytesIO(text.encode()), **kwargs)
+            return pl.scan_csv(full, storage_options=storage, **kwargs).collect()
         if fmt == "parquet":
-            return pl.scan_parquet(path, storage_options=storage).collect()
+            lf = pl.scan_parquet(full, storage_options=storage)
+            return lf.collect()
         if fmt == "ndjson":
-            return pl.scan_ndjson(path, storage_options=storage).collect()
-        with lake.open(path) as fh:
-            data = fh.read()
+            kwargs = {"schema_overrides": overrides} if overrides else {}
+            return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+        data = lake.read_bytes(full)
         if fmt == "json":
-            return pl.read_json(data)
+            kwargs = {"schema_overrides": overrides} if overrides else {}
+            return pl.read_json(io.BytesIO(data), **kwargs)
         if fmt == "excel":
             sheet = opts.get("sheet", opts.get("sheet_name"))
-            kw = {"sheet_name": sheet} if isinstance(sheet, str) else ({"sheet_id": sheet} if sheet else {})
-            return pl.read_excel(data, **kw)
+            kw: dict[str, Any] = {}
+            if isinstance(sheet, str):
+                kw["sheet_name"] = sheet
+            elif sheet:
+                kw["sheet_id"] = int(sheet)
+            if "header" in opts or "has_header" in opts:
+                kw["has_header"] = bool(opts.get("header", opts.get("has_header")))
+            if overrides:
+                kw["schema_overrides"] = overrides
+            return pl.read_excel(io.BytesIO(data), engine="calamine", **kw)
         raise ConfigError(f"unsupported format {fmt!r}", transform=self.name, file=self.file)
 
+    # -- build ----------------------------------------------------------------
     def build(self, ctx: BuildContext) -> pl.LazyFrame:
-        """Read the new files into one frame with ``_source_file`` and ``_ingested_at``."""
+        """Read the new (or changed, with ``on_change: reingest``) landing files into one frame
+        with ``_source_file``, ``_source_fingerprint`` and ``_ingested_at``."""
         lake = ctx.extra["lake"]
-        done: set[str] = ctx.extra.get("ingested", set())
         plan: IngestPlan = ctx.extra.setdefault("ingest", IngestPlan())
+        table = ctx.extra.get("table")
+        plan.table = table
+        plan.full_refresh = bool(ctx.extra.get("full_refresh"))
+        if "ingested" in ctx.extra:  # a caller that read the set itself (paths or {path: fingerprints})
+            raw = ctx.extra["ingested"]
+            state = {k: set(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {k: set() for k in raw}
+        else:
+            state = {} if plan.full_refresh else ingested_state(table, lake)
+        table_types = {} if table is None or plan.full_refresh else _table_types(table)
+        declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
+        expected: list[str] | None = None
+        if self.config.schema == "strict":
+            if self.config.columns:
+                expected = [c.name for c in self.config.columns]
+            elif table_types:
+                expected = list(table_types)
+        targets = {**table_types, **declared}
+        string_columns = tuple(targets)  # CSV: read as text, then cast strictly (no lossy inference)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        frames = []
-        for path in self.list_files(lake):
-            if path in done:
-                continue
+        frames: list[pl.DataFrame] = []
+        changed: list[str] = []
+        for f in self.landing_files(lake):
+            known = state.get(f.rel) if f.rel in state else state.get(f.path)
+            if known is not None:
+                if not known or f.fingerprint in known:
+                    plan.already += 1
+                    continue
+                if self.config.on_change == "ignore":
+                    changed.append(f.rel)
+                    continue
             try:
-                df = self.read_file(path, lake)
+                df = self._read_checked(f, lake, string_columns)
+                df = self._conform(df, targets, expected)
+            except RatatouilleError:
+                raise
             except Exception as exc:  # a bad file never stops the good ones
+                reason = _reason(exc)
                 if self.config.on_error == "fail":
-                    raise IngestError(f"cannot read {path}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
-                                      transform=self.name, file=self.file) from exc
-                plan.rejected.append(Rejected(path, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"))
+                    raise IngestError(f"cannot ingest {f.rel}: {reason} (on_error: fail, nothing written)",
+                                      transform=self.name, file=self.file) from None
+                plan.rejected.append(Rejected(f.rel, reason))
                 continue
-            plan.files.append(path)
-            frames.append(df.with_columns(pl.lit(path).alias(SOURCE_FILE), pl.lit(now).alias(INGESTED_AT)))
+            if expected is None and self.config.schema == "strict":
+                expected = list(df.columns)  # the first good file sets the schema of a new table
+            if known is not None:
+                plan.reingested.append(f.rel)
+            plan.files.append(f.rel)
+            plan.fingerprints[f.rel] = f.fingerprint
+            frames.append(df.with_columns(pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+                                          pl.lit(f.fingerprint, pl.String).alias(SOURCE_FINGERPRINT),
+                                          pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)))
+        if changed:
+            plan.changed = changed
+            log.warning("%s: %d landing file(s) changed since they were ingested and were left as ingested "
+                        "(on_change: ignore; set on_change: reingest to replace their rows): %s",
+                        self.name, len(changed), ", ".join(changed[:10]) + (" ..." if len(changed) > 10 else ""))
+        for r in plan.rejected:
+            log.warning("%s: rejected %s: %s", self.name, r.file, r.reason)
         if not frames:
-            return pl.LazyFrame(schema={SOURCE_FILE: pl.String, INGESTED_AT: pl.Datetime("us")})
-        return pl.concat(frames, how="diagonal_relaxed").lazy()
+            schema = {**targets, SOURCE_FILE: pl.String, SOURCE_FINGERPRINT: pl.String, INGESTED_AT: pl.Datetime("us")}
+            return pl.LazyFrame(schema=schema)
+        try:
+            out = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+        except pl.exceptions.PolarsError as exc:
+            raise SchemaError(f"the new files disagree on column types: {_reason(exc)}", transform=self.name,
+                              file=self.file) from None
+        data_cols = [c for c in out.columns if c not in META_COLUMNS]
+        return out.select(*data_cols, *META_COLUMNS).lazy()
+
+    def _read_checked(self, f: LandingFile, lake, string_columns: tuple[str, ...]) -> pl.DataFrame:
+        if f.size == 0:
+            raise BadFile("empty file")
+        df = self.read_file(f, lake, string_columns=string_columns)
+        if df.height == 0:
+            raise BadFile("empty file (no data rows)")
+        clash = [c for c in df.columns if c in META_COLUMNS]
+        if clash:
+            raise BadFile(f"column(s) {clash} are reserved for ingestion metadata")
+        return df
+
+    def _conform(self, df: pl.DataFrame, targets: Mapping[str, pl.DataType],
+                 expected: list[str] | None) -> pl.DataFrame:
+        """Check one file against the declared columns and the schema policy, and cast its
+        columns to the declared / existing types (a value that will not cast is a bad file)."""
+        missing = [c.name for c in self.config.columns if c.name not in df.columns]
+        if missing:
+            raise BadFile(f"missing declared column(s) {missing}")
+        if expected is not None:
+            new = [c for c in df.columns if c not in expected]
+            gone = [c for c in expected if c not in df.columns]
+            if new or gone:
+                parts = ([f"new column(s) {new}"] if new else []) + ([f"missing column(s) {gone}"] if gone else [])
+                raise BadFile("schema drift (schema: strict): " + "; ".join(parts))
+        casts = [cast_column(df.get_column(c), t) for c, t in targets.items() if c in df.columns and df.schema[c] != t]
+        return df.with_columns(casts) if casts else df
+
+    def writer(self, plan: IngestPlan) -> "IngestWrite":
+        """How this run's rows land: one commit that also records its files."""
+        return IngestWrite(self, plan)
 
 
-def ingested_files(target: pl.LazyFrame | None) -> set[str]:
-    """The landing files already in a bronze table (from its ``_source_file`` column)."""
-    if target is None or SOURCE_FILE not in target.collect_schema().names():
+# -- the write ------------------------------------------------------------------------------------
+class IngestWrite:
+    """Write an ingest run in one Delta commit.
+
+    * a first run creates the table, ``full_refresh`` overwrites it;
+    * new files are appended (new columns added as nullable);
+    * with changed files to re-ingest, one predicate overwrite replaces the rows of every file of
+      the run (``_source_file IN (...)``): their old rows go, their new rows land, atomically.
+
+    The commit is made against the very snapshot the ingested set was read from and carries a
+    Delta app transaction, so a concurrent ingest that committed meanwhile makes this one fail
+    (``IngestError``) instead of ingesting the same files twice.
+    """
+
+    mode = "append"
+
+    def __init__(self, t: IngestTransform, plan: IngestPlan) -> None:
+        self.t = t
+        self.plan = plan
+
+    def write(self, target, data, *, full_refresh: bool = False, metadata: Mapping[str, str] | None = None):
+        from deltalake import CommitProperties, Transaction
+
+        from ..write import WriteOutcome
+
+        df = data.collect() if isinstance(data, pl.LazyFrame) else data
+        table = self.plan.table
+        meta = {k: str(v) for k, v in (metadata or {}).items()}
+        meta.update(self.plan.commit_metadata())
+        version = (table.version() + 1) if table is not None else 0
+        commit = CommitProperties(custom_metadata=meta, app_transactions=[
+            Transaction(app_id=APP_ID, version=version, last_updated=int(time.time() * 1000))])
+        opts = dict(target.storage_options) if target.storage_options else None
+        try:
+            if table is None:
+                df.write_delta(target.uri, mode="error", storage_options=opts,
+                               delta_write_options={"commit_properties": commit})
+            elif full_refresh:
+                df.write_delta(table, mode="overwrite", delta_write_options={
+                    "commit_properties": commit, "schema_mode": "overwrite"})
+            elif self.plan.reingested:
+                df.write_delta(table, mode="overwrite", delta_write_options={
+                    "commit_properties": commit, "schema_mode": "merge",
+                    "predicate": in_predicate(SOURCE_FILE, self.plan.files)})
+            elif _fast_append(df, target, table, commit) is None:
+                df.write_delta(table, mode="append", delta_write_options={
+                    "commit_properties": commit, "schema_mode": "merge"})
+        except RatatouilleError:
+            raise
+        except Exception as exc:  # nothing was committed
+            text = str(exc)
+            if "concurrent" in text.lower() or "already exists" in text.lower():
+                raise IngestError("another run committed to this table while this one was ingesting; "
+                                  "nothing was written by this run: run it again", transform=self.t.name,
+                                  file=self.t.file) from None
+            raise StorageError(f"writing {target.uri} failed (ingest): {_reason(exc)}", transform=self.t.name,
+                               file=self.t.file) from None
+        if table is None:
+            table = target.open()
+        else:
+            table.update_incremental()
+        return WriteOutcome(version=table.version() if table is not None else None, rows_written=df.height)
+
+
+def _fast_append(df: pl.DataFrame, target, table, commit):
+    """Polars-encoded parquet committed by delta-rs (``ratatouille.write.fast_write``) when eligible."""
+    try:
+        from ..write import fast_write, fast_write_eligible
+    except ImportError:  # pragma: no cover - older write module
+        return None
+    if not fast_write_eligible(df, target, table, "append"):
+        return None
+    return fast_write(df, target, table, "append", commit)
+
+
+def in_predicate(column: str, values: list[str]) -> str:
+    """A delta-rs predicate ``column IN ('a', 'b')`` (quotes escaped).
+
+    >>> in_predicate("_source_file", ["a.csv", "it's.csv"])
+    "_source_file IN ('a.csv', 'it''s.csv')"
+    """
+    return f"{column} IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+# -- the ingested set -------------------------------------------------------------------------------
+def ingested_state(table, lake=None) -> dict[str, set[str]]:
+    """``{_source_file: {fingerprints}}`` of the rows in a bronze table.
+
+    Reads only the ``_source_file`` / ``_source_fingerprint`` column chunks of the table's
+    current data files, as dictionaries (no string per row is built): the cost is a few
+    milliseconds per million rows locally, one footer and two column chunks per data file on S3.
+    Tables whose files cannot be read directly (column mapping, deletion vectors, the column
+    as a partition) go through a projected ``scan_delta``.
+    """
+    if table is None:
+        return {}
+    names = {f.name for f in table.schema().fields}
+    if SOURCE_FILE not in names:
+        return {}
+    cols = [SOURCE_FILE] + ([SOURCE_FINGERPRINT] if SOURCE_FINGERPRINT in names else [])
+    meta, protocol = table.metadata(), table.protocol()
+    features = set(protocol.reader_features or ()) | set(protocol.writer_features or ())
+    if ({"columnMapping", "deletionVectors"} & features or SOURCE_FILE in (meta.partition_columns or [])
+            or (meta.configuration or {}).get("delta.columnMapping.mode", "none") != "none"):
+        return _state_from_scan(table, cols)
+    uris = table.file_uris()
+    if not uris:
+        return {}
+    return _state_from_files(uris, cols, lake)
+
+
+def _state_from_files(uris: list[str], cols: list[str], lake) -> dict[str, set[str]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pds
+
+    fs = lake.arrow_filesystem() if lake is not None else None
+    paths = [u[len("file://"):] if u.startswith("file://") else u for u in uris]
+    if fs is not None:
+        paths = [lake._strip(p) for p in paths]
+    dict_type = pa.dictionary(pa.int32(), pa.string())
+    schema = pa.schema([pa.field(c, dict_type) for c in cols])
+    fmt = pds.ParquetFileFormat(read_options=pds.ParquetReadOptions(dictionary_columns=set(cols)))
+    dataset = pds.dataset(paths, schema=schema, format=fmt, filesystem=fs)
+    out: dict[str, set[str]] = {}
+    for batch in dataset.to_batches(columns=cols, batch_size=1 << 20):
+        files = batch.column(0)
+        if len(cols) == 1:
+            for value in files.dictionary.take(pc.unique(files.indices).drop_null()).to_pylist():
+                out.setdefault(value, set())
+            continue
+        prints = batch.column(1)
+        width = len(prints.dictionary) + 1
+        key = pc.add(pc.multiply(files.indices.cast(pa.int64()), width),
+                     pc.fill_null(prints.indices.cast(pa.int64()), width - 1))
+        key = pc.unique(key).drop_null()
+        file_idx = pc.divide(key, width).to_pylist()
+        print_idx = pc.subtract(key, pc.multiply(pc.divide(key, width), width)).to_pylist()
+        fvals = files.dictionary.to_pylist()
+        pvals = prints.dictionary.to_pylist()
+        for fi, pi in zip(file_idx, print_idx):
+            entry = out.setdefault(fvals[fi], set())
+            if pi < width - 1:
+                entry.add(pvals[pi])
+    return out
+
+
+def _state_from_scan(table, cols: list[str]) -> dict[str, set[str]]:
+    df = pl.from_arrow(table.to_pyarrow_table(columns=cols)).unique()  # type: ignore[union-attr]
+    out: dict[str, set[str]] = {}
+    for row in df.iter_rows():
+        if row[0] is None:
+            continue
+        entry = out.setdefault(row[0], set())
+        if len(row) > 1 and row[1] is not None:
+            entry.add(row[1])
+    return out
+
+
+def ingested_files(target) -> set[str]:
+    """The landing files already in a bronze table (a ``DeltaTable`` or a LazyFrame over it)."""
+    if target is None:
         return set()
-    return set(target.select(pl.col(SOURCE_FILE).unique()).collect()[SOURCE_FILE].to_list())
+    if isinstance(target, pl.LazyFrame):
+        if SOURCE_FILE not in target.collect_schema().names():
+            return set()
+        return set(target.select(pl.col(SOURCE_FILE).unique()).collect()[SOURCE_FILE].drop_nulls().to_list())
+    return set(ingested_state(target))
 
 
-_TYPES = {"int": pl.Int64, "int64": pl.Int64, "int32": pl.Int32, "float": pl.Float64, "float64": pl.Float64,
-          "double": pl.Float64, "str": pl.String, "string": pl.String, "utf8": pl.String, "bool": pl.Boolean,
-          "boolean": pl.Boolean, "date": pl.Date, "datetime": pl.Datetime("us"), "timestamp": pl.Datetime("us")}
+def _table_types(table) -> dict[str, pl.DataType]:
+    """The data columns of an existing table and their Polars types."""
+    import pyarrow as pa
+
+    schema = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    return {c: t for c, t in schema.items() if c not in META_COLUMNS}
+
+
+# -- types and casts --------------------------------------------------------------------------------
+_TYPES = {"int": pl.Int64, "int64": pl.Int64, "bigint": pl.Int64, "int32": pl.Int32, "integer": pl.Int32,
+          "int16": pl.Int16, "smallint": pl.Int16, "int8": pl.Int8, "tinyint": pl.Int8,
+          "float": pl.Float64, "float64": pl.Float64, "double": pl.Float64, "float32": pl.Float32, "real": pl.Float32,
+          "str": pl.String, "string": pl.String, "utf8": pl.String, "text": pl.String, "varchar": pl.String,
+          "bool": pl.Boolean, "boolean": pl.Boolean, "date": pl.Date, "datetime": pl.Datetime("us"),
+          "timestamp": pl.Datetime("us"), "timestamp_tz": pl.Datetime("us", "UTC")}
 
 
 def polars_type(name: str) -> pl.DataType:
-    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``...)."""
+    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``...).
+
+    >>> polars_type("decimal(10, 2)")
+    Decimal(precision=10, scale=2)
+    """
     key = str(name).strip().lower()
     if key in _TYPES:
         return _TYPES[key]
@@ -182,22 +553,92 @@ def _dtypes(raw: Any) -> dict[str, pl.DataType]:
     return {col: polars_type(t) for col, t in (raw or {}).items()}
 
 
-def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected]) -> None:
-    """After the commit: move rejected files to ``landing/_rejected/`` with a ``.reason`` file
-    (``on_error: reject``), or leave them in place (``skip``)."""
-    import logging
+_BOOLS = {**dict.fromkeys(("true", "t", "yes", "y", "1"), True), **dict.fromkeys(("false", "f", "no", "n", "0"), False)}
 
-    log = logging.getLogger("ratatouille")
+
+def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Cast one column strictly, or raise :class:`BadFile` naming the column and a bad value.
+
+    >>> cast_column(pl.Series("q", ["1", "2"]), pl.Int64).to_list()
+    [1, 2]
+    >>> cast_column(pl.Series("q", ["1", "x"]), pl.Int64)
+    Traceback (most recent call last):
+    ...
+    ratatouille.transforms.ingest.BadFile: column 'q' cannot be cast to Int64 (value 'x')
+    """
+    src = s.dtype
+    try:
+        if src == pl.String:
+            text = s.str.strip_chars()
+            if dtype == pl.Boolean:
+                low = text.str.to_lowercase()
+                out = low.replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
+                bad = s.filter(out.is_null() & low.is_not_null())
+                if len(bad):
+                    _raise(bad[0])
+            elif dtype == pl.Date:
+                out = text.str.to_date(strict=True)
+            elif isinstance(dtype, pl.Datetime):
+                out = text.str.to_datetime(time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=True)
+            else:
+                out = text.cast(dtype, strict=True)
+        elif src.is_float() and dtype.is_integer():
+            frac = s.is_not_null() & s.is_not_nan() & (s != s.floor())
+            if frac.any():
+                _raise(s.filter(frac)[0])
+            out = s.cast(dtype, strict=True)
+        else:
+            out = s.cast(dtype, strict=True)
+    except BadFile as exc:
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})") from None
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} ({_example(s, dtype) or _reason(exc)})") from None
+    return out.alias(s.name)
+
+
+def _raise(value: Any):
+    raise BadFile(value)
+
+
+def _example(s: pl.Series, dtype: pl.DataType) -> str | None:
+    try:
+        lenient = s.cast(dtype, strict=False)
+        bad = s.filter(lenient.is_null() & s.is_not_null())
+        return f"value {bad[0]!r}" if len(bad) else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, BadFile):
+        return str(exc)
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+# -- rejected files ---------------------------------------------------------------------------------
+def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, workspace: str = "default") -> None:
+    """After the commit: move rejected files to ``landing/_rejected/`` with a ``.reason.txt``
+    beside each (``on_error: reject``), or leave them in place (``skip``).
+
+    The landing zone is production's: a run in another workspace reports bad files, never moves them.
+    """
+    if t.config.on_error != "reject":
+        return
+    if workspace != "default":
+        for r in rejected:
+            log.warning("%s (workspace %s): rejected %s, left in place: %s", t.name, workspace, r.file, r.reason)
+        return
     for r in rejected:
-        log.warning("%s: rejected %s: %s", t.name, r.file, r.reason)
-        if t.config.on_error != "reject":
+        rel = r.file
+        sub = rel[len("landing/"):] if rel.startswith("landing/") else rel.lstrip("/").split("://", 1)[-1]
+        dest = lake.path("landing", "_rejected", sub)
+        src = lake.path(rel) if "://" not in rel and not rel.startswith("/") else rel
+        try:
+            lake.write_text(dest + ".reason.txt", f"{rel}: {r.reason}\n")
+            lake.move(src, dest)
+        except (OSError, FileNotFoundError) as exc:  # the file went away meanwhile: report, don't fail
+            log.warning("%s: could not move rejected %s aside: %s", t.name, rel, type(exc).__name__)
             continue
-        root = lake.path("landing")
-        rel = r.file[len(root):].lstrip("/") if r.file.startswith(root) else r.file.rsplit("/", 1)[-1]
-        dest = lake.path("landing", "_rejected", rel)
-        fs = lake.fs
-        fs.makedirs(lake._strip(dest).rsplit("/", 1)[0], exist_ok=True)
-        with fs.open(lake._strip(dest) + ".reason.txt", "w") as fh:
-            fh.write(r.reason + "\n")
-        fs.mv(lake._strip(r.file), lake._strip(dest))
-        r.file_moved_to = dest  # type: ignore[attr-defined]
+        r.moved_to = lake.relative(dest)
