@@ -21,7 +21,7 @@ from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotF
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..transforms.ingest import ingested_files
-from ..write import OverwritePartition, Target, materialization_for
+from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -132,8 +132,9 @@ class Runner:
         return {inp: self.frame(inp, reader=t.name) for inp in t.inputs}
 
     def _build(self, t: Transform, inputs: Mapping[str, pl.LazyFrame], *, target: Target | None,
-               incremental: bool, extra: dict[str, Any] | None = None) -> pl.LazyFrame:
-        current = target.scan() if target is not None else None
+               incremental: bool, extra: dict[str, Any] | None = None, table: Any = None) -> pl.LazyFrame:
+        # scanning the already opened table saves loading its Delta log once more
+        current = (pl.scan_delta(table) if table is not None else target.scan()) if target is not None else None
         ctx = BuildContext(inputs=inputs, is_incremental=incremental, target=current, vars=self.vars,
                            watermark=(lambda col: watermark(current, col)) if current is not None else None,
                            extra=extra if extra is not None else {})
@@ -227,7 +228,7 @@ class Runner:
             extra["table"] = table  # the ingested set is read from this snapshot, and the commit made on it
             extra["full_refresh"] = self.full_refresh
         lf = self._build(t, self._inputs(t), target=target if table is not None else None,
-                         incremental=incremental, extra=extra)
+                         incremental=incremental, extra=extra, table=table)
         if self.partition is not None:
             lf, part = restrict_to_partition(t, lf, self.partition)
         ingest = extra.get("ingest")
@@ -271,7 +272,8 @@ class Runner:
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by)
         try:
-            outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata)
+            outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata,
+                                   **({"table": table} if isinstance(writer, Materialization) else {}))
         except RatatouilleError as exc:
             raise exc.locate(transform=t.name, file=t.file)
         if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)

@@ -85,9 +85,11 @@ class Materialization:
         self.delete_missing = delete_missing
 
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
-              metadata: Mapping[str, str] | None = None) -> WriteOutcome:
-        """Write ``data`` to ``target`` in one commit (first run and full refresh rebuild)."""
-        table = target.open()
+              metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
+        """Write ``data`` to ``target`` in one commit (first run and full refresh rebuild).
+
+        ``table`` is the target as the caller already opened it (saves loading its log again)."""
+        table = table if table is not None else target.open()
         commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
         try:
             if table is None or full_refresh:
@@ -120,7 +122,7 @@ class View(Materialization):
 
     mode = "view"
 
-    def write(self, target, data, *, full_refresh=False, metadata=None) -> WriteOutcome:
+    def write(self, target, data, *, full_refresh=False, metadata=None, table=None) -> WriteOutcome:
         return WriteOutcome(version=None, rows_written=0, skipped=True)
 
 
@@ -173,7 +175,7 @@ class ReplacePartitions(Materialization):
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         predicate = partition_predicate(source, self.partition_by)
         return _finish(target, _write(source, target, "overwrite", commit, predicate=predicate,
-                                      schema_mode="merge"))
+                                      schema_mode="merge", table=table))
 
 
 class OverwritePartition(Materialization):
@@ -196,7 +198,7 @@ class OverwritePartition(Materialization):
         return '"' + self.column.replace('"', '""') + '" = ' + predicate_literal(self.value)
 
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
-              metadata: Mapping[str, str] | None = None) -> WriteOutcome:
+              metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         if self.column not in source.columns:
             raise SchemaError(f"partition column {self.column!r} is not in the data", transform=target.name or None)
@@ -204,7 +206,7 @@ class OverwritePartition(Materialization):
         if outside:
             raise SchemaError(f"{outside} row(s) are outside partition {self.predicate}: nothing written",
                               transform=target.name or None)
-        table = target.open()
+        table = table if table is not None else target.open()
         commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
         try:
             if table is None:  # a new table holding just this partition
@@ -317,11 +319,16 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
     if predicate:
         options["predicate"] = predicate
     opts = dict(target.storage_options) if target.storage_options else None
+    rows: int | None = None
     if isinstance(data, pl.LazyFrame):
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
-        return None
-    data.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
-    return len(data)
+    else:
+        data.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+        rows = len(data)
+    if table is None:
+        return rows
+    table.update_incremental()  # reads just the new commit instead of loading the table again
+    return _outcome(table, rows)
 
 
 def _finish(target: Target, rows: int | WriteOutcome | None) -> WriteOutcome:
@@ -329,6 +336,10 @@ def _finish(target: Target, rows: int | WriteOutcome | None) -> WriteOutcome:
         return rows
     table = target.open()
     assert table is not None
+    return _outcome(table, rows)
+
+
+def _outcome(table: DeltaTable, rows: int | None) -> WriteOutcome:
     metrics = (table.history(1) or [{}])[0].get("operationMetrics", {})
     if rows is None:
         rows = int(metrics.get("num_added_rows", 0))
@@ -442,12 +453,13 @@ def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
         rows = sum(stats["numRecords"] for _, stats in files)
         metadata = dict(commit.custom_metadata or {})
         metadata["operationMetrics"] = {"num_added_files": len(actions), "num_added_rows": rows, "num_partitions": 0}
-        # commit on the latest version, as delta-rs' writer does: an overwrite replaces what is there now
-        expected = dict(_table_schema(table))
-        table.update_incremental()
-        if dict(_table_schema(table)) != expected or table.metadata().partition_columns:
-            raise StorageError(f"{target.uri} changed its schema while being written: nothing committed, run again",
-                               transform=target.name or None)
+        if mode == "overwrite":  # replace what is there now, as delta-rs' writer given a URI does
+            expected = dict(_table_schema(table))
+            table.update_incremental()
+            if dict(_table_schema(table)) != expected or table.metadata().partition_columns:
+                raise StorageError(f"{target.uri} changed its schema while being written: nothing committed, "
+                                   "run again", transform=target.name or None)
+        # an append commits on the caller's snapshot: delta-rs checks what was committed since then
         table.create_write_transaction(actions, mode, table.schema(), commit_properties=CommitProperties(
             custom_metadata=metadata, max_commit_retries=commit.max_commit_retries,
             app_transactions=commit.app_transactions))
