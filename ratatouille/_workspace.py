@@ -401,8 +401,11 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
     Reports schema changes, row counts and the rows added, removed and changed
     by ``key`` (default: the transform's ``unique_key``, else every common
     column), with up to ``sample`` rows of each kind. Everything is computed
-    with lazy Polars plans over ``scan_delta`` (one streaming pass per table
-    and kind), so large tables are never loaded whole.
+    with lazy Polars plans over ``scan_delta`` on the streaming engine, so
+    large tables are never loaded whole: by key, one full outer join gives
+    every count and the samples; by whole rows, one group-by over a 64-bit
+    hash of each row (as multisets) finds the differing rows. Columns whose
+    type changed are compared as Float64 (numbers) or strings.
 
     Example
     -------
@@ -468,53 +471,65 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
         return out
 
     if by_key:
+        # one full outer join on the key gives every count in a single streaming pass; the
+        # samples reuse the same joined plan (collect_all eliminates the common subplan)
         values = [c for c in common if c not in keys]
-        lk = aligned(left, lschema, keys + values)
-        rk = aligned(right, rschema, keys + values)
-        # samples show whole rows of the side they come from
-        added = right.with_columns([pl.col(c).cast(casts[c]) for c in keys if rschema[c] != casts[c]]).join(
-            lk.select(keys), on=keys, how="anti", nulls_equal=True)
-        removed = left.with_columns([pl.col(c).cast(casts[c]) for c in keys if lschema[c] != casts[c]]).join(
-            rk.select(keys), on=keys, how="anti", nulls_equal=True)
-        both = lk.join(rk, on=keys, how="inner", suffix="__ws", nulls_equal=True)
-        flags = {c: pl.col(c).ne_missing(pl.col(f"{c}__ws")) for c in values}
-        changed = both.filter(pl.any_horizontal(list(flags.values()))) if values else both.head(0)
-        changed_counts = changed.select([pl.len().alias("__rows"),
-                                         *[f.sum().alias(c) for c, f in flags.items()]])
-        dup = [lf.select(keys).group_by(keys).len().filter(pl.col("len") > 1).select(pl.len())
-               for lf in (lk, rk)]
-        frames = [*counts, added.select(pl.len()), removed.select(pl.len()), changed_counts, *dup,
-                  added.head(sample), removed.head(sample), changed.head(sample)]
-        r = pl.collect_all(frames, engine="streaming")
+        in_base, in_ws = "__rat_in_base", "__rat_in_ws"
+        j = (left.with_columns([pl.col(c).cast(casts[c]) for c in common if lschema[c] != casts[c]])
+             .with_columns(pl.lit(True).alias(in_base))
+             .join(right.with_columns([pl.col(c).cast(casts[c]) for c in common if rschema[c] != casts[c]])
+                   .with_columns(pl.lit(True).alias(in_ws)),
+                   on=keys, how="full", coalesce=True, nulls_equal=True, suffix=_WS))
+        b, w = pl.col(in_base).is_not_null(), pl.col(in_ws).is_not_null()
+        flags = {c: (b & w & pl.col(c).ne_missing(pl.col(c + _WS))) for c in values}
+        any_change = pl.any_horizontal(list(flags.values())) if flags else pl.lit(False)
+        stats = j.select(added=(~b).sum(), removed=(~w).sum(), both=(b & w).sum(), changed=any_change.sum(),
+                         **{f"__col_{i}": f.sum() for i, f in enumerate(flags.values())})
+        added = j.filter(~b).head(sample).select(
+            [pl.col(c) if c in keys or c not in lschema else pl.col(c + _WS).alias(c) for c in rschema])
+        removed = j.filter(~w).head(sample).select(list(lschema))
+        changed = j.filter(any_change).head(sample).select(
+            [*keys, *[e for c in values for e in (pl.col(c), pl.col(c + _WS))]])
+        r = pl.collect_all([*counts, stats, added, removed, changed], engine="streaming")
         out.rows_base, out.rows_workspace = r[0].item(), r[1].item()
-        out.added, out.removed = r[2].item(), r[3].item()
-        out.changed = r[4]["__rows"][0]
-        out.changed_columns = {c: int(r[4][c][0]) for c in values if r[4][c][0]}
-        out.duplicate_keys = {w: n for w, n in ((base, r[5].item()), (ws, r[6].item())) if n}
-        if out.duplicate_keys:
+        st = r[2].row(0, named=True)
+        out.added, out.removed, out.changed = int(st["added"]), int(st["removed"]), int(st["changed"])
+        out.changed_columns = {c: int(st[f"__col_{i}"]) for i, c in enumerate(values) if st[f"__col_{i}"]}
+        if st["both"] + out.removed != out.rows_base or st["both"] + out.added != out.rows_workspace:
+            dup = pl.collect_all([lf.select(keys).group_by(keys).len().filter(pl.col("len") > 1).select(pl.len())
+                                  for lf in (left, right)], engine="streaming")
+            out.duplicate_keys = {k: n for k, n in ((base, dup[0].item()), (ws, dup[1].item())) if n}
             out.notes.append("the key is not unique: row counts by key are approximate")
         cols = list(out.changed_columns)
-        sample_changed = r[9].select([*keys, *[e for c in cols for e in (
-            pl.col(c).alias(f"{c}__{base}"), pl.col(f"{c}__ws").alias(f"{c}__{ws}"))]])
-        out.samples = {"added": _sorted(r[7], keys), "removed": _sorted(r[8], keys),
+        sample_changed = r[5].select([*keys, *[e for c in cols for e in (
+            pl.col(c).alias(f"{c}__{base}"), pl.col(c + _WS).alias(f"{c}__{ws}"))]])
+        out.samples = {"added": _sorted(r[3], keys), "removed": _sorted(r[4], keys),
                        "changed": _sorted(sample_changed, keys)}
     else:
-        # whole rows, as multisets: a row present twice in one table and once in the other counts once
-        lg = aligned(left, lschema, keys).group_by(keys).agg(pl.len().alias("__n_base"))
-        rg = aligned(right, rschema, keys).group_by(keys).agg(pl.len().alias("__n_ws"))
-        joined = lg.join(rg, on=keys, how="full", coalesce=True, nulls_equal=True).with_columns(
-            pl.col("__n_base").fill_null(0), pl.col("__n_ws").fill_null(0))
-        more = joined.filter(pl.col("__n_ws") > pl.col("__n_base"))
-        fewer = joined.filter(pl.col("__n_base") > pl.col("__n_ws"))
-        frames = [*counts, more.select((pl.col("__n_ws") - pl.col("__n_base")).sum()),
-                  fewer.select((pl.col("__n_base") - pl.col("__n_ws")).sum()),
-                  more.head(sample).select(keys), fewer.head(sample).select(keys)]
-        r = pl.collect_all(frames, engine="streaming")
+        # whole rows, as multisets (a row twice in one table and once in the other counts once):
+        # one group-by over a 64-bit hash of each row, then the few differing rows are fetched
+        row_hash = pl.struct(keys).hash(0x5EED).alias("__rat_h")
+        lh = aligned(left, lschema, keys).select(row_hash, __rat_side=pl.lit(1, pl.Int8))
+        rh = aligned(right, rschema, keys).select(row_hash, __rat_side=pl.lit(-1, pl.Int8))
+        delta = (pl.concat([lh, rh]).group_by("__rat_h").agg(pl.col("__rat_side").cast(pl.Int64).sum().alias("d"))
+                 .filter(pl.col("d") != 0))
+        r = pl.collect_all([*counts, delta], engine="streaming")
         out.rows_base, out.rows_workspace = r[0].item(), r[1].item()
-        out.added, out.removed = int(r[2].item() or 0), int(r[3].item() or 0)
-        out.samples = {"added": _sorted(r[4], keys), "removed": _sorted(r[5], keys),
+        d = r[2]
+        out.removed = int(d.filter(pl.col("d") > 0)["d"].sum())
+        out.added = int(-d.filter(pl.col("d") < 0)["d"].sum())
+        more = d.filter(pl.col("d") < 0)["__rat_h"].head(sample).implode()
+        fewer = d.filter(pl.col("d") > 0)["__rat_h"].head(sample).implode()
+        samples = pl.collect_all([
+            aligned(right, rschema, keys).filter(pl.struct(keys).hash(0x5EED).is_in(more)).head(sample),
+            aligned(left, lschema, keys).filter(pl.struct(keys).hash(0x5EED).is_in(fewer)).head(sample),
+        ], engine="streaming")
+        out.samples = {"added": _sorted(samples[0], keys), "removed": _sorted(samples[1], keys),
                        "changed": pl.DataFrame()}
     return out
+
+
+_WS = "__rat_ws"
 
 
 def _sorted(df: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:

@@ -302,6 +302,35 @@ def test_diff_of_a_table_default_does_not_have_and_of_type_changes(project):
     assert (d.added, d.removed, d.changed) == (0, 0, 0)       # the common columns agree
 
 
+def test_diff_flags_duplicate_keys_and_counts_whole_rows_as_multisets(project):
+    frame = """
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("silver.t", inputs=[], materialized="table"{extra})
+        def t() -> pl.LazyFrame:
+            return pl.LazyFrame({{"id": {ids}, "v": {vs}}})
+    """
+    project.write("silver/t.py", frame.format(extra=', unique_key="id"', ids=[1, 2], vs=["a", "b"]))
+    project.write("silver/t.py", frame.format(extra=', unique_key="id"', ids=[1, 1, 2], vs=["a", "z", "b"]),
+                  workspace="alice")
+    project.run("silver.t")
+    project.run("silver.t", workspace="alice")
+    d = diff("silver.t", workspace="alice")
+    assert d.duplicate_keys == {"alice": 1} and any("not unique" in n for n in d.notes)
+    assert "1 duplicate key value(s) in alice's table" in d.summary()
+
+    project.write("silver/t.py", frame.format(extra="", ids=[1, 2], vs=["a", "b"]))
+    project.write("silver/t.py", frame.format(extra="", ids=[1, 1, 3], vs=["a", "a", "c"]), workspace="alice")
+    project.run("silver.t")
+    project.run("silver.t", workspace="alice")
+    d = diff("silver.t", workspace="alice")
+    assert d.key_source == "all columns" and not d.duplicate_keys
+    assert (d.rows_base, d.rows_workspace, d.added, d.removed) == (2, 3, 2, 1)
+    assert d.samples["added"].rows() == [(1, "a"), (1, "a"), (3, "c")]   # the rows whose count differs
+    assert d.samples["removed"].rows() == [(2, "b")]
+
+
 def test_diff_needs_a_workspace_table_and_a_workspace(project):
     with pytest.raises(TableNotFoundError, match="workspace alice has not built silver.sales"):
         diff("silver.sales", workspace="alice")
