@@ -204,6 +204,9 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
 from . import _workspace as _workspace_commands  # noqa: E402,F401  (rat diff/promote/workspace/init)
 
 
+from . import _dev as _dev_command  # noqa: E402,F401  (rat dev: the Dagster UI)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rat``: one clear error line and exit 1 on failure."""
     try:
