@@ -499,3 +499,20 @@ def test_bad_pins_file_names_the_file(project):
     (project.root / "workspaces/pinned/pins.yaml").write_text("tables:\n  bronze.sales: latest\n")
     with pytest.raises(Exception, match="pins.yaml"):
         project.query("SELECT * FROM bronze.sales", workspace="pinned")
+
+
+def test_diff_of_a_view_compares_the_plans_over_each_workspace_s_tables(project):
+    project.write("gold/big_orders.sql", "-- @materialized: view\nSELECT order_id, total FROM silver.sales WHERE total >= 20")
+    project.write("silver/sales.sql", ALICE_SILVER, workspace="alice")
+    project.run("silver.sales", workspace="alice")
+    d = diff("gold.big_orders", workspace="alice")          # a view is never built: its plan is compared
+    assert (d.workspace_version, d.base_version) == (None, None)
+    assert (d.key_source, d.rows_base, d.rows_workspace) == ("all columns", 3, 2)
+    assert d.samples["removed"].rows() == [(2, 25.0)] and d.added == 0
+
+
+def test_promote_an_ingest_transform(project):
+    project.write("bronze/sales.yaml", "source: landing/sales/\nformat: csv\ndescription: orders\n", workspace="alice")
+    plan = promote("bronze.sales", workspace="alice")
+    assert [(f.action, f.dest.name) for f in plan.files] == [("update", "sales.yaml")]
+    assert Project.load().get("bronze.sales").description == "orders"
