@@ -95,8 +95,13 @@ def versions(p, workspace="default"):
     return {t: p.version(t, workspace) for t in TABLES}
 
 
+def lake_of(p) -> Lake:
+    """The project's lake, local or object storage (``RatProject.lake_handle`` when it has one)."""
+    return getattr(p, "lake_handle", None) or Lake(p.lake, _storage_options())
+
+
 def lake_exists(p, *parts: str) -> bool:
-    lake = Lake(p.lake, _storage_options())
+    lake = lake_of(p)
     return lake.exists(lake.path(*parts))
 
 
@@ -170,8 +175,7 @@ def test_rejected_landing_files_are_not_moved_by_a_workspace(project):
     result = project.run("bronze.sales", workspace="alice")
     assert [r["file"].rsplit("/", 1)[-1] for r in result["rejected"]] == ["bad.csv"]   # reported...
     assert sorted(p.rsplit("/", 1)[-1] for p in tools.ls("landing/sales/")) == landing  # ...but not moved
-    lake = Lake(project.lake, _storage_options())
-    assert not lake.exists(lake.path("landing", "_rejected"))
+    assert not lake_exists(project, "landing", "_rejected")
 
 
 def test_query_and_read_log_where_each_table_resolves(project, caplog):
