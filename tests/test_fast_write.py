@@ -221,3 +221,12 @@ def test_an_overwrite_replaces_rows_appended_since_the_table_was_opened(tmp_path
     _write(uri, _frame(5), mode="append")  # another writer, after we opened the table
     out = w.fast_write(_frame(3), Target(uri), stale, "overwrite", w.CommitProperties())
     assert out.rows_written == 3 and pl.read_delta(uri).height == 3
+
+
+def test_values_python_cannot_represent_only_lose_their_bounds(tmp_path):
+    frame = pl.DataFrame({"d": pl.Series([0, 10**7], dtype=pl.Int32).cast(pl.Date), "i": [1, None]})
+    stats = delta_stats(frame)
+    assert stats["numRecords"] == 2 and stats["nullCount"] == {"d": 0, "i": 1} and "d" not in stats["maxValues"]
+    path = str(tmp_path / "x.parquet")
+    frame.write_parquet(path)
+    assert "d" not in footer_stats(path)["maxValues"]

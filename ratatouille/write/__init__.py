@@ -513,7 +513,11 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
         col = pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
         exprs += [col.min().alias(f"{i}:min"), col.max().alias(f"{i}:max"),
                   pl.col(name).null_count().alias(f"{i}:nulls")]  # NaN is not null
-    row = data.select(exprs).row(0, named=True) if exprs else {}
+    try:
+        row = data.select(exprs).row(0, named=True) if exprs else {}
+    except Exception:  # noqa: BLE001 - e.g. a date Python cannot represent: keep the counts only
+        row = {f"{i}:{k}": None for i in range(data.width) for k in ("min", "max")}
+        row.update(zip((f"{i}:nulls" for i in range(data.width)), data.null_count().row(0)))
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
@@ -547,11 +551,13 @@ def footer_stats(path: str) -> dict[str, Any]:
             count = None if count is None else count + st.null_count
             if st.null_count == chunk.num_values:
                 continue  # only nulls in this row group
-            if not st.has_min_max:
+            try:
+                if not st.has_min_max:
+                    raise ValueError
+                lo = st.min if lo is None else min(lo, st.min)
+                hi = st.max if hi is None else max(hi, st.max)
+            except Exception:  # noqa: BLE001 - no usable bounds (or not representable in Python)
                 sound = False
-                continue
-            lo = st.min if lo is None else min(lo, st.min)
-            hi = st.max if hi is None else max(hi, st.max)
         if count is not None:
             nulls[name] = count
         bounds = _stat_values(name, lo, hi) if sound else None
