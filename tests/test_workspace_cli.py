@@ -43,6 +43,10 @@ def test_workspace_create_list_run_tables_diff_reset(project):
     assert versions(project) == before
     out = rat("tables", "-w", "alice")
     assert out.exit_code == 0 and "own" in out.output and "default" in out.output
+    out = rat("query", "-w", "alice", "SELECT COUNT(*) AS n FROM silver.sales JOIN bronze.sales USING (order_id)")
+    assert out.exit_code == 0, out.output
+    assert "workspace alice read: bronze.sales <- default v0 (pinned), silver.sales <- own v0" in out.stderr
+    assert "read:" not in rat("query", "SELECT COUNT(*) AS n FROM silver.sales").stderr
 
     out = rat("diff", "-w", "alice", "silver.sales")
     assert out.exit_code == 0, out.output

@@ -121,6 +121,9 @@ def query_cmd(sql: str, workspace: Optional[str] = WorkspaceOpt,
             console.print_json(json.dumps(row, default=str))
     else:
         print_frame(df)
+    from ._workspace import print_resolution
+
+    print_resolution(sql, workspace)  # in a workspace: where each table was read from (stderr)
 
 
 @app.command("ls")

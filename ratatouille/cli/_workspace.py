@@ -31,6 +31,25 @@ def _print_diff(d, *, samples: bool = True) -> None:
             print_frame(df, title=f"{kind} (sample)")
 
 
+def print_resolution(sql: str, workspace: str | None) -> None:
+    """After ``rat query -w WS``: one stderr line naming where each table was read from."""
+    from .._sql import referenced_tables
+    from .._workspace import resolve
+    from ..discover import Project
+
+    project = Project.load(workspace=workspace)
+    if project.workspace == "default":
+        return
+    parts = []
+    for name in sorted(referenced_tables(sql)):
+        r = resolve(project, name)
+        where = r["resolves_to"] + (f" v{r['version']}" if r["version"] is not None else "")
+        parts.append(f"{name} <- {where}{' (pinned)' if r['pinned'] else ''}")
+    if parts:
+        err_console.print(f"[dim]workspace {project.workspace} read: {', '.join(parts)}[/]", highlight=False,
+                          soft_wrap=True)
+
+
 @app.command("diff")
 def diff_cmd(
     names: List[str] = typer.Argument(..., help="Tables to compare, e.g. silver.sales."),
