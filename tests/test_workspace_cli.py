@@ -81,7 +81,7 @@ def test_promote_shows_the_diff_and_asks(project):
 
     out = rat("promote", "-w", "alice", "silver.sales", input="y\n")
     assert out.exit_code == 0, out.output
-    assert "promoted silver.sales into default" in out.output and "rat run silver.sales+" in out.output
+    assert "promoted silver.sales into default" in out.output and "rat run -f silver.sales+" in out.output
     assert target.read_text() == ALICE_SILVER.lstrip()
 
     out = rat("promote", "-w", "alice", "silver.sales", "--yes")

@@ -111,7 +111,14 @@ def promote_cmd(
     plan.apply()
     console.print(f"[green]promoted[/] {', '.join(plan.names)} into default "
                   f"({len(plan.changes)} file{'s' if len(plan.changes) != 1 else ''})", highlight=False)
-    console.print(f"rebuild production: rat run {' '.join(n + '+' for n in plan.names)}", highlight=False)
+    from ..discover import Project
+
+    promoted = Project.load(plan.project_dir).transforms
+    incremental = any(promoted[n].mode in ("append", "merge", "replace_partitions") for n in plan.names if n in promoted)
+    console.print(f"rebuild production: rat run {'-f ' if incremental else ''}"
+                  f"{' '.join(n + '+' for n in plan.names)}"
+                  + ("  (-f: an incremental table keeps its old rows otherwise)" if incremental else ""),
+                  highlight=False, soft_wrap=True)
 
 
 @workspace_app.command("list")
