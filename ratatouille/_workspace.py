@@ -698,7 +698,7 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
     """Copy transforms (``.sql`` + ``.yaml`` / ``.py`` / ingest ``.yaml``) from a workspace into
     ``default`` after their checks pass in the workspace. Returns the applied :class:`Promotion`.
 
-    Only files move: rebuild production afterwards (``rat run NAME+``).
+    Only files move: rebuild production afterwards (``rat run -f NAME+`` for an incremental table).
     """
     plan = plan_promotion(names, workspace=workspace, project_dir=project_dir)
     if check:
