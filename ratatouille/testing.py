@@ -25,7 +25,7 @@ import polars as pl
 
 from .transforms import BuildContext, PythonTransform, SQLTransform, Transform
 
-__all__ = ["RatProject", "rat_project", "run_transform"]
+__all__ = ["RatProject", "S3Server", "rat_project", "run_transform"]
 
 
 def _as_lazy(frame: Any) -> pl.LazyFrame:
@@ -100,11 +100,17 @@ def _resolve(obj: Any, project_dir, workspace) -> Transform:
 
 
 class RatProject:
-    """A temporary Ratatouille project (see the ``rat_project`` fixture)."""
+    """A temporary Ratatouille project (see the ``rat_project`` fixture).
 
-    def __init__(self, root: Path, lake: str | None = None) -> None:
+    ``lake`` is a local folder (default ``<root>/lake``) or ``s3://bucket/prefix``;
+    ``storage_options`` (else ``RAT_STORAGE_OPTIONS``) reach the lake for :meth:`landing`,
+    :meth:`files`, :meth:`read_text` and :meth:`table`.
+    """
+
+    def __init__(self, root: Path, lake: str | None = None, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.lake = lake or str(root / "lake")
+        self._storage_options = dict(storage_options) if storage_options is not None else None
         (root / "workspaces" / "default" / "pipelines").mkdir(parents=True, exist_ok=True)
         (root / "pyproject.toml").write_text(f'[tool.ratatouille]\nlake = "{self.lake}"\n')
 
@@ -118,11 +124,44 @@ class RatProject:
         path.write_text(textwrap.dedent(text).lstrip())
         return path
 
-    def landing(self, relpath: str, content: str | bytes) -> str:
-        """Put a file in the lake's landing zone (local lakes); returns its path."""
+    @property
+    def lake_handle(self):
+        """The project's :class:`~ratatouille._lake.Lake` (local or S3)."""
         from ._lake import Lake
 
-        lake = Lake(self.lake, _storage_options())
+        opts = self._storage_options if self._storage_options is not None else _storage_options()
+        return Lake(self.lake, opts)
+
+    def files(self, path: str = "landing/") -> list[str]:
+        """Files under a lake path, relative to the lake root, sorted (``_rejected`` included)."""
+        lake = self.lake_handle
+        root = lake._strip(lake.path(path))
+        if not lake.fs.exists(root):
+            return []
+        found = lake.fs.find(root)
+        return sorted(lake.relative(lake.full(p)) for p in found)
+
+    def read_text(self, relpath: str) -> str:
+        """A file of the lake (``"landing/_rejected/sales/x.csv.reason.txt"``) as text."""
+        lake = self.lake_handle
+        return lake.read_bytes(lake.path(relpath)).decode()
+
+    def remove(self, relpath: str) -> None:
+        """Delete a file of the lake."""
+        lake = self.lake_handle
+        lake.fs.rm(lake._strip(lake.path(relpath)))
+
+    def table(self, name: str, workspace: str = "default"):
+        """The ``deltalake.DeltaTable`` of ``name`` (None if not built)."""
+        from .discover import Project
+
+        return Project.load(self.root, workspace=workspace).target(name).open()
+
+    def landing(self, relpath: str, content: str | bytes) -> str:
+        """Put a file in the lake's landing zone (local or object storage); returns its path.
+
+        Text is dedented; bytes are written as they are."""
+        lake = self.lake_handle
         path = lake.path("landing", relpath)
         data = content.encode() if isinstance(content, str) else content
         lake.fs.makedirs(lake._strip(path).rsplit("/", 1)[0], exist_ok=True)
@@ -157,6 +196,86 @@ def _storage_options() -> dict[str, str]:
     import json
 
     return json.loads(os.environ.get("RAT_STORAGE_OPTIONS") or "{}")
+
+
+class S3Server:
+    """A real S3 protocol server for tests: moto's ``ThreadedMotoServer`` on a free 127.0.0.1 port.
+
+    It runs in a child process, not in a thread of the test process: some delta-rs calls
+    (``DeltaTable.history()``) keep the GIL while they wait for the network, which would
+    deadlock a server thread living in the same interpreter.
+
+    >>> server = S3Server.start()                     # doctest: +SKIP
+    >>> bucket = server.create_bucket()               # doctest: +SKIP
+    >>> server.storage_options["aws_endpoint_url"]    # doctest: +SKIP
+    'http://127.0.0.1:50123'
+    """
+
+    key_id = "rat-test-key-id"
+    secret = "rat-test-SECRET-never-shown-0123456789"
+    region = "us-east-1"
+
+    def __init__(self, proc: Any, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._buckets = 0
+
+    def __repr__(self) -> str:
+        return f"S3Server({self.endpoint})"
+
+    @classmethod
+    def start(cls, timeout: float = 30.0) -> "S3Server":
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        code = ("import time; from moto.server import ThreadedMotoServer as S; "
+                f"s = S(ip_address='127.0.0.1', port={port}, verbose=False); s.start(); time.sleep(10**9)")
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError("the moto S3 server did not start (is moto[server] installed?)") from None
+                time.sleep(0.05)
+        return cls(proc, port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """Options for ``[tool.ratatouille] storage_options`` / ``RAT_STORAGE_OPTIONS``."""
+        return {"aws_endpoint_url": self.endpoint, "aws_access_key_id": self.key_id,
+                "aws_secret_access_key": self.secret, "aws_region": self.region}
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key_id,
+                            aws_secret_access_key=self.secret, region_name=self.region)
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """A new, empty bucket (a fresh name each call unless given)."""
+        import uuid
+
+        self._buckets += 1
+        name = name or f"rat-{self._buckets}-{uuid.uuid4().hex[:8]}"
+        self.client().create_bucket(Bucket=name)
+        return name
 
 
 try:

@@ -6,3 +6,41 @@ import os
 
 # keep Dagster quiet and local in tests
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+# -- object storage: one moto S3 server per session, a fresh bucket per test -------------------------
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ratatouille.testing import RatProject, S3Server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on a free 127.0.0.1 port (in a child process), for the session."""
+    server = S3Server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_project(s3_server, tmp_path, monkeypatch):
+    """A temporary project whose lake is ``s3://<fresh bucket>/lake`` on the moto server."""
+    bucket = s3_server.create_bucket()
+    project = RatProject(tmp_path / "project", lake=f"s3://{bucket}/lake", storage_options=s3_server.storage_options)
+    monkeypatch.setenv("RAT_PROJECT_DIR", str(project.root))
+    monkeypatch.setenv("RAT_STORAGE_OPTIONS", json.dumps(s3_server.storage_options))
+    for var in ("RAT_LAKE", "RAT_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    project.bucket = bucket
+    project.s3 = s3_server
+    return project
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_project(request):
+    """The same test on a local lake and on an S3 lake (moto), each with a fresh lake."""
+    if request.param == "local":
+        return request.getfixturevalue("rat_project")
+    return request.getfixturevalue("s3_project")

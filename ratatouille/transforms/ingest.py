@@ -252,12 +252,8 @@ class IngestTransform(Transform):
             state = {} if plan.full_refresh else ingested_state(table, lake)
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
         declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
-        expected: list[str] | None = None
-        if self.config.schema == "strict":
-            if self.config.columns:
-                expected = [c.name for c in self.config.columns]
-            elif table_types:
-                expected = list(table_types)
+        # schema: strict freezes the table's columns once it exists (the first good file sets them)
+        expected: list[str] | None = list(table_types) if self.config.schema == "strict" and table_types else None
         targets = {**table_types, **declared}
         string_columns = tuple(targets)  # CSV: read as text, then cast strictly (no lossy inference)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -469,24 +465,26 @@ def _state_from_files(uris: list[str], cols: list[str], lake) -> dict[str, set[s
     dataset = pds.dataset(paths, schema=schema, format=fmt, filesystem=fs)
     out: dict[str, set[str]] = {}
     for batch in dataset.to_batches(columns=cols, batch_size=1 << 20):
-        files = batch.column(0)
-        if len(cols) == 1:
-            for value in files.dictionary.take(pc.unique(files.indices).drop_null()).to_pylist():
-                out.setdefault(value, set())
+        if batch.num_rows == 0:
             continue
-        prints = batch.column(1)
-        width = len(prints.dictionary) + 1
-        key = pc.add(pc.multiply(files.indices.cast(pa.int64()), width),
-                     pc.fill_null(prints.indices.cast(pa.int64()), width - 1))
-        key = pc.unique(key).drop_null()
-        file_idx = pc.divide(key, width).to_pylist()
-        print_idx = pc.subtract(key, pc.multiply(pc.divide(key, width), width)).to_pylist()
-        fvals = files.dictionary.to_pylist()
-        pvals = prints.dictionary.to_pylist()
-        for fi, pi in zip(file_idx, print_idx):
-            entry = out.setdefault(fvals[fi], set())
-            if pi < width - 1:
-                entry.add(pvals[pi])
+        columns = [batch.column(i) for i in range(len(cols))]
+        # each file's rows are contiguous: decode the distinct (file, fingerprint) pairs at the
+        # starts of runs of equal dictionary indices (any order stays correct, just with more runs)
+        indices = [pc.fill_null(c.indices, -1) for c in columns]
+        n = batch.num_rows
+        change = None
+        for ix in indices:
+            diff = pc.not_equal(ix.slice(1), ix.slice(0, n - 1))
+            change = diff if change is None else pc.or_(change, diff)
+        starts = pa.concat_arrays([pa.array([0], pa.int64()), pc.add(pc.indices_nonzero(change), 1).cast(pa.int64())])
+        values = [c.dictionary.to_pylist() for c in columns]
+        picked = [ix.take(starts).to_pylist() for ix in indices]
+        for row in zip(*picked):
+            if row[0] < 0:
+                continue
+            entry = out.setdefault(values[0][row[0]], set())
+            if len(row) > 1 and row[1] >= 0:
+                entry.add(values[1][row[1]])
     return out
 
 
