@@ -5,7 +5,7 @@ import polars as pl
 from ratatouille import transform
 
 
-@transform("gold.daily_revenue", inputs=["silver.sales"], materialized="table", group="sales")
+@transform("gold.daily_revenue", inputs=["silver.sales"], materialized="table")
 def daily_revenue(sales: pl.LazyFrame) -> pl.LazyFrame:
     """Revenue and order count per day."""
     return (
