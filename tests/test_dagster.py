@@ -53,7 +53,13 @@ def instance():
 
 
 def auto_assets(defs):
-    return [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and all(len(k.path) == 2 for k in a.keys)]
+    """The multi-assets holding the transforms (one per partitions definition)."""
+    return [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name.startswith("ratatouille")]
+
+
+def specs(defs) -> dict:
+    """``{"silver/sales": AssetSpec}`` of every transform."""
+    return {s.key.to_user_string(): s for a in auto_assets(defs) for s in a.specs}
 
 
 def materialization(result, key):
@@ -91,27 +97,29 @@ def test_sample_definitions_map_every_transform(sample):
     from ratatouille.discover import Project
 
     project = Project.load(sample)
-    specs = {tuple(s.key.path): s for a in auto_assets(defs) for s in a.specs}
-    assert set(specs) == AUTO
-    silver = specs[("silver", "sales")]
+    by_key = {tuple(s.key.path): s for s in specs(defs).values()}
+    assert set(by_key) == AUTO
+    assert [a.node_def.name for a in auto_assets(defs)] == ["ratatouille"]  # one op backs every transform
+    silver = by_key[("silver", "sales")]
     assert [d.asset_key for d in silver.deps] == [dg.AssetKey(["bronze", "sales"])]
-    assert silver.group_name == "sales"                     # set in its YAML
-    assert specs[("bronze", "sales")].group_name == "bronze"  # the layer
-    assert specs[("gold", "sales_summary")].group_name == "gold"
+    assert silver.group_name == "silver"  # the layer (a transform's group: setting wins, see below)
+    assert by_key[("gold", "sales_summary")].group_name == "gold"
     assert silver.kinds == {"polars", "delta"}
     assert silver.code_version == project.get("silver.sales").code_version
     assert silver.description.startswith("Cleaned sales orders")
-    assert specs[("gold", "daily_revenue")].description == "Revenue and order count per day."  # the docstring
+    assert by_key[("gold", "daily_revenue")].description == "Revenue and order count per day."  # the docstring
     assert silver.metadata["dagster/uri"] == str(sample / "lake" / "silver" / "sales")
     assert [c.name for c in silver.metadata["dagster/column_schema"].columns] == ["order_id", "product", "total"]
 
     check_keys = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert {("bronze/sales", "schema"), ("silver/sales", "schema"), ("silver/sales", "total_matches_quantity"),
             ("sales_silver", "silver_not_empty")} <= check_keys
-    assert {j.name for j in defs.jobs} == {"bronze_job", "gold_job", "sales_job", "sales_pipeline"}
+    assert {j.name for j in defs.jobs} == {"bronze_job", "silver_job", "gold_job", "sales_pipeline"}
     assert {s.name for s in defs.sensors} == {"bronze__sales_sensor", "new_files_sensor"}
-    assert repo.get_job("sales_job").asset_layer.executable_asset_keys == {
-        dg.AssetKey(["silver", "sales"]), dg.AssetKey(["gold", "daily_revenue"])}
+    assert repo.get_job("gold_job").asset_layer.executable_asset_keys == {
+        dg.AssetKey(["gold", "sales_summary"]), dg.AssetKey(["gold", "daily_revenue"])}
+    assert repo.get_job("sales_pipeline").asset_layer.executable_asset_keys == {  # the seed's group
+        dg.AssetKey("sales_bronze"), dg.AssetKey("sales_silver"), dg.AssetKey("sales_gold")}
     assert "ratatouille/load_errors" not in defs.metadata
 
 
@@ -120,13 +128,33 @@ def test_code_version_follows_the_transform_text(rat_project):
     rat_project.write("silver/b.sql", "SELECT x FROM silver.a")
 
     def versions():
-        return {a.key.to_user_string(): a.code_versions_by_key[a.key] for a in auto_assets(build_definitions())}
+        return {key: spec.code_version for key, spec in specs(build_definitions()).items()}
 
     before = versions()
     rat_project.write("silver/a.sql", "SELECT 2 AS x")
     after = versions()
     assert before["silver/a"] != after["silver/a"]
     assert before["silver/b"] == after["silver/b"]
+
+
+def test_group_setting_wins_and_each_group_gets_a_job(rat_project):
+    rat_project.write("silver/a.sql", "SELECT 1 AS x")
+    rat_project.write("silver/b.sql", "SELECT x FROM silver.a")
+    rat_project.write("silver/b.yaml", "group: finance\nowner: team:data\ntags: [pii]\n")
+    defs = build_definitions()
+    spec = specs(defs)
+    assert spec["silver/a"].group_name == "silver" and spec["silver/b"].group_name == "finance"
+    assert spec["silver/b"].owners == ["team:data"] and "pii" in spec["silver/b"].tags
+    repo = defs.get_repository_def()
+    assert repo.get_job("finance_job").asset_layer.executable_asset_keys == {dg.AssetKey(["silver", "b"])}
+    assert repo.get_job("silver_job").asset_layer.executable_asset_keys == {dg.AssetKey(["silver", "a"])}
+    result = repo.get_job("finance_job").execute_in_process(instance=instance(), raise_on_error=False)
+    assert not result.success  # silver.a was never built: a clear error, nothing written
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "table silver.a has not been built yet" in failure.event_specific_data.error.message
+    assert repo.get_job("silver_job").execute_in_process(instance=instance()).success
+    assert repo.get_job("finance_job").execute_in_process(instance=instance()).success
+    assert rat_project.read("silver.b")["x"].to_list() == [1]
 
 
 def test_building_definitions_touches_no_table_and_imports_no_transform(rat_project, monkeypatch):
@@ -151,9 +179,9 @@ def test_building_definitions_touches_no_table_and_imports_no_transform(rat_proj
     for name in [n for n, m in list(sys.modules.items()) if getattr(m, "__file__", None) == str(py)]:
         monkeypatch.delitem(sys.modules, name)  # imported by the run above
     defs = build_definitions()
-    assert {a.key.to_user_string() for a in auto_assets(defs)} == {"silver/a", "gold/g"}
+    assert set(specs(defs)) == {"silver/a", "gold/g"}
     assert not [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(py)]
-    spec = next(s for a in auto_assets(defs) for s in a.specs if s.key.path == ["gold", "g"])
+    spec = specs(defs)["gold/g"]
     assert spec.description == "Gold from a." and spec.code_version
 
 
@@ -260,8 +288,7 @@ def test_broken_transform_is_an_asset_that_fails_clearly(rat_project):
     rat_project.write("silver/good.sql", "SELECT 1 AS x")
     rat_project.write("silver/bad.sql", "SELECT *\nFROM\nWHERE x\n")
     defs = build_definitions()
-    bad = next(a for a in auto_assets(defs) if a.key.path == ["silver", "bad"])
-    assert "does not load" in bad.descriptions_by_key[bad.key]
+    assert "does not load" in specs(defs)["silver/bad"].description
     result = dg.materialize(auto_assets(defs), instance=instance(), raise_on_error=False)
     assert materialization(result, ["silver", "good"])
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -291,7 +318,8 @@ def test_partitioned_assets_write_only_their_partition(rat_project):
     _partitioned_project(rat_project)
     rat_project.run("bronze.raw")
     defs = build_definitions()
-    daily = next(a for a in auto_assets(defs) if a.key.path == ["silver", "daily"])
+    daily = next(a for a in auto_assets(defs) if dg.AssetKey(["silver", "daily"]) in a.keys)
+    assert daily.keys == {dg.AssetKey(["silver", "daily"])} and daily.node_def.name == "ratatouille_daily"
     assert isinstance(daily.partitions_def, dg.DailyPartitionsDefinition)
     assert daily.partitions_def.get_partition_keys()[:2] == ["2024-01-01", "2024-01-02"]
     jobs = {j.name for j in defs.jobs}
@@ -321,7 +349,7 @@ def test_partitioned_assets_write_only_their_partition(rat_project):
     params = json.loads(last["parameters"][0])
     assert params["mode"] == "Overwrite" and "2024-01-03" in params["predicate"]
 
-    static = next(a for a in auto_assets(defs) if a.key.path == ["silver", "by_region"])
+    static = next(a for a in auto_assets(defs) if dg.AssetKey(["silver", "by_region"]) in a.keys)
     assert static.partitions_def.get_partition_keys() == ["north", "south"]
     dg.materialize([static], partition_key="south", instance=instance())
     assert rat_project.read("silver.by_region").rows() == [("south", 10)]
@@ -357,7 +385,7 @@ def test_bad_partitions_setting_is_reported(rat_project):
     defs = build_definitions()
     errors = defs.metadata["ratatouille/load_errors"].value
     assert len(errors) == 1 and "needs partition_by" in errors[0] and "p.yaml" in errors[0]
-    assert {a.key.to_user_string() for a in auto_assets(defs)} == {"silver/ok", "silver/p"}
+    assert set(specs(defs)) == {"silver/ok", "silver/p"}
     with pytest.raises(ConfigError, match="needs partition_by"):
         build_definitions(strict=True)
 
@@ -530,7 +558,7 @@ def test_dropped_in_modules_are_merged(rat_project):
     assert {"silver/a", "report", "gold/extra", "gold/pure"} <= keys
     assert "mine_job" in {j.name for j in defs.jobs}
     assert not [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(only_transform)]
-    result = dg.materialize([*auto_assets(defs), *[a for a in defs.assets if a.key.path == ["report"]],
+    result = dg.materialize([*auto_assets(defs), *[a for a in defs.assets if dg.AssetKey("report") in a.keys],
                              *defs.asset_checks], instance=instance(), selection=["silver/a", "report"])
     assert result.success and result.output_for_node("report") == 1
     assert checks_of(result)[("silver/a", "a_has_rows")].passed
@@ -569,7 +597,7 @@ def test_dropped_in_module_that_fails_to_import_is_reported(rat_project, caplog)
     rat_project.write("broken.py", "import dagster\n\nraise RuntimeError('boom')\n")
     with caplog.at_level("ERROR", logger="ratatouille"):
         defs = build_definitions()
-    assert {a.key.to_user_string() for a in auto_assets(defs)} == {"silver/a"}  # the rest still loads
+    assert set(specs(defs)) == {"silver/a"}  # the rest still loads
     errors = defs.metadata["ratatouille/load_errors"].value
     assert len(errors) == 1 and "broken.py" in errors[0] and "boom" in errors[0] and "line 3" in errors[0]
     assert "broken.py" in caplog.text
@@ -612,13 +640,11 @@ def test_workspace_definitions_overlay_default(rat_project):
                       workspace="alice")
     default = build_definitions()
     alice = build_definitions(workspace="alice")
-    spec = {a.key.to_user_string(): a for a in auto_assets(alice)}
+    spec = specs(alice)
     assert set(spec) == {"silver/a", "silver/b"}
-    a_uri = next(iter(spec["silver/a"].specs)).metadata["dagster/uri"]
-    assert a_uri.endswith("workspaces/alice/silver/a")
-    assert (spec["silver/a"].code_versions_by_key[spec["silver/a"].key]
-            != {a.key.to_user_string(): a for a in auto_assets(default)}["silver/a"].code_versions_by_key[
-                dg.AssetKey(["silver", "a"])])
+    assert spec["silver/a"].metadata["dagster/uri"].endswith("workspaces/alice/silver/a")
+    assert spec["silver/a"].code_version != specs(default)["silver/a"].code_version
+    assert spec["silver/b"].code_version == specs(default)["silver/b"].code_version
     keys = {k.to_user_string() for k in alice.get_repository_def().asset_graph.get_all_asset_keys()}
     assert "helper_alice" in keys and "helper" not in keys  # alice's tools.py overrides default's
     result = dg.materialize(auto_assets(alice), instance=instance())

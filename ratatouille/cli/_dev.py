@@ -70,11 +70,13 @@ def dev_cmd(
         from ..dagster import build_definitions
 
         defs = build_definitions(root, workspace=settings.workspace)
-    assets = list(defs.assets or ())
-    console.print(f"[bold]{root}[/] workspace [bold]{settings.workspace}[/]: {len(assets)} assets, "
-                  f"{len(list(defs.asset_checks or ()))} check definitions, {len(list(defs.jobs or ()))} jobs, "
-                  f"{len(list(defs.sensors or ()))} sensors, {len(list(defs.schedules or ()))} schedules",
-                  highlight=False)
+        repo = defs.get_repository_def()  # resolves jobs and the asset graph: errors show here, not in the UI
+        graph = repo.asset_graph
+    transforms = getattr(defs.metadata.get("ratatouille/transforms"), "value", 0)
+    console.print(f"[bold]{root}[/] workspace [bold]{settings.workspace}[/]: "
+                  f"{len(graph.get_all_asset_keys())} assets ({transforms} transforms), "
+                  f"{len(graph.asset_check_keys)} checks, {len([j for j in repo.get_all_jobs() if not j.name.startswith('__')])} jobs, "
+                  f"{len(repo.sensor_defs)} sensors, {len(repo.schedule_defs)} schedules", highlight=False)
     errors = (defs.metadata or {}).get("ratatouille/load_errors")
     for message in getattr(errors, "value", None) or []:
         err_console.print(f"[yellow]not loaded:[/] {message}", highlight=False)

@@ -34,14 +34,15 @@ from ..discover import Project
 from ..errors import ConfigError
 from ..plan import DAG
 from ..transforms import BrokenTransform, Transform
-from ._assets import asset_key, group_of, markdown_table, materialize_metadata, op_name, transform_asset
+from ._assets import (asset_key, group_of, markdown_table, materialize_metadata, op_name, transform_spec,
+                      transforms_asset)
 from ._checks import check_results, check_specs
 from ._modules import Registry, add_dropped_in, add_pipelines, import_pipelines
 from ._partitions import label, partitions_def, settings_file
 from ._sensors import DEFAULT_INTERVAL, landing_sensor, parse_triggers, trigger_schedule
 
 __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "markdown_table",
-           "materialize_metadata", "partitions_def", "transform_asset"]
+           "materialize_metadata", "partitions_def", "transform_spec", "transforms_asset"]
 
 log = logging.getLogger("ratatouille")
 
@@ -91,10 +92,28 @@ def build_definitions(project_dir: str | Path | None = None, workspace: str | No
         transforms[name] = t
 
     options = project.lake.delta_options()
-    for name, t in transforms.items():
-        asset = transform_asset(t, project_dir=root, workspace=project.workspace, table_uri=project.table_uri(name),
-                                storage_options=options, partitions=partitions[name])
-        registry.add(asset, f"transform {name} ({registry.rel(t.file)})")
+    uris = {name: project.table_uri(name) for name in transforms}
+    buckets: list[tuple[dg.PartitionsDefinition | None, list[Transform]]] = []
+    for name, t in transforms.items():  # one multi-asset per partitions definition
+        for pdef, members in buckets:
+            if pdef == partitions[name]:
+                members.append(t)
+                break
+        else:
+            buckets.append((partitions[name], [t]))
+    used: set[str] = set()
+    for pdef, members in sorted(buckets, key=lambda b: b[0] is not None):
+        base = "ratatouille" if pdef is None else f"ratatouille_{label(pdef)}"
+        op, n = base, 2
+        while op in used:
+            op, n = f"{base}_{n}", n + 1
+        used.add(op)
+        asset = transforms_asset(members, name=op, project_dir=root, workspace=project.workspace, table_uris=uris,
+                                 storage_options=options, partitions=pdef)
+        origins = {}
+        for t in members:
+            origins[asset_key(t.name).to_user_string()] = f"transform {t.name} ({registry.rel(t.file)})"
+        registry.add(asset, f"the transforms of workspace {project.workspace}", origins=origins)
 
     _add_group_jobs(registry, transforms, partitions)
     _add_triggers(registry, project, transforms, partitions, triggers)

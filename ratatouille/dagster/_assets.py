@@ -1,24 +1,28 @@
 """One Dagster asset per transform.
 
-Each transform becomes a single-asset ``multi_asset`` keyed ``[layer, name]``:
-its ``deps`` come from lineage, its ``code_version`` from the transform's text
-(so the UI shows changed logic as changed), its checks are declared as asset
-check specs. Building the asset never runs the transform nor opens a table;
-materializing it calls the same :func:`ratatouille.run` as the SDK and reports
-what the write did (row count, column schema, URI, Delta version, write mode,
-a markdown preview).
+Each transform is an asset keyed ``[layer, name]``: its ``deps`` come from
+lineage, its ``code_version`` from the transform's text (so the UI shows
+changed logic as changed), its checks are declared as asset check specs.
+The assets live in one subsettable ``multi_asset`` per partitions definition
+(the shape dagster-dbt uses for a dbt project), which keeps loading thousands
+of transforms fast. Building them never runs a transform nor opens a table;
+materializing any selection calls the same :func:`ratatouille.run` as the SDK
+and reports what each write did (row count, column schema, URI, Delta
+version, write mode, a markdown preview).
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import dagster as dg
 
-from ..errors import CheckError, RatatouilleError
+from ..errors import RatatouilleError
 from ..transforms import BrokenTransform, Transform
 from ._checks import check_results, check_specs
 
@@ -33,7 +37,7 @@ def asset_key(table: str) -> dg.AssetKey:
 
 
 def op_name(table: str) -> str:
-    """The op behind a transform's asset: ``silver__sales``."""
+    """``silver.sales`` -> ``silver__sales`` (names of a transform's sensors and schedules)."""
     return table.replace(".", "__")
 
 
@@ -41,13 +45,10 @@ def group_of(t: Transform) -> str:
     return t.config.group or t.layer
 
 
-def transform_asset(t: Transform, *, project_dir: Path, workspace: str, table_uri: str,
-                    storage_options: Mapping[str, str] | None,
-                    partitions: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    """The asset of one transform (no lake access, no import of its code)."""
-    key = asset_key(t.name)
-    spec = dg.AssetSpec(
-        key,
+def transform_spec(t: Transform, *, table_uri: str, partitions: dg.PartitionsDefinition | None) -> dg.AssetSpec:
+    """The asset spec of one transform (no lake access, no import of its code)."""
+    return dg.AssetSpec(
+        asset_key(t.name),
         deps=[asset_key(name) for name in t.inputs],
         description=_description(t),
         group_name=group_of(t),
@@ -58,39 +59,131 @@ def transform_asset(t: Transform, *, project_dir: Path, workspace: str, table_ur
         metadata=_definition_metadata(t, table_uri),
         partitions_def=partitions,
     )
-    name, file, root = t.name, t.file, str(project_dir)
 
-    @dg.multi_asset(name=op_name(t.name), specs=[spec], check_specs=check_specs(t, key), partitions_def=partitions,
-                    op_tags={"ratatouille/transform": t.name})
+
+def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir: Path, workspace: str,
+                     table_uris: Mapping[str, str], storage_options: Mapping[str, str] | None,
+                     partitions: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+    """One subsettable ``multi_asset`` holding the assets of ``transforms`` (which share ``partitions``).
+
+    Like dagster-dbt's project asset, a single op backs every transform: loading
+    a project of thousands of transforms stays fast, and materializing any
+    selection of them is one :func:`ratatouille.run` call over that selection
+    (dependency order, independent branches finish when one fails, a table's
+    fresh result handed downstream). Each table is reported as soon as it is
+    written.
+    """
+    by_key = {asset_key(t.name): t for t in transforms}
+    specs = [transform_spec(t, table_uri=table_uris[t.name], partitions=partitions) for t in transforms]
+    checks = [spec for t in transforms for spec in check_specs(t, asset_key(t.name))]
+    root = str(project_dir)
+
+    @dg.multi_asset(name=name, specs=specs, check_specs=checks, partitions_def=partitions, can_subset=True,
+                    description=f"Ratatouille transforms of workspace {workspace}: each materialization is run().")
     def _materialize(context):  # an AssetExecutionContext
-        from ..execute import run
-
+        selected = [by_key[k] for k in context.selected_asset_keys if k in by_key]
+        wanted_checks = set(context.selected_asset_check_keys)
         partition = context.partition_key if context.has_partition_key else None
-        context.log.info(f"ratatouille: run({name!r}" + (f", partition={partition!r}" if partition else "")
+        names = sorted(t.name for t in selected)
+        context.log.info(f"ratatouille: run({names!r}" + (f", partition={partition!r}" if partition else "")
                          + f") in workspace {workspace}")
-        try:
-            result = run(name, workspace=workspace, project_dir=root, partition=partition)
-        except CheckError as exc:
-            # report every check, then fail the step: nothing was written, the table keeps its version
-            yield from check_results(t, key, [c for c in exc.checks if isinstance(c, Mapping)])
-            raise dg.Failure(description=str(exc), metadata=_error_metadata(exc, name, file)) from exc
-        except RatatouilleError as exc:
-            raise dg.Failure(description=str(exc), metadata=_error_metadata(exc, name, file)) from exc
-        for c in result.get("checks") or []:
-            if not c.get("passed"):
-                context.log.warning(f"{name}: {c.get('severity')} check {c.get('name')} failed: {c.get('message')}")
-        for r in result.get("rejected") or []:
-            context.log.warning(f"{name}: rejected {r.get('file')}: {r.get('reason')}")
-        context.log.info(f"ratatouille: {result}")
-        skipped = None if result.get("checks") else ("no new data was written" if result.get("status") == "skipped"
-                                                      else "no data was checked")
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata=materialize_metadata(t, result, table_uri, storage_options, partition=partition),
-            check_results=check_results(t, key, result.get("checks") or [], skipped_reason=skipped),
-        )
+        failed: list[tuple[Transform, Mapping[str, Any]]] = []
+        reported: set[str] = set()
+        outcome: dict[str, BaseException] = {}
+        for t, result in _run_streaming(names, {t.name: t for t in selected}, workspace, root, partition, outcome):
+            reported.add(t.name)
+            if result.get("status") == "failed":
+                context.log.error(f"{t.name} failed: {result.get('error')}")
+                failed.append((t, result))  # reported after the successes: a failed blocking check ends the step
+                continue
+            for c in result.get("checks") or []:
+                if not c.get("passed"):
+                    context.log.warning(f"{t.name}: {c.get('severity')} check {c.get('name')} failed: "
+                                        f"{c.get('message')}")
+            for r in result.get("rejected") or []:
+                context.log.warning(f"{t.name}: rejected {r.get('file')}: {r.get('reason')}")
+            context.log.info(f"ratatouille: {result}")
+            key = asset_key(t.name)
+            skipped = None if result.get("checks") else (
+                "no new data was written" if result.get("status") == "skipped" else "no data was checked")
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata=materialize_metadata(t, result, table_uris[t.name], storage_options, partition=partition),
+                check_results=[r for r in check_results(t, key, result.get("checks") or [], skipped_reason=skipped)
+                               if dg.AssetCheckKey(key, r.check_name) in wanted_checks],
+            )
+        for t, result in failed:  # nothing was written for these: their tables keep their versions
+            key = asset_key(t.name)
+            checks_run = [c for c in result.get("checks") or [] if isinstance(c, Mapping)]
+            if checks_run:
+                yield from (r for r in check_results(t, key, checks_run, skipped_reason="the run failed before it")
+                            if dg.AssetCheckKey(key, r.check_name) in wanted_checks)
+        if "crash" in outcome:
+            raise outcome["crash"]
+        error = outcome.get("error")
+        blocked = [n for n in names if n not in reported]
+        if failed or error is not None:
+            raise dg.Failure(description=_failure_text(failed, blocked, error),
+                             metadata=_failure_metadata(failed, blocked, error))
 
     return _materialize
+
+
+def _run_streaming(names: list[str], transforms: Mapping[str, Transform], workspace: str, root: str,
+                   partition: str | None, outcome: dict[str, BaseException]):
+    """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends."""
+    from ..execute import run
+
+    events: queue.Queue = queue.Queue()
+
+    def on_event(event: str, name: str, result) -> None:
+        if event == "end" and result is not None:
+            events.put((name, result))
+
+    def work() -> None:
+        try:
+            run(names, workspace=workspace, project_dir=root, partition=partition, on_event=on_event)
+        except RatatouilleError as exc:  # every result was already reported through on_event
+            outcome["error"] = exc
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the step
+            outcome["crash"] = exc
+        finally:
+            events.put(None)
+
+    worker = threading.Thread(target=work, name="ratatouille-run", daemon=True)
+    worker.start()
+    while (item := events.get()) is not None:
+        name, result = item
+        if name in transforms:
+            yield transforms[name], result
+    worker.join()
+
+
+def _failure_text(failed, blocked: list[str], error: BaseException | None) -> str:
+    lines = [str(result.get("error") or f"{t.name} failed") for t, result in failed]
+    if not failed and error is not None:
+        lines.append(str(error))
+    if blocked:
+        lines.append("not run (an upstream transform failed): " + ", ".join(blocked))
+    return "\n".join(lines)
+
+
+def _failure_metadata(failed, blocked: list[str], error: BaseException | None) -> dict[str, Any]:
+    md: dict[str, Any] = {"failed": dg.MetadataValue.json([
+        {"transform": t.name, "file": t.file, "error": str(result.get("error")),
+         "failed_checks": [{k: c.get(k) for k in ("name", "severity", "failing_rows", "message")}
+                           for c in result.get("checks") or [] if isinstance(c, Mapping) and not c.get("passed")]}
+        for t, result in failed])}
+    if blocked:
+        md["not_run"] = dg.MetadataValue.json(blocked)
+    if isinstance(error, RatatouilleError) and len(failed) <= 1:
+        if error.transform:
+            md["transform"] = error.transform
+        if error.file:
+            md["file"] = error.file
+        if error.line:
+            md["line"] = int(error.line)
+    return md
 
 
 def _description(t: Transform) -> str | None:
@@ -137,19 +230,6 @@ def _definition_metadata(t: Transform, table_uri: str) -> dict[str, Any]:
                            constraints=dg.TableColumnConstraints(
                                nullable=c.nullable and "not_null" not in c.tests, unique="unique" in c.tests))
             for c in t.config.columns])
-    return md
-
-
-def _error_metadata(exc: RatatouilleError, name: str, file: str | None) -> dict[str, Any]:
-    md: dict[str, Any] = {"transform": name, "error": type(exc).__name__}
-    if exc.file or file:
-        md["file"] = str(exc.file or file)
-    if exc.line:
-        md["line"] = int(exc.line)
-    failed = [c for c in exc.checks if isinstance(c, Mapping) and not c.get("passed")]
-    if failed:
-        md["failed_checks"] = dg.MetadataValue.json(
-            [{k: c.get(k) for k in ("name", "severity", "failing_rows", "message")} for c in failed])
     return md
 
 

@@ -27,7 +27,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -103,8 +103,9 @@ class Registry:
                               "rename one of them")
         self._names[key] = origin
 
-    def add(self, obj: Any, origin: str) -> bool:
-        """Add one Dagster object (``False`` if ``obj`` is not one)."""
+    def add(self, obj: Any, origin: str, *, origins: Mapping[str, str] | None = None) -> bool:
+        """Add one Dagster object (``False`` if ``obj`` is not one); ``origins`` names the place of each
+        asset key (``"silver/sales"``) when they differ (the transforms of one multi-asset)."""
         if isinstance(obj, dg.Definitions):
             for group in (obj.assets, obj.asset_checks, obj.jobs, obj.sensors, obj.schedules):
                 for item in group or ():
@@ -124,9 +125,10 @@ class Registry:
         elif kind == "asset":
             keys = [obj.key] if isinstance(obj, (dg.AssetSpec, dg.SourceAsset)) else list(obj.keys)
             for key in keys:
-                self.claim("asset key", key.to_user_string(), place)
+                self.claim("asset key", key.to_user_string(), (origins or {}).get(key.to_user_string(), place))
             for ck in getattr(obj, "check_keys", ()) or ():
-                self.claim("asset check", ck.to_user_string(), place)
+                self.claim("asset check", ck.to_user_string(),
+                           (origins or {}).get(ck.asset_key.to_user_string(), place))
             self._claim_op(obj, place)
             self.assets.append(obj)
         elif kind == "job":
