@@ -98,6 +98,7 @@ class Runner:
         self.on_event = on_event
         self.run_id = uuid.uuid4().hex[:12]
         self.fresh: dict[str, pl.LazyFrame] = {}
+        self._found: dict[str, Target] = {}  # tables found in storage this run (each log loaded once)
         self.dag = DAG(project.transforms)
 
     # -- resolution -----------------------------------------------------------
@@ -110,7 +111,7 @@ class Runner:
             lf = self._build(t, self._inputs(t), target=None, incremental=False)
             self.fresh[name] = lf
             return lf
-        target = self.project.read_target(name)
+        target = self._read_target(name)
         if target is None:
             hint = "run it first (e.g. rat run +" + (reader or name) + ")" if t else "no transform builds it"
             known = self.project.known_tables()
@@ -123,6 +124,15 @@ class Runner:
             raise TableNotFoundError(f"table {name} has not been built yet: {hint}", transform=reader,
                                      file=self._file(reader))
         return target.scan()
+
+    def _read_target(self, name: str) -> Target | None:
+        """``project.read_target`` remembered for the run once found (a table does not vanish mid-run)."""
+        if name not in self._found:
+            target = self.project.read_target(name)
+            if target is None:
+                return None
+            self._found[name] = target
+        return self._found[name]
 
     def _file(self, name: str | None) -> str | None:
         t = self.project.transforms.get(name) if name else None
@@ -198,7 +208,7 @@ class Runner:
             if isinstance(t, BrokenTransform):
                 continue  # raises its own error when it runs
             for dep in t.inputs:
-                if dep not in self.project.transforms and self.project.read_target(dep) is None:
+                if dep not in self.project.transforms and self._read_target(dep) is None:
                     from .._names import not_found
 
                     err = not_found(dep, self.project.known_tables())
