@@ -8,8 +8,10 @@ is ``build_definitions()`` for the current project and workspace. It holds:
 
 * one asset per transform, key ``[layer, name]``, group = the transform's
   ``group`` or its layer, ``deps`` from lineage, ``kinds`` polars + delta,
-  ``code_version`` from the transform's text; materializing it calls
-  :func:`ratatouille.run` (see ``_assets.py``);
+  ``code_version`` from the transform's text; the assets share one
+  subsettable multi-asset per partitions definition (op ``ratatouille``,
+  ``ratatouille_daily``...), and materializing any selection of them is one
+  :func:`ratatouille.run` call (see ``_assets.py``);
 * one asset check per Pandera schema and per SQL test (``_checks.py``);
 * partitioned assets for transforms with ``partition_by`` and ``partitions:``
   (``_partitions.py``);
@@ -47,7 +49,7 @@ __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "ma
 log = logging.getLogger("ratatouille")
 
 
-def _NAME_OK(name: str) -> bool:
+def _valid_name(name: str) -> bool:
     return bool(name) and name.isascii() and name.replace("_", "a").isalnum()
 
 
@@ -76,7 +78,7 @@ def build_definitions(project_dir: str | Path | None = None, workspace: str | No
     for name in sorted(project.transforms):
         t = project.transforms[name]
         try:
-            if not _NAME_OK(group_of(t)):
+            if not _valid_name(group_of(t)):
                 raise ConfigError(f"group {group_of(t)!r} must use letters, digits and _ only", transform=t.name,
                                   file=settings_file(t, "group"))
             partitions[name] = partitions_def(t)
