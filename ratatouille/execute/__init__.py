@@ -98,7 +98,7 @@ class Runner:
         self.on_event = on_event
         self.run_id = uuid.uuid4().hex[:12]
         self.fresh: dict[str, pl.LazyFrame] = {}
-        self._found: dict[str, Target] = {}  # tables found in storage this run (each log loaded once)
+        self._found: dict[str, Target] = {}  # tables found in storage this run (validation and reads share it)
         self.dag = DAG(project.transforms)
 
     # -- resolution -----------------------------------------------------------
