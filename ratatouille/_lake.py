@@ -248,24 +248,6 @@ class Lake:
         with fs.open(key, "wb") as fh:
             fh.write(text.encode())
 
-    def arrow_filesystem(self):
-        """A pyarrow filesystem over the lake (``None`` for a local lake: plain paths work)."""
-        if self.is_local:
-            return None
-        from pyarrow.fs import FSSpecHandler, PyFileSystem
-
-        return PyFileSystem(FSSpecHandler(self._reader_fs))
-
-    @functools.cached_property
-    def _reader_fs(self):
-        """fsspec for ranged reads: no read-ahead (a Parquet footer or column chunk is fetched exactly)."""
-        import fsspec
-
-        opts = self._fsspec_options()
-        if self.protocol in ("s3", "s3a"):
-            opts["default_cache_type"] = "none"
-        return fsspec.filesystem(self.protocol, **opts)
-
 
 def fingerprint(info: Mapping[str, Any]) -> str:
     """What identifies a file's content from a listing: the object store's ETag when there is
