@@ -52,6 +52,7 @@ _S3FS_KEYS = {
     "endpoint": "endpoint_url",
 }
 _REGION_KEYS = ("aws_region", "region", "aws_default_region")
+_PROFILE_KEYS = ("aws_profile", "profile")
 # an unsafe rename lets two concurrent writers overwrite each other's commit: never pass it on
 _UNSAFE_KEYS = ("aws_s3_allow_unsafe_rename", "allow_unsafe_rename")
 
@@ -167,6 +168,8 @@ class Lake:
                 out[_S3FS_KEYS[k]] = value
             elif k in _REGION_KEYS:
                 client_kwargs["region_name"] = value
+            elif k in _PROFILE_KEYS:
+                out["profile"] = value
         if client_kwargs:
             out["client_kwargs"] = client_kwargs
         out.setdefault("use_listings_cache", False)

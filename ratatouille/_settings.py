@@ -103,12 +103,19 @@ def load_settings(project_dir: str | Path | None = None, *, workspace: str | Non
             file=str(pyproject),
         )
     lake = os.environ.get("RAT_LAKE") or table.get("lake") or "lake"
-    options = dict(table.get("storage_options") or {})
+    raw_options = table.get("storage_options") or {}
+    if not isinstance(raw_options, dict):
+        raise ConfigError("[tool.ratatouille] storage_options must be a table of key = \"value\" pairs",
+                          file=str(pyproject))
+    options = dict(raw_options)
     if os.environ.get("RAT_STORAGE_OPTIONS"):
         try:
-            options.update(json.loads(os.environ["RAT_STORAGE_OPTIONS"]))
-        except json.JSONDecodeError as exc:
+            env_options = json.loads(os.environ["RAT_STORAGE_OPTIONS"])
+        except json.JSONDecodeError as exc:  # the message never quotes the value: it holds secrets
             raise ConfigError(f"RAT_STORAGE_OPTIONS is not valid JSON: {exc.msg}") from None
+        if not isinstance(env_options, dict):
+            raise ConfigError("RAT_STORAGE_OPTIONS must be a JSON object ({\"key\": \"value\", ...})")
+        options.update(env_options)
     ws = workspace or os.environ.get("RAT_WORKSPACE") or table.get("workspace") or "default"
     return Settings(
         project_dir=root,

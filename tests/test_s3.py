@@ -49,6 +49,9 @@ def test_settings_from_pyproject_and_env(s3_server, tmp_path, monkeypatch):
     monkeypatch.setenv("RAT_STORAGE_OPTIONS", "{not json")
     with pytest.raises(RatatouilleError, match="RAT_STORAGE_OPTIONS is not valid JSON"):
         load_settings(root)
+    monkeypatch.setenv("RAT_STORAGE_OPTIONS", '["aws_secret_access_key"]')
+    with pytest.raises(RatatouilleError, match="must be a JSON object"):
+        load_settings(root)
 
 
 def test_the_server_enforces_put_if_absent(s3_server):

@@ -141,6 +141,14 @@ class IngestTransform(Transform):
         reserved = [c.name for c in config.columns if c.name in META_COLUMNS]
         if reserved:
             raise ConfigError(f"columns {reserved} are added by ingestion; do not declare them", file=str(path))
+        encoding = config.options.get("encoding")
+        if encoding not in _UTF8 and encoding not in ("utf8-lossy", "utf-8-lossy"):
+            import codecs
+
+            try:
+                codecs.lookup(str(encoding))
+            except LookupError:
+                raise ConfigError(f"unknown encoding {encoding!r}", file=str(path)) from None
         sheet = config.options.get("sheet", config.options.get("sheet_name"))
         if isinstance(sheet, int) and sheet < 1:
             raise ConfigError("sheet: is a sheet name or a 1-based sheet number", file=str(path))
@@ -207,12 +215,11 @@ class IngestTransform(Transform):
             encoding = opts.get("encoding")
             if encoding in ("utf8-lossy", "utf-8-lossy"):
                 kwargs["encoding"] = "utf8-lossy"
-            elif encoding not in _UTF8:
-                try:
-                    text = lake.read_bytes(full).decode(str(encoding))
-                except LookupError:
-                    raise ConfigError(f"unknown encoding {encoding!r}", transform=self.name, file=self.file) from None
+            elif encoding not in _UTF8:  # decoded strictly: a byte that is not in the encoding rejects the file
+                text = lake.read_bytes(full).decode(str(encoding))
                 return pl.read_csv(io.BytesIO(text.encode()), **kwargs)
+            if full.lower().endswith(".gz"):  # compressed: read whole (decompressed by Polars)
+                return pl.read_csv(io.BytesIO(lake.read_bytes(full)), **kwargs)
             return pl.scan_csv(full, storage_options=storage, **kwargs).collect()
         if fmt == "parquet":
             lf = pl.scan_parquet(full, storage_options=storage)
