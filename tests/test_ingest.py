@@ -8,6 +8,7 @@ time on a fresh lake; nothing is mocked.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import json
 import logging
@@ -157,6 +158,8 @@ def test_every_format_and_reader_options(lake_project):
     buf = io.BytesIO()
     pl.DataFrame({"id": [1, 2], "when": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2)]}).write_parquet(buf)
     p.landing("pq/a.parquet", buf.getvalue())
+    p.write("bronze/gz.yaml", "source: landing/gz/\nformat: csv\n")
+    p.landing("gz/a.csv.gz", gzip.compress(b"id,v\n1,x\n2,y\n"))
     p.write("bronze/xl.yaml", "source: landing/xl/\nformat: xlsx\nsheet: orders\n")
     p.landing("xl/a.xlsx", _xlsx(pl.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]}), "orders"))
 
@@ -176,8 +179,52 @@ def test_every_format_and_reader_options(lake_project):
     assert nd["v"].to_list() == [0.5, None, 1.5] and nd["_source_file"].n_unique() == 2
     pq = p.read("bronze.pq").sort("id")
     assert pq.schema["when"] == pl.Datetime("us") and pq["id"].to_list() == [1, 2]
+    assert p.read("bronze.gz").sort("id")["v"].to_list() == ["x", "y"]
     xl = p.read("bronze.xl").sort("id")
     assert xl["name"].to_list() == ["a", "b", "c"] and xl["_source_file"][0] == "landing/xl/a.xlsx"
+
+
+def test_unreadable_files_of_every_format_are_rejected(lake_project):
+    p = lake_project
+    buf = io.BytesIO()
+    pl.DataFrame({"id": [1]}).write_parquet(buf)
+    cases = {
+        "parquet": ("a.parquet", buf.getvalue(), "b.parquet", b"not a parquet file"),
+        "json": ("a.json", b'[{"id": 1}]', "b.json", b'[{"id": 1},'),
+        "ndjson": ("a.ndjson", b'{"id": 1}\n', "b.ndjson", b'{"id": 1}\n{"id": \n'),
+        "excel": ("a.xlsx", _xlsx(pl.DataFrame({"id": [1]}), "Sheet1"), "b.xlsx", b"PK\x03\x04 broken zip"),
+    }
+    for fmt, (good, good_bytes, bad, bad_bytes) in cases.items():
+        p.write(f"bronze/{fmt}.yaml", f"source: landing/{fmt}/\nformat: {fmt}\n")
+        p.landing(f"{fmt}/{good}", good_bytes)
+        p.landing(f"{fmt}/{bad}", bad_bytes)
+    result = run("*")
+    for r in result.results:
+        fmt = r["table"].split(".")[1]
+        assert r["files"] == [f"landing/{fmt}/{cases[fmt][0]}"], r
+        assert [x["file"] for x in r["rejected"]] == [f"landing/{fmt}/{cases[fmt][2]}"], r
+        assert r["rejected"][0]["reason"] and p.read(r["table"])["id"].to_list() == [1]
+    assert {f for f in p.files("landing/") if "_rejected" in f and not f.endswith(".reason.txt")} == {
+        f"landing/_rejected/{fmt}/{c[2]}" for fmt, c in cases.items()}
+
+
+def test_ingest_config_mistakes_name_the_file(rat_project):
+    from ratatouille import ConfigError
+
+    p = rat_project
+    for text, message in [
+        ("source: landing/x/\nformat: xml\n", "format must be one of"),
+        ("source: landing/x/\nformat: csv\nencoding: klingon\n", "unknown encoding 'klingon'"),
+        ("source: landing/x/\nformat: xlsx\nsheet: 0\n", "1-based sheet number"),
+        ("source: landing/x/\nformat: csv\non_change: sometimes\n", "on_change must be one of"),
+        ("source: landing/x/\nformat: csv\ncolumns:\n  - {name: _source_file}\n", "added by ingestion"),
+        ("source: landing/x/\nformat: csv\ncolumns:\n  - {name: a, type: int99}\n", "unknown column type"),
+        ("source: landing/x/\n", "format: is required"),
+    ]:
+        p.write("bronze/x.yaml", text)
+        with pytest.raises(ConfigError, match=message) as info:
+            run("bronze.x")
+        assert info.value.file.endswith("bronze/x.yaml"), text
 
 
 # -- changed files ------------------------------------------------------------------------------------
