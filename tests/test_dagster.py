@@ -652,3 +652,24 @@ def test_workspace_definitions_overlay_default(rat_project):
     result = dg.materialize(auto_assets(alice), instance=instance())
     assert result.success
     assert rat_project.version("silver.a", workspace="alice") == 0 and rat_project.version("silver.a") is None
+
+
+def test_rat_run_partition_flag_rebuilds_one_partition(rat_project):
+    _partitioned_project(rat_project)
+    rat_project.run("bronze.raw")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")} | {"COLUMNS": "200"}
+
+    def rat(*args):
+        return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=rat_project.root,
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    out = rat("run", "silver.daily", "--partition", "2024-01-02")
+    assert out.returncode == 0, out.stderr
+    assert rat_project.read("silver.daily")["built_for"].unique().to_list() == ["2024-01-02"]
+    out = rat("run", "silver.daily", "-p", "2024-01-03")
+    assert out.returncode == 0, out.stderr
+    assert rat_project.read("silver.daily")["day"].cast(pl.String).unique().sort().to_list() == [
+        "2024-01-02", "2024-01-03"]
+    out = rat("run", "silver.daily", "-p", "north")
+    assert out.returncode == 1 and "does not fit column 'day'" in out.stderr and "Traceback" not in out.stderr
+    assert rat_project.version("silver.daily") == 1

@@ -64,7 +64,7 @@ def print_results(results) -> None:
                 err_console.print(f"[yellow]{r['table']}: check {c['name']} ({c['severity']}) failed: {c['message']}[/]")
 
 
-def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False):
+def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None):
     from ..execute import run
 
     selection = "*" if all_ else list(names)
@@ -77,7 +77,8 @@ def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False):
             elif result is not None:
                 console.print(f"  [{_status_style(result['status'])}]{result['status']:>8}[/] {name}"
                               f" [dim]({result.get('rows_written', 0)} rows, {result.get('duration_s', 0):.2f}s)[/]")
-        return run(selection, full_refresh=full_refresh, workspace=workspace, on_event=on_event, dry_run=dry_run)
+        return run(selection, full_refresh=full_refresh, workspace=workspace, on_event=on_event, dry_run=dry_run,
+                   partition=partition)
 
 
 @app.command("run")
@@ -86,10 +87,14 @@ def run_cmd(
     full_refresh: bool = typer.Option(False, "-f", "--full-refresh", help="Rebuild the tables from scratch."),
     workspace: Optional[str] = WorkspaceOpt,
     all_: bool = typer.Option(False, "--all", help="Run every transform."),
+    partition: Optional[str] = typer.Option(None, "-p", "--partition",
+                                            help="Rebuild only this partition (e.g. 2024-01-02) of a transform "
+                                                 "with partition_by."),
 ) -> None:
     """Run transforms and print what they built."""
     try:
-        result = _run_with_progress(names, full_refresh=full_refresh, workspace=workspace, all_=all_)
+        result = _run_with_progress(names, full_refresh=full_refresh, workspace=workspace, all_=all_,
+                                    partition=partition)
     except RatatouilleError as exc:
         if exc.results:
             print_results(exc.results)
