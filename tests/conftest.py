@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 # keep Dagster quiet and local in tests
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 # -- object storage: one moto S3 server per session, a fresh bucket per test -------------------------
@@ -44,3 +49,22 @@ def lake_project(request):
     if request.param == "local":
         return request.getfixturevalue("rat_project")
     return request.getfixturevalue("s3_project")
+
+
+# -- this repository's sample project ----------------------------------------------------------------
+@pytest.fixture
+def sample(tmp_path, monkeypatch) -> Path:
+    """A copy of this repo's project (transforms, landing files, pipelines/) with its own empty lake,
+    made the current project (working directory and ``RAT_PROJECT_DIR``)."""
+    root = tmp_path / "sample"
+    shutil.copytree(REPO / "workspaces", root / "workspaces")
+    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "lake" / "landing", root / "lake" / "landing", ignore=shutil.ignore_patterns("_rejected"))
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    for var in ("RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RAT_PROJECT_DIR", str(root))
+    monkeypatch.chdir(root)
+    yield root
+    for name in [m for m in sys.modules if m == "pipelines" or m.startswith("pipelines.")]:
+        sys.modules.pop(name, None)  # the next sample's pipelines/ is another copy

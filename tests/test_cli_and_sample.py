@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +11,6 @@ import polars as pl
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch) -> Path:
-    """A copy of this repo's sample project (pipelines + landing files) with its own lake."""
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "workspaces", root / "workspaces")
-    shutil.copytree(REPO / "lake" / "landing", root / "lake" / "landing")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    for var in ("RAT_PROJECT_DIR", "RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(root)
-    return root
 
 
 def rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:

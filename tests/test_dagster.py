@@ -30,24 +30,6 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module="dagster")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 
-@pytest.fixture
-def sample(tmp_path, monkeypatch) -> Path:
-    """A copy of this repo's project (transforms, landing files, pipelines/) with its own empty lake."""
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "workspaces", root / "workspaces")
-    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "lake" / "landing", root / "lake" / "landing",
-                    ignore=shutil.ignore_patterns("_rejected"))
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    for var in ("RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("RAT_PROJECT_DIR", str(root))
-    monkeypatch.chdir(root)
-    yield root
-    for name in [m for m in sys.modules if m == "pipelines" or m.startswith("pipelines.")]:
-        sys.modules.pop(name, None)
-
-
 def instance():
     return dg.DagsterInstance.ephemeral()
 

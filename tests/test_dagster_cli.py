@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,16 +27,6 @@ AUTO = ["bronze/sales", "silver/sales", "gold/sales_summary", "gold/daily_revenu
 SEED = ["sales_bronze", "sales_silver", "sales_gold"]
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-
-
-@pytest.fixture
-def sample(tmp_path) -> Path:
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "workspaces", root / "workspaces")
-    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "lake" / "landing", root / "lake" / "landing", ignore=shutil.ignore_patterns("_rejected"))
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    return root
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "sample"
-    shutil.copytree(REPO / "workspaces", root / "workspaces")
-    shutil.copytree(REPO / "lake" / "landing", root / "lake" / "landing")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    for var in ("RAT_PROJECT_DIR", "RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(root)
-    return root
 
 
 def test_readme_has_python_samples():

@@ -4,7 +4,6 @@ the table reads cleanly. Runs on the local lake and on S3 (moto)."""
 
 from __future__ import annotations
 
-import os
 import random
 import selectors
 import subprocess

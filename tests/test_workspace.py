@@ -10,7 +10,7 @@ import logging
 import polars as pl
 import pytest
 
-from ratatouille import CheckError, TableNotFoundError, WorkspaceError, query, read, run, tools
+from ratatouille import CheckError, TableNotFoundError, WorkspaceError, query, read, tools
 from ratatouille._lake import Lake
 from ratatouille._workspace import (
     create_workspace,
