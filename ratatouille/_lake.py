@@ -89,6 +89,8 @@ class Lake:
     """A lake root plus its storage options."""
 
     def __init__(self, uri: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        if uri.startswith("file://"):  # a local lake is a plain path everywhere (fsspec, delta-rs, _source_file)
+            uri = uri[len("file://"):]
         self.uri = uri.rstrip("/") if "://" in uri else uri.rstrip("/") or "/"
         self.storage_options = Secrets(storage_options or {})
 
@@ -142,7 +144,7 @@ class Lake:
                                 "writes (put-if-absent), never with an unsafe rename", key)
             if opts.get("aws_s3_locking_provider", "").lower() != "dynamodb":
                 opts.setdefault("aws_conditional_put", "etag")
-            endpoint = opts.get("aws_endpoint_url") or opts.get("endpoint_url") or opts.get("aws_endpoint")
+            endpoint = next((opts[k] for k in _S3FS_KEYS if _S3FS_KEYS[k] == "endpoint_url" and opts.get(k)), None)
             if endpoint and endpoint.startswith("http://"):
                 opts.setdefault("aws_allow_http", "true")
         return opts
@@ -242,7 +244,15 @@ class Lake:
         parent = dest_key.rsplit("/", 1)[0]
         if parent:
             fs.makedirs(parent, exist_ok=True)
-        fs.mv(self._strip(src), dest_key)
+        # one file, by its exact name: fs.mv would read "[", "*" and "?" in it as a glob
+        src_key = self._strip(src)
+        if self.is_local:
+            import shutil
+
+            shutil.move(src_key, dest_key)
+            return
+        fs.cp_file(src_key, dest_key)
+        fs.rm_file(src_key)
 
     def write_text(self, path: str, text: str) -> None:
         fs = self.fs

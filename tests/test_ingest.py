@@ -440,3 +440,118 @@ def test_a_concurrent_commit_makes_the_slower_run_fail_not_duplicate(lake_projec
         t.writer(plan).write(target, data)
     assert counts_by_file(p) == {"landing/sales/a.csv": 1, "landing/sales/b.csv": 1}
     assert p.version("bronze.sales") == 1
+
+
+# -- file names, sources and options that once went wrong -------------------------------------------
+def test_file_names_with_glob_characters_are_read_and_moved_as_named(lake_project):
+    """'a[1].csv' is that file, not a glob matching 'a1.csv'; a bad one moves aside under its own name."""
+    p = lake_project
+    p.write("bronze/s.yaml", "source: landing/s/\nformat: csv\n")
+    p.write("bronze/n.yaml", "source: landing/n/\nformat: ndjson\n")
+    p.landing("s/a[1].csv", csv("id", "1"))
+    p.landing("s/a1.csv", csv("id", "100"))
+    p.landing("s/b[2] ü.csv", csv("id", "x,y,z", "2"))  # malformed: three fields where one is expected
+    p.landing("n/c[3].ndjson", '{"id": 3}\n')
+    p.landing("n/c3.ndjson", '{"id": 33}\n')
+    results = {r["table"]: r for r in run("*").results}
+    s = results["bronze.s"]
+    assert counts_by_file(p, "bronze.s") == {"landing/s/a1.csv": 1, "landing/s/a[1].csv": 1}
+    assert p.read("bronze.s").filter(pl.col("_source_file") == "landing/s/a[1].csv")["id"].to_list() == [1]
+    assert [r["file"] for r in s["rejected"]] == ["landing/s/b[2] ü.csv"]
+    assert s["rejected"][0]["moved_to"] == "landing/_rejected/s/b[2] ü.csv"
+    assert "landing/_rejected/s/b[2] ü.csv" in p.files("landing/")
+    assert "landing/s/b[2] ü.csv" not in p.files("landing/")
+    assert p.read("bronze.n").sort("id")["id"].to_list() == [3, 33]
+
+
+def test_tsv_files_are_tab_separated(lake_project):
+    p = lake_project
+    p.write("bronze/t.yaml", "source: landing/t/\nformat: csv\n")
+    p.landing("t/a.tsv", "id\tname\n1\ta, b\n")
+    p.landing("t/b.csv", "id,name\n2,c\n")
+    run("bronze.t")
+    assert p.read("bronze.t").sort("id")["name"].to_list() == ["a, b", "c"]
+
+
+def test_compressed_csv_in_another_encoding(lake_project):
+    p = lake_project
+    p.write("bronze/b.yaml", "source: landing/b/\nformat: csv\nseparator: ';'\nencoding: latin-1\n")
+    p.landing("b/b.csv.gz", gzip.compress("id;name\n3;naïve\n".encode("latin-1")))
+    result = run("bronze.b")
+    assert result["rejected"] == [] and p.read("bronze.b")["name"].to_list() == ["naïve"]
+
+
+def test_decimal_comma_holds_on_later_runs(lake_project):
+    p = lake_project
+    p.write("bronze/d.yaml", "source: landing/d/\nformat: csv\nseparator: ';'\ndecimal_comma: true\n")
+    p.landing("d/a.csv", csv("id;amount", "1;1,5"))
+    run("bronze.d")
+    p.landing("d/b.csv", csv("id;amount", "2;2,5"))
+    second = run("bronze.d")
+    assert second["rejected"] == [] and second["rows_written"] == 1
+    assert p.read("bronze.d").sort("id")["amount"].to_list() == [1.5, 2.5]
+
+
+def test_reader_option_mistakes_are_config_errors_and_move_nothing(rat_project):
+    from ratatouille import ConfigError
+
+    p = rat_project
+    p.landing("x/a.csv", csv("id", "1"))
+    for text in ("separator: ';;'", "quote_char: ''", "separator: 1"):
+        p.write("bronze/x.yaml", f"source: landing/x/\nformat: csv\n{text}\n")
+        with pytest.raises(ConfigError, match="single-byte character") as info:
+            run("bronze.x")
+        assert info.value.file.endswith("bronze/x.yaml")
+    assert p.files("landing/") == ["landing/x/a.csv"]
+
+
+def test_a_storage_failure_fails_the_run_and_rejects_nothing(rat_project, monkeypatch):
+    from ratatouille import StorageError
+
+    p = rat_project
+    p.write("bronze/x.yaml", "source: landing/x/\nformat: csv\n")
+    p.landing("x/a.csv", csv("id", "1"))
+    real = pl.scan_csv
+
+    def flaky(*args, **kwargs):  # what Polars raises when the object store times out
+        raise pl.exceptions.ComputeError("object-store error: Generic S3 error: request timed out")
+
+    monkeypatch.setattr(pl, "scan_csv", flaky)
+    with pytest.raises(StorageError, match="reading landing/x/a.csv failed.*nothing was written or moved"):
+        run("bronze.x")
+    assert p.files("landing/") == ["landing/x/a.csv"] and p.version("bronze.x") is None
+    monkeypatch.setattr(pl, "scan_csv", real)
+    assert run("bronze.x")["files"] == ["landing/x/a.csv"]
+
+
+def test_a_glob_of_any_name_keeps_its_format_and_shared_files_stay(lake_project):
+    """'landing/m/*' with format csv takes only CSV files; a file another ingest transform also
+    takes is reported as rejected but never moved away from it."""
+    p = lake_project
+    p.write("bronze/g.yaml", "source: landing/m/*\nformat: csv\n")
+    p.write("bronze/j.yaml", "source: landing/m/\nformat: ndjson\n")
+    p.landing("m/a.csv", csv("id", "1"))
+    p.landing("m/b.ndjson", '{"id": 2}\n')
+    p.write("bronze/a.yaml", "source: landing/sales/\nformat: csv\ncolumns:\n  - {name: amount, type: int64}\n")
+    p.write("bronze/b.yaml", "source: landing/sales/eu/\nformat: csv\n")
+    p.landing("sales/eu/x.csv", csv("amount", "1.5"))
+    results = {r["table"]: r for r in run("*").results}
+    assert results["bronze.g"]["files"] == ["landing/m/a.csv"] and results["bronze.g"]["rejected"] == []
+    assert results["bronze.j"]["files"] == ["landing/m/b.ndjson"]
+    assert [r["file"] for r in results["bronze.a"]["rejected"]] == ["landing/sales/eu/x.csv"]
+    assert results["bronze.a"]["rejected"][0].get("moved_to") is None
+    assert results["bronze.b"]["files"] == ["landing/sales/eu/x.csv"]
+    assert p.read("bronze.b")["amount"].to_list() == [1.5]
+    assert not any("_rejected" in f for f in p.files("landing/"))
+
+
+def test_a_file_uri_lake_is_a_local_lake(rat_project, monkeypatch):
+    p = rat_project
+    monkeypatch.setenv("RAT_LAKE", "file://" + p.lake)
+    p.write("bronze/x.yaml", "source: landing/x/\nformat: csv\n")
+    p.landing("x/a.csv", csv("id", "1"))
+    p.landing("x/bad.csv", csv("id", "1,2"))
+    result = run("bronze.x")
+    assert result["files"] == ["landing/x/a.csv"]
+    assert result["rejected"][0]["moved_to"] == "landing/_rejected/x/bad.csv"
+    assert p.read("bronze.x")["_source_file"].to_list() == ["landing/x/a.csv"]

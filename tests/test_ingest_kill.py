@@ -1,5 +1,5 @@
 """Exactly once under SIGKILL: an ingest process is killed at random moments, many times,
-while files keep landing; afterwards every file's rows are in the table exactly once and
+with new files landing between the runs; afterwards every file's rows are in the table exactly once and
 the table reads cleanly. Runs on the local lake and on S3 (moto)."""
 
 from __future__ import annotations

@@ -54,6 +54,20 @@ def test_settings_from_pyproject_and_env(s3_server, tmp_path, monkeypatch):
         load_settings(root)
 
 
+@pytest.mark.parametrize("endpoint_key", ["endpoint", "endpoint_url", "AWS_ENDPOINT"])
+def test_any_spelling_of_an_http_endpoint_allows_http(s3_server, tmp_path, monkeypatch, endpoint_key):
+    from ratatouille.testing import RatProject
+
+    opts = dict(s3_server.storage_options)
+    opts[endpoint_key] = opts.pop("aws_endpoint_url")
+    p = RatProject(tmp_path / "p", lake=f"s3://{s3_server.create_bucket()}/lake", storage_options=opts)
+    monkeypatch.setenv("RAT_STORAGE_OPTIONS", json.dumps(opts))
+    monkeypatch.delenv("RAT_LAKE", raising=False)
+    assert Lake(p.lake, opts).delta_options()["aws_allow_http"] == "true"
+    p.write("silver/one.sql", "SELECT 1 AS x")
+    assert p.run("silver.one")["version"] == 0 and p.read("silver.one")["x"].to_list() == [1]
+
+
 def test_the_server_enforces_put_if_absent(s3_server):
     """What delta-rs' conditional put relies on: a PUT with If-None-Match: * fails when the key exists."""
     from botocore.exceptions import ClientError

@@ -20,7 +20,6 @@ from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
-from ..transforms.ingest import ingested_files
 from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
@@ -198,6 +197,13 @@ class Runner:
                            errors=errors, results=out.results)
         return out
 
+    def _set_aside_rejected(self, t: IngestTransform, ingest) -> None:
+        """Move an ingest run's rejected files aside (after its commit, if any)."""
+        from ..transforms.ingest import handle_rejected
+
+        others = [o for o in self.project.transforms.values() if isinstance(o, IngestTransform)]
+        handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace, others=others)
+
     def _emit(self, event: str, name: str, result: RunResult | None) -> None:
         if self.on_event is not None:
             self.on_event(event, name, result)
@@ -245,9 +251,7 @@ class Runner:
         ingest_info = ingest.info() if ingest else {}
         if ingest is not None and not ingest.files and not self.full_refresh:
             if ingest.rejected and not self.dry_run:
-                from ..transforms.ingest import handle_rejected
-
-                handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace)
+                self._set_aside_rejected(t, ingest)
             return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
 
         needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
@@ -290,9 +294,7 @@ class Runner:
                 and self.partition is None):
             self.fresh[t.name] = data.lazy()
         if ingest is not None and ingest.rejected:
-            from ..transforms.ingest import handle_rejected
-
-            handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace)
+            self._set_aside_rejected(t, ingest)
             ingest_info = ingest.info()
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),

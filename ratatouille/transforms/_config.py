@@ -19,7 +19,8 @@ Strategy = Literal["append", "merge", "replace_partitions"]
 
 _LIST_KEYS = {"unique_key", "partition_by", "tags"}
 READER_OPTION_KEYS = {"separator", "encoding", "header", "has_header", "sheet", "sheet_name", "dtypes",
-                      "schema_overrides", "skip_rows", "quote_char", "null_values", "infer_schema_length"}
+                      "schema_overrides", "skip_rows", "quote_char", "null_values", "infer_schema_length",
+                      "comment_prefix", "decimal_comma", "try_parse_dates"}
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import polars as pl
 
@@ -149,6 +149,10 @@ class IngestTransform(Transform):
                 codecs.lookup(str(encoding))
             except LookupError:
                 raise ConfigError(f"unknown encoding {encoding!r}", file=str(path)) from None
+        for key in ("separator", "quote_char"):
+            value = config.options.get(key)
+            if value is not None and (not isinstance(value, str) or len(value.encode()) != 1):
+                raise ConfigError(f"{key}: must be one single-byte character, not {value!r}", file=str(path))
         sheet = config.options.get("sheet", config.options.get("sheet_name"))
         if isinstance(sheet, int) and sheet < 1:
             raise ConfigError("sheet: is a sheet name or a 1-based sheet number", file=str(path))
@@ -176,11 +180,36 @@ class IngestTransform(Transform):
     # -- files ----------------------------------------------------------------
     def landing_files(self, lake) -> list[LandingFile]:
         """Every landing file matching ``source:`` with its fingerprint, from one listing."""
-        exts = _EXTENSIONS[self.config.format or "csv"]
         files = lake.files(self.config.source)
-        if any(ch in self.config.source for ch in "*?["):
+        if self._glob_names_files():
             return files
+        exts = _EXTENSIONS[self.config.format or "csv"]
         return [f for f in files if f.path.lower().endswith(exts)]
+
+    def _glob_names_files(self) -> bool:
+        """A glob whose last part names the files (``*.csv``, ``day_?.txt``): take what it matches
+        as is. A folder, or a glob of folders or of any name (``landing/*/``, ``landing/m/*``),
+        keeps only the files of this transform's format."""
+        last = self.config.source.rstrip("/").rsplit("/", 1)[-1]
+        return not self.config.source.endswith("/") and _has_magic(last) and "." in last
+
+    def takes(self, rel: str) -> bool:
+        """Whether a landing file (path relative to the lake root) is one this transform ingests.
+
+        >>> from ratatouille.transforms._config import build_config
+        >>> t = IngestTransform("bronze.s", config=build_config({"source": "landing/s/", "format": "csv"}))
+        >>> t.takes("landing/s/eu/a.csv"), t.takes("landing/s/a.json"), t.takes("landing/sx/a.csv")
+        (True, False, False)
+        """
+        import fnmatch
+
+        source = self.config.source.strip("/")
+        if _has_magic(source):
+            if not fnmatch.fnmatchcase(rel, source) and not fnmatch.fnmatchcase(rel, source + "/*"):
+                return False
+            return self._glob_names_files() or rel.lower().endswith(_EXTENSIONS[self.config.format or "csv"])
+        return ((rel == source or rel.startswith(source + "/"))
+                and rel.lower().endswith(_EXTENSIONS[self.config.format or "csv"]))
 
     def list_files(self, lake) -> list[str]:
         """Every landing file matching ``source:`` (sorted full paths)."""
@@ -189,9 +218,10 @@ class IngestTransform(Transform):
     def read_file(self, path: str | LandingFile, lake, *, string_columns: tuple[str, ...] = ()) -> pl.DataFrame:
         """Read one landing file into a frame (raises on a malformed file).
 
-        CSV, NDJSON and Parquet are scanned lazily (``scan_csv`` / ``scan_ndjson`` /
-        ``scan_parquet``, straight from object storage on S3); JSON and Excel are read
-        from the file's bytes. ``string_columns`` are read as text (CSV), to be cast later.
+        CSV, NDJSON and Parquet are scanned (``scan_csv`` / ``scan_ndjson`` /
+        ``scan_parquet``, straight from object storage on S3); JSON, Excel, compressed
+        CSV and CSV in another encoding than UTF-8 are read from the file's bytes.
+        ``string_columns`` are read as text (CSV), to be cast later.
         """
         full = path.path if isinstance(path, LandingFile) else path
         fmt = self.config.format
@@ -202,6 +232,8 @@ class IngestTransform(Transform):
             kwargs: dict[str, Any] = {}
             if "separator" in opts:
                 kwargs["separator"] = str(opts["separator"])
+            elif full.lower().endswith(".tsv"):
+                kwargs["separator"] = "\t"
             if "header" in opts or "has_header" in opts:
                 kwargs["has_header"] = bool(opts.get("header", opts.get("has_header")))
             csv_overrides = {c: pl.String for c in string_columns}
@@ -216,16 +248,21 @@ class IngestTransform(Transform):
             if encoding in ("utf8-lossy", "utf-8-lossy"):
                 kwargs["encoding"] = "utf8-lossy"
             elif encoding not in _UTF8:  # decoded strictly: a byte that is not in the encoding rejects the file
-                text = lake.read_bytes(full).decode(str(encoding))
-                return pl.read_csv(io.BytesIO(text.encode()), **kwargs)
+                data = lake.read_bytes(full)
+                if full.lower().endswith(".gz"):
+                    import gzip
+
+                    data = gzip.decompress(data)
+                return pl.read_csv(io.BytesIO(data.decode(str(encoding)).encode()), **kwargs)
             if full.lower().endswith(".gz"):  # compressed: read whole (decompressed by Polars)
                 return pl.read_csv(io.BytesIO(lake.read_bytes(full)), **kwargs)
-            return pl.scan_csv(full, storage_options=storage, **kwargs).collect()
+            return pl.scan_csv(full, storage_options=storage, glob=False, **kwargs).collect()
         if fmt == "parquet":
-            lf = pl.scan_parquet(full, storage_options=storage)
-            return lf.collect()
+            return pl.scan_parquet(full, storage_options=storage, glob=False).collect()
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
+            if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
+                return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
             return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
         data = lake.read_bytes(full)
         if fmt == "json":
@@ -254,15 +291,11 @@ class IngestTransform(Transform):
         table = ctx.extra.get("table")
         plan.table = table
         plan.full_refresh = bool(ctx.extra.get("full_refresh"))
-        need_state = "ingested" not in ctx.extra and not plan.full_refresh and table is not None
+        need_state = not plan.full_refresh and table is not None
         with ThreadPoolExecutor(max_workers=1) as pool:  # the table's ingested set while listing
-            pending = pool.submit(ingested_state, table, lake) if need_state else None
+            pending = pool.submit(ingested_state, table) if need_state else None
             listed = self.landing_files(lake)
-            if "ingested" in ctx.extra:  # a caller that read the set itself (paths or {path: fingerprints})
-                raw = ctx.extra["ingested"]
-                state = {k: set(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {k: set() for k in raw}
-            else:
-                state = pending.result() if pending is not None else {}
+            state = pending.result() if pending is not None else {}
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
         declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
         # schema: strict freezes the table's columns once it exists (the first good file sets them)
@@ -293,6 +326,9 @@ class IngestTransform(Transform):
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
+                if _is_storage_error(exc):  # but the store failing is not the file's fault: fail, move nothing
+                    raise StorageError(f"reading {f.rel} failed: {_reason(exc)}; nothing was written or moved",
+                                       transform=self.name, file=self.file) from None
                 return exc
 
         if lake.is_local or len(todo) < 2:
@@ -361,6 +397,9 @@ class IngestTransform(Transform):
             raise BadFile(f"missing declared column(s) {missing}")
         todo = {c: t for c, t in targets.items() if c in df.columns and df.schema[c] != t}
         exprs: list[Any] = []
+        if self.config.options.get("decimal_comma"):  # "2,5" -> "2.5" before a text column becomes a float
+            df = df.with_columns(pl.col(c).str.replace(",", ".", literal=True) for c, t in todo.items()
+                                 if df.schema[c] == pl.String and (t.is_float() or isinstance(t, pl.Decimal)))
         for col, dtype in todo.items():
             expr = cast_expr(col, df.schema[col], dtype)
             exprs.append(expr if expr is not None else cast_column(df.get_column(col), dtype))
@@ -445,10 +484,8 @@ class IngestWrite:
 
 def _fast_append(df: pl.DataFrame, target, table, commit):
     """Polars-encoded parquet committed by delta-rs (``ratatouille.write.fast_write``) when eligible."""
-    try:
-        from ..write import fast_write, fast_write_eligible
-    except ImportError:  # pragma: no cover - older write module
-        return None
+    from ..write import fast_write, fast_write_eligible
+
     if not fast_write_eligible(df, target, table, "append"):
         return None
     return fast_write(df, target, table, "append", commit)
@@ -481,7 +518,7 @@ def parse_source_version(value: str) -> tuple[str, str] | None:
     return (rel, fingerprint) if sep and rel and fingerprint.startswith("size=") else None
 
 
-def ingested_state(table, lake=None) -> dict[str, set[str]]:
+def ingested_state(table) -> dict[str, set[str]]:
     """``{_source_file: {fingerprints}}`` of the rows in a bronze table.
 
     Reads one column, ``_source_fingerprint`` (``<path>@<fingerprint>``, constant per file,
@@ -489,7 +526,7 @@ def ingested_state(table, lake=None) -> dict[str, set[str]]:
     dictionary (no string per row is built): about 5-10 ms per million rows locally; on S3
     a footer and a column chunk per data file, no listing. Tables whose files cannot be read
     directly (column mapping, deletion vectors, the column as a partition) go through a
-    projected ``scan_delta``. ``lake`` is accepted for compatibility and unused.
+    projected ``scan_delta``.
     """
     if table is None:
         return {}
@@ -559,17 +596,6 @@ def _distinct_from_files(table, cols: list[str]) -> set[tuple]:
 
 def _distinct_from_scan(table, cols: list[str]) -> set[tuple]:
     return set(pl.scan_delta(table).select(cols).unique().collect().iter_rows())
-
-
-def ingested_files(target) -> set[str]:
-    """The landing files already in a bronze table (a ``DeltaTable`` or a LazyFrame over it)."""
-    if target is None:
-        return set()
-    if isinstance(target, pl.LazyFrame):
-        if SOURCE_FILE not in target.collect_schema().names():
-            return set()
-        return set(target.select(pl.col(SOURCE_FILE).unique()).collect()[SOURCE_FILE].drop_nulls().to_list())
-    return set(ingested_state(target))
 
 
 def _table_types(table) -> dict[str, pl.DataType]:
@@ -696,6 +722,31 @@ def _example(s: pl.Series, dtype: pl.DataType) -> str | None:
         return None
 
 
+def _has_magic(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+_STORAGE_WORDS = ("object-store", "object_store", "generic s3 error", "timed out", "timeout", "connection refused",
+                  "connection reset", "dns error", "accessdenied", "access denied", "forbidden", "too many requests",
+                  "service unavailable", "slowdown")
+
+
+def _is_storage_error(exc: BaseException) -> bool:
+    """Whether reading a file failed because of the store (network, permissions), not the file.
+
+    >>> _is_storage_error(PermissionError("denied")), _is_storage_error(ValueError("bad quoting"))
+    (True, False)
+    """
+    import gzip
+
+    if isinstance(exc, BadFile | gzip.BadGzipFile | EOFError | UnicodeError):
+        return False
+    if isinstance(exc, (PermissionError, ConnectionError, TimeoutError)):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in _STORAGE_WORDS)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, BadFile):
         return str(exc)
@@ -705,11 +756,14 @@ def _reason(exc: BaseException) -> str:
 
 
 # -- rejected files ---------------------------------------------------------------------------------
-def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, workspace: str = "default") -> None:
+def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, workspace: str = "default",
+                    others: Iterable["IngestTransform"] = ()) -> None:
     """After the commit: move rejected files to ``landing/_rejected/`` with a ``.reason.txt``
     beside each (``on_error: reject``), or leave them in place (``skip``).
 
-    The landing zone is production's: a run in another workspace reports bad files, never moves them.
+    The landing zone is production's: a run in another workspace reports bad files, never moves
+    them; nor is a file moved that another ingest transform of the project (``others``) also
+    takes: bad for this one, it may be good for that one.
     """
     if t.config.on_error != "reject":
         return
@@ -717,15 +771,20 @@ def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, wor
         for r in rejected:
             log.warning("%s (workspace %s): rejected %s, left in place: %s", t.name, workspace, r.file, r.reason)
         return
+    others = [o for o in others if o.name != t.name]
     for r in rejected:
         rel = r.file
+        shared = next((o.name for o in others if o.takes(rel)), None)
+        if shared:
+            log.warning("%s: rejected %s, left in place (%s ingests it too): %s", t.name, rel, shared, r.reason)
+            continue
         sub = rel[len("landing/"):] if rel.startswith("landing/") else rel.lstrip("/").split("://", 1)[-1]
         dest = lake.path("landing", "_rejected", sub)
         src = lake.path(rel) if "://" not in rel and not rel.startswith("/") else rel
         try:
             lake.write_text(dest + ".reason.txt", f"{rel}: {r.reason}\n")
             lake.move(src, dest)
-        except (OSError, FileNotFoundError) as exc:  # the file went away meanwhile: report, don't fail
+        except OSError as exc:  # the file went away meanwhile: report, don't fail
             log.warning("%s: could not move rejected %s aside: %s", t.name, rel, type(exc).__name__)
             continue
         r.moved_to = lake.relative(dest)
