@@ -10,6 +10,8 @@ from ._names import parse_table_name
 from ._sql import execute_sql, referenced_tables
 from ._workspace import log_resolution
 from .discover import Project
+from .errors import TableNotFoundError
+from .write import Target
 
 
 @overload
@@ -59,6 +61,12 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
     if version is None:
         return Runner(project).frame(name)
     target = project.read_target(name)
-    if target is None:
+    # the table's latest version (a pinned workspace's target opens at its pin)
+    table = Target(target.uri, target.storage_options, target.name).open() if target is not None else None
+    if table is None:
         return Runner(project).frame(name)  # raises the not-found error
+    latest = table.version()
+    if not 0 <= version <= latest:
+        raise TableNotFoundError(f"{name} has no version {version} (versions 0 to {latest}; "
+                                 f"rat history {name} lists them)")
     return target.scan(version=version)

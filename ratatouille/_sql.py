@@ -100,6 +100,29 @@ def _line_of(sql: str, token: str) -> int | None:
     return None
 
 
+def source_line(template: str, rendered: str, line: int) -> int:
+    r"""The line of a Jinja ``template`` that line ``line`` of its ``rendered`` text came from.
+
+    Rendering drops the lines of blocks that do not render (``{% if %}`` ... ``{% endif %}``,
+    ``{# ... #}``), so a line number in the rendered SQL is mapped back by aligning the two texts.
+
+    >>> template = "SELECT a\n{% if false %}\n, b\n{% endif %}\nFROM x\nWHERE nope > 1"
+    >>> source_line(template, "SELECT a\nFROM x\nWHERE nope > 1", 3)
+    6
+    """
+    import difflib
+
+    out = [ln.strip() for ln in rendered.splitlines()]
+    src = [ln.strip() for ln in template.splitlines()]
+    matcher = difflib.SequenceMatcher(a=out, b=src, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= line - 1 < i2:
+            if tag == "equal":
+                return j1 + (line - 1 - i1) + 1
+            return j1 + min(line - 1 - i1, max(j2 - j1 - 1, 0)) + 1  # a line Jinja rewrote
+    return line
+
+
 def sql_literal(value) -> str:
     """Render a Python value as a SQL literal Polars understands.
 

@@ -198,3 +198,61 @@ def test_two_failures_raise_a_run_error_with_every_result(built):
         project.run(["gold.b1", "gold.b2"])
     assert len(info.value.errors) == 2 and {r["status"] for r in info.value.results} == {"failed"}
     assert "gold.b1" in str(info.value) and "gold.b2" in str(info.value)
+
+
+def test_sql_error_lines_point_into_the_file_past_jinja_blocks(rat_project):
+    pl.DataFrame(ROWS).write_delta(f"{rat_project.lake}/bronze/orders")
+    rat_project.write("silver/d.sql", """\
+        -- @materialized: incremental
+        SELECT id, amount
+        FROM bronze.orders
+        WHERE 1 = 1
+        {% if is_incremental() %}
+          AND id > {{ watermark('id') }}
+        {% endif %}
+        {#
+          a comment
+        #}
+        AND nosuchcol > 1
+    """)
+    with pytest.raises(SQLError, match="nosuchcol") as info:
+        rat_project.run("silver.d")
+    assert info.value.line == 11 and info.value.file.endswith("silver/d.sql")
+    rat_project.write("silver/d.sql", "{# one\ntwo #}\nSELECT id FROM bronze.orders\nWHERE {{ undefined_thing.x }} > 1\n")
+    with pytest.raises(SQLError, match="undefined_thing") as info:
+        rat_project.run("silver.d")
+    assert info.value.line == 4
+    rat_project.write("silver/d.sql", "{# one\ntwo #}\nSELECT id\nFROM bronze.orderz\n")
+    with pytest.raises(TableNotFoundError, match="did you mean bronze.orders") as info:
+        rat_project.run("silver.d")
+    assert info.value.line == 4
+
+
+def test_a_missing_watermark_column_is_a_sql_error_naming_the_transform(built):
+    project, sql = built
+    sql.write_text("-- @materialized: incremental\nSELECT id, amount FROM bronze.orders\n"
+                   "{% if is_incremental() %}WHERE id > {{ watermark('nope') }}{% endif %}\n")
+    project.run("silver.orders", full_refresh=True)
+    with pytest.raises(SQLError, match="watermark column 'nope' is not in the target table") as info:
+        project.run("silver.orders")
+    assert info.value.transform == "silver.orders" and info.value.file.endswith("silver/orders.sql")
+
+
+def test_an_unknown_input_fails_its_transform_only(built):
+    project, _ = built
+    project.write("silver/ok.sql", "SELECT id FROM bronze.orders")
+    project.write("silver/bad.sql", "SELECT id FROM bronze.missing")
+    with pytest.raises(TableNotFoundError, match="unknown table 'bronze.missing'") as info:
+        project.run(["silver.ok", "silver.bad"])
+    status = {r["table"]: r["status"] for r in info.value.results}
+    assert status == {"silver.ok": "success", "silver.bad": "failed"}
+    assert project.version("silver.ok") == 0
+
+
+def test_read_of_a_version_that_does_not_exist(built):
+    from ratatouille import read
+
+    project, _ = built
+    with pytest.raises(TableNotFoundError, match=r"silver.orders has no version 5 \(versions 0 to 0"):
+        read("silver.orders", version=5, project_dir=str(project.root))
+    assert read("silver.orders", version=0, project_dir=str(project.root)).collect().height == 2

@@ -174,3 +174,16 @@ def test_yaml_beside_a_python_transform_adds_checks(rat_project):
     from ratatouille.discover import Project
 
     assert Project.load().get("gold.zones").description == "Distinct zones."
+
+
+def test_checks_of_a_view_run_on_what_it_reads(trips):
+    trips.write("silver/trips.sql", "-- @materialized: view\nSELECT * FROM bronze.trips WHERE trip_id IS NOT NULL")
+    trips.write("silver/trips.yaml", "columns:\n  - {name: trip_id, tests: [unique]}\n"
+                                     "tests:\n  - {name: cheap, sql: 'SELECT * FROM {{ this }} WHERE fare > 100', "
+                                     "severity: warn}\n")
+    with pytest.raises(CheckError, match="trip_id") as info:
+        trips.run("silver.trips")
+    assert {c["name"]: c["passed"] for c in info.value.checks} == {"schema": False, "cheap": False}
+    trips.write("silver/trips.sql", "-- @materialized: view\nSELECT * FROM bronze.trips WHERE zone = 'north'")
+    ok = trips.run("silver.trips")
+    assert ok["status"] == "success" and [c["passed"] for c in ok["checks"]] == [True, True]

@@ -10,10 +10,10 @@ import pytest
 from ratatouille import SchemaError
 
 
-def _bronze(project, rows: list[dict], *, name: str = "bronze.orders") -> None:
+def _bronze(project, rows: list[dict], *, name: str = "bronze.orders", schema=None) -> None:
     """Write a bronze source table directly (outside any transform)."""
     layer, short = name.split(".")
-    pl.DataFrame(rows).write_delta(f"{project.lake}/{layer}/{short}", mode="overwrite",
+    pl.DataFrame(rows, schema=schema).write_delta(f"{project.lake}/{layer}/{short}", mode="overwrite",
                                    delta_write_options={"schema_mode": "overwrite"})
 
 
@@ -178,3 +178,57 @@ def test_date_partitions(rat_project):
     _bronze(rat_project, [{"id": 9, "d": dt.date(2024, 1, 1)}], name="bronze.events")
     rat_project.run("silver.events")
     assert sorted(rat_project.read("silver.events")["id"].to_list()) == [1, 3, 9]
+
+
+def test_a_table_transform_may_change_a_column_type(rat_project):
+    """A table is rebuilt every run: its new schema wins, no full refresh needed."""
+    _bronze(rat_project, ORDERS)
+    sql = rat_project.write("silver/orders.sql", "SELECT id, amount FROM bronze.orders")
+    rat_project.run("silver.orders")
+    sql.write_text("SELECT CAST(id AS VARCHAR) AS id, amount FROM bronze.orders")
+    assert rat_project.run("silver.orders")["version"] == 1
+    assert rat_project.read("silver.orders").schema["id"] == pl.String
+
+
+def test_merge_refuses_null_and_duplicated_keys_on_every_run(rat_project):
+    """A NULL key never matches (it would be inserted again each run), duplicates would stay
+    duplicated: both are errors, on the first run and a full refresh too, and nothing is written."""
+    rat_project.write("silver/m.sql", "-- @materialized: incremental\n-- @strategy: merge\n"
+                                      "-- @unique_key: [a, b]\nSELECT a, b, v FROM bronze.src")
+    _bronze(rat_project, [{"a": 1, "b": "z", "v": 1}, {"a": 1, "b": "z", "v": 2}], name="bronze.src")
+    with pytest.raises(SchemaError, match="1 rows with a duplicated unique_key|2 rows with a duplicated unique_key"):
+        rat_project.run("silver.m")
+    assert rat_project.version("silver.m") is None
+    _bronze(rat_project, [{"a": None, "b": "z", "v": 3}, {"a": 2, "b": "y", "v": 4}], name="bronze.src")
+    with pytest.raises(SchemaError, match=r"1 rows with a NULL in unique_key \['a', 'b'\]"):
+        rat_project.run("silver.m")
+    _bronze(rat_project, [{"a": 2, "b": "y", "v": 4}], name="bronze.src")
+    rat_project.run("silver.m")
+    _bronze(rat_project, [{"a": None, "b": "z", "v": 30}], name="bronze.src",
+            schema={"a": pl.Int64, "b": pl.String, "v": pl.Int64})
+    with pytest.raises(SchemaError, match="NULL in unique_key"):
+        rat_project.run("silver.m")
+    with pytest.raises(SchemaError, match="NULL in unique_key"):
+        rat_project.run("silver.m", full_refresh=True)
+    assert rat_project.version("silver.m") == 0 and rat_project.read("silver.m").rows() == [(2, "y", 4)]
+
+
+def test_an_incremental_run_with_nothing_new_makes_no_commit(rat_project):
+    _bronze(rat_project, ORDERS)
+    rat_project.write("silver/inc.sql", "-- @materialized: incremental\nSELECT id, amount FROM bronze.orders\n"
+                                        "{% if is_incremental() %}WHERE id > {{ watermark('id') }}{% endif %}")
+    assert rat_project.run("silver.inc")["version"] == 0
+    again = rat_project.run("silver.inc")
+    assert again["status"] == "skipped" and again["rows_written"] == 0 and again["version"] == 0
+    assert rat_project.version("silver.inc") == 0
+
+
+def test_an_all_null_column_fits_the_existing_type(rat_project):
+    _bronze(rat_project, ORDERS)
+    sql = rat_project.write("silver/inc.sql", "-- @materialized: incremental\n"
+                                              "SELECT id, CAST(day AS VARCHAR) AS note FROM bronze.orders")
+    rat_project.run("silver.inc")
+    sql.write_text("-- @materialized: incremental\nSELECT id, NULL AS note FROM bronze.orders")
+    assert rat_project.run("silver.inc")["rows_written"] == 3
+    table = rat_project.read("silver.inc")
+    assert table.schema["note"] == pl.String and table["note"].null_count() == 3

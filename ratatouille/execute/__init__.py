@@ -149,8 +149,8 @@ class Runner:
                            extra=extra if extra is not None else {})
         try:
             return t.build(ctx)
-        except RatatouilleError:
-            raise
+        except RatatouilleError as exc:
+            raise exc.locate(transform=t.name, file=t.file)
         except pl.exceptions.PolarsError as exc:
             raise SQLError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}", transform=t.name,
                            file=t.file) from exc
@@ -160,7 +160,7 @@ class Runner:
             single: bool = False) -> RunResult:
         started = time.perf_counter()
         order = self.dag.order(selectors, upstream=upstream, downstream=downstream)
-        self._validate(order)
+        invalid = self._validate(order)  # a transform reading an unknown table fails alone, not the run
         self._consumers = {n: [d for d in self.dag.downstream[n] if d in order] for n in order}
         results: list[RunResult] = []
         errors: list[RatatouilleError] = []
@@ -174,6 +174,8 @@ class Runner:
                 continue
             self._emit("start", name, None)
             try:
+                if name in invalid:
+                    raise invalid[name]
                 result = self.run_one(self.project.transforms[name])
             except RatatouilleError as exc:
                 blocked.add(name)
@@ -197,6 +199,18 @@ class Runner:
                            errors=errors, results=out.results)
         return out
 
+    def _check(self, t: Transform, data: pl.DataFrame) -> list:
+        """Run ``t``'s checks on ``data``; a failed ``error`` check raises :class:`CheckError`."""
+        checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name))
+        failed = [c for c in checks if c.blocking]
+        if failed:
+            raise CheckError("check(s) failed, nothing written: " + "; ".join(
+                f"{c.name}: {c.message}" for c in failed), transform=t.name, file=t.file, checks=jsonable(checks))
+        for c in checks:
+            if not c.passed:
+                log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
+        return checks
+
     def _set_aside_rejected(self, t: IngestTransform, ingest) -> None:
         """Move an ingest run's rejected files aside (after its commit, if any)."""
         from ..transforms.ingest import handle_rejected
@@ -208,17 +222,22 @@ class Runner:
         if self.on_event is not None:
             self.on_event(event, name, result)
 
-    def _validate(self, order: Iterable[str]) -> None:
+    def _validate(self, order: Iterable[str]) -> dict[str, TableNotFoundError]:
+        """The transforms of ``order`` that read a table nobody builds and that is not in the lake."""
+        from .._names import not_found
+
+        invalid: dict[str, TableNotFoundError] = {}
         for name in order:
             t = self.project.transforms[name]
             if isinstance(t, BrokenTransform):
                 continue  # raises its own error when it runs
             for dep in t.inputs:
                 if dep not in self.project.transforms and self._read_target(dep) is None:
-                    from .._names import not_found
-
                     err = not_found(dep, self.project.known_tables())
-                    raise TableNotFoundError(f"reads {err.message}", transform=t.name, file=t.file)
+                    invalid[name] = TableNotFoundError(f"reads {err.message}", transform=t.name, file=t.file,
+                                                       line=t.line_of(dep))
+                    break
+        return invalid
 
     def run_one(self, t: Transform) -> RunResult:
         """Build, check and write one transform."""
@@ -229,10 +248,11 @@ class Runner:
         if self.partition is not None:
             check_partitionable(t, self.partition)
         target = self.project.target(t.name)
-        if mode == "view":
+        if mode == "view":  # never written; its checks (if any) run on what it reads as now
             lf = self.frame(t.name)
             lf.collect_schema()
-            return self._result(t, started, status="success", rows=0, version=None, checks=[])
+            checks = self._check(t, self._collect(t, lf)) if t.has_schema_checks or t.config.tests else []
+            return self._result(t, started, status="success", rows=0, version=None, checks=jsonable(checks))
         table = target.open()
         previous = table.version() if table is not None else None
         # an empty table has no watermark: build it as a first run would
@@ -260,14 +280,7 @@ class Runner:
         checks: list = []
         if needs_frame:
             data = self._collect(t, lf)
-            checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name))
-            failed = [c for c in checks if c.blocking]
-            if failed:
-                raise CheckError("check(s) failed, nothing written: " + "; ".join(
-                    f"{c.name}: {c.message}" for c in failed), transform=t.name, file=t.file, checks=jsonable(checks))
-            for c in checks:
-                if not c.passed:
-                    log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
+            checks = self._check(t, data)
         if self.dry_run:
             rows = len(data) if isinstance(data, pl.DataFrame) else 0
             if isinstance(data, pl.DataFrame) and mode == "table":
@@ -321,5 +334,6 @@ def watermark(target: pl.LazyFrame | None, column: str) -> Any:
     if target is None:
         return None
     if column not in target.collect_schema().names():
-        raise TableNotFoundError(f"watermark column {column!r} is not in the target table")
+        raise SQLError(f"watermark column {column!r} is not in the target table (its columns: "
+                       f"{', '.join(target.collect_schema().names())})")
     return target.select(pl.col(column).max()).collect().item()

@@ -85,6 +85,16 @@ class Transform:
     def has_schema_checks(self) -> bool:
         return bool(self.config.columns)
 
+    def line_of(self, text: str) -> int | None:
+        """The 1-based line of the defining file where ``text`` first appears (for error messages)."""
+        if not self.path or not self.path.is_file():
+            return None
+        needle = text.lower()
+        for lineno, line in enumerate(self.path.read_text().splitlines(), start=1):
+            if needle in line.lower():
+                return lineno
+        return None
+
     def build(self, ctx: BuildContext) -> pl.LazyFrame:
         raise NotImplementedError
 

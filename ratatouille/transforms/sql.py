@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -9,7 +10,7 @@ import jinja2
 import polars as pl
 
 from .._names import parse_table_name
-from .._sql import execute_sql, referenced_tables, sql_literal
+from .._sql import execute_sql, referenced_tables, source_line, sql_literal
 from ..errors import ConfigError, SQLError
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config, load_yaml, parse_annotations
@@ -61,8 +62,12 @@ class SQLTransform(Transform):
         return self.sql + self._yaml_text
 
     # -- rendering ------------------------------------------------------------
-    def render(self, ctx: BuildContext | None = None, *, incremental: bool | None = None) -> str:
-        """Render the Jinja template: ``ref``, ``is_incremental``, ``watermark``, ``this``, ``var``."""
+    def render(self, ctx: BuildContext | None = None, *, incremental: bool | None = None,
+               discovering: bool = False) -> str:
+        """Render the Jinja template: ``ref``, ``is_incremental``, ``watermark``, ``this``, ``var``.
+
+        ``discovering``: rendered to find the inputs, before the project's and the run's vars
+        are known, so an unknown ``var()`` renders as ``NULL`` instead of failing."""
         ctx = ctx or BuildContext(inputs={})
         inc = ctx.is_incremental if incremental is None else incremental
         variables = {**self.config.vars, **ctx.vars}
@@ -79,6 +84,8 @@ class SQLTransform(Transform):
             if name in variables:
                 return variables[name]
             if default is jinja2.Undefined:
+                if discovering:
+                    return "NULL"
                 raise SQLError(f"var({name!r}) is not set (set it in vars: or pass vars=)", transform=self.name, file=self.file)
             return default
 
@@ -90,15 +97,18 @@ class SQLTransform(Transform):
             raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file,
                            line=exc.lineno) from None
         except jinja2.UndefinedError as exc:
-            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file) from None
+            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file,
+                           line=_template_line(exc)) from None
 
     def _discover_inputs(self) -> list[str]:
         found: list[str] = []
         for inc in (False, True):
             if inc and self.config.materialized != "incremental":
                 continue
-            sql = self.render(BuildContext(inputs={}, watermark=lambda col: 0), incremental=inc)
-            for name in referenced_tables(sql, transform=self.name, file=self.file):
+            sql = self.render(BuildContext(inputs={}, watermark=lambda col: 0), incremental=inc, discovering=True)
+            with self._lines_of(sql):
+                names = referenced_tables(sql, transform=self.name, file=self.file)
+            for name in names:
                 if name != self.name and name not in found:
                     found.append(name)
         return found
@@ -108,4 +118,26 @@ class SQLTransform(Transform):
         frames = dict(ctx.inputs)
         if ctx.target is not None:
             frames[self.name] = ctx.target
-        return execute_sql(sql, frames, transform=self.name, file=self.file)
+        with self._lines_of(sql):
+            return execute_sql(sql, frames, transform=self.name, file=self.file)
+
+    @contextlib.contextmanager
+    def _lines_of(self, rendered: str):
+        """Errors about the ``rendered`` SQL point at the line of this transform's file."""
+        try:
+            yield
+        except SQLError as exc:
+            if exc.line and rendered != self.sql:
+                exc.line = source_line(self.sql, rendered, exc.line)
+                exc.args = (exc._format(),)
+            raise
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error was raised at (Jinja rewrites its traceback to name it)."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -142,15 +142,34 @@ class Merge(Materialization):
 
     mode = "merge"
 
+    def write(self, target, data, *, full_refresh=False, metadata=None, table=None) -> WriteOutcome:
+        source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        self._check_keys(source, target.name)  # the first run and a full refresh too: the table starts clean
+        return super().write(target, source, full_refresh=full_refresh, metadata=metadata, table=table)
+
+    def _check_keys(self, source: pl.DataFrame, name: str) -> None:
+        """Every row of the new data has a ``unique_key``, and only one row has it."""
+        missing = [k for k in self.unique_key if k not in source.columns]
+        if missing:
+            raise SchemaError(f"unique_key column(s) {missing} are not in the data", transform=name or None)
+        if not len(source):
+            return
+        keys = source.select(self.unique_key)
+        nulls = keys.select(pl.any_horizontal(pl.all().is_null()).sum()).item()
+        if nulls:
+            raise SchemaError(f"merge source has {nulls} rows with a NULL in unique_key {list(self.unique_key)} "
+                              "(a NULL key never matches, so each run would insert them again)",
+                              transform=name or None)
+        dupes = keys.is_duplicated().sum()
+        if dupes:
+            raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
+                              transform=name or None)
+
     def _incremental(self, target, table, data, commit):
         predicate = " AND ".join(f't."{k}" = s."{k}"' for k in self.unique_key)
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         if source.is_empty() and not self.delete_missing:
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        dupes = source.select(self.unique_key).is_duplicated().sum() if len(source) else 0
-        if dupes:
-            raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
-                              transform=target.name or None)
         # the source is in memory already: streamed_exec=False lets delta-rs derive an early filter from
         # it (partition values, min/max of the keys) and skip the target files the merge cannot touch
         merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
@@ -262,7 +281,12 @@ def predicate_literal(value: Any) -> str:
 
 def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: bool = False) -> Frame:
     """Fit new data to an existing table: new columns are fine, safe widenings are cast,
-    any other type change is a :class:`SchemaError` (use ``full_refresh``)."""
+    any other type change is a :class:`SchemaError` (use ``full_refresh``). With ``replace``
+    (a ``table`` transform, which overwrites the whole table) the new schema simply wins.
+
+    A column of the new data that is all NULL (type ``Null``) takes the table's type."""
+    if replace:
+        return data
     existing = _table_schema(table)
     new = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
     casts, problems = {}, []
@@ -270,7 +294,7 @@ def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: boo
         old = existing.get(col)
         if old is None or old == dtype:
             continue
-        if _same_family(old, dtype):
+        if dtype == pl.Null or _same_family(old, dtype):
             casts[col] = old
         else:
             problems.append(f"{col}: {old} -> {dtype}")
@@ -434,6 +458,8 @@ def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
                         files.append((name, stats))
                     else:  # an empty result: commit no file, as delta-rs does
                         os.remove(os.path.join(root, name))
+            if not files and mode == "append":  # nothing new: no empty commit
+                return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         else:
             if data.columns != columns:
                 data = data.select(columns)
