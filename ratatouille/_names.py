@@ -51,6 +51,19 @@ def check_workspace(value: str) -> str:
     return value
 
 
+_NOT_CHECK_CHAR = re.compile(r"[^A-Za-z0-9_]")
+
+
+def check_slug(name: str) -> str:
+    """A check name as Dagster accepts it (letters, digits and ``_``).
+
+    >>> check_slug("no-negative totals"), check_slug("1st")
+    ('no_negative_totals', 'check_1st')
+    """
+    clean = _NOT_CHECK_CHAR.sub("_", name).strip("_") or "check"
+    return clean if not clean[0].isdigit() else f"check_{clean}"
+
+
 def not_found(name: str, known: Iterable[str], *, what: str = "table", **where) -> TableNotFoundError:
     """A TableNotFoundError for ``name`` that lists the closest known names."""
     known = sorted(set(known))

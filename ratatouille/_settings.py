@@ -116,14 +116,42 @@ def load_settings(project_dir: str | Path | None = None, *, workspace: str | Non
         if not isinstance(env_options, dict):
             raise ConfigError("RAT_STORAGE_OPTIONS must be a JSON object ({\"key\": \"value\", ...})")
         options.update(env_options)
-    ws = workspace or os.environ.get("RAT_WORKSPACE") or table.get("workspace") or "default"
+    ws = check_workspace(workspace or os.environ.get("RAT_WORKSPACE") or table.get("workspace") or "default")
+    ws_file = root / "workspaces" / ws / "workspace.yaml"
+    ws_settings = read_yaml_mapping(ws_file)
+    unknown = set(ws_settings) - WORKSPACE_KEYS
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(WORKSPACE_KEYS)}", file=str(ws_file))
+    ws_vars = ws_settings.get("vars") or {}
+    if not isinstance(ws_vars, dict):
+        raise ConfigError("vars: must map names to values", file=str(ws_file))
     return Settings(
         project_dir=root,
         lake=_resolve_lake(lake, root),
         storage_options=Secrets(options),
-        workspace=check_workspace(ws),
-        vars=dict(table.get("vars") or {}),
+        workspace=ws,
+        vars={**dict(table.get("vars") or {}), **ws_vars},  # the workspace's vars override the project's
     )
+
+
+WORKSPACE_KEYS = {"name", "description", "pin", "vars"}
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file holding a mapping (``{}`` when the file does not exist); errors name the file."""
+    import yaml
+
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                          line=line + 1 if line is not None else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of settings", file=str(path))
+    return data
 
 
 def _resolve_lake(lake: str, root: Path) -> str:

@@ -43,7 +43,7 @@ import polars as pl
 import yaml
 
 from ._names import check_workspace, parse_table_name
-from ._settings import Settings, load_settings
+from ._settings import Settings, load_settings, read_yaml_mapping
 from .discover import Project
 from .discover import list_workspaces as _workspace_names
 from .errors import CheckError, ConfigError, TableNotFoundError, WorkspaceError
@@ -65,21 +65,7 @@ def workspace_dir(settings: Settings, workspace: str) -> Path:
 def workspace_config(settings: Settings, workspace: str) -> dict[str, Any]:
     """The parsed ``workspace.yaml`` of a workspace (``{}`` when there is none)."""
     path = workspace_dir(settings, workspace) / WORKSPACE_FILE
-    return _read_yaml(path)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
-                          line=line + 1 if line is not None else None) from None
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of settings", file=str(path))
-    return data
+    return read_yaml_mapping(path)
 
 
 def load_pins(settings: Settings, workspace: str) -> dict[str, int]:
@@ -90,7 +76,7 @@ def load_pins(settings: Settings, workspace: str) -> dict[str, int]:
     if not cfg.get("pin"):
         return {}
     path = workspace_dir(settings, workspace) / PINS_FILE
-    tables = _read_yaml(path).get("tables") or {}
+    tables = read_yaml_mapping(path).get("tables") or {}
     if not isinstance(tables, dict):
         raise ConfigError("'tables' must map table names to Delta versions", file=str(path))
     pins: dict[str, int] = {}
@@ -147,7 +133,7 @@ def pin_workspace(workspace: str, *, project_dir: str | Path | None = None) -> d
                   f"# Versions of default's tables that workspace {ws} reads (refresh: rat workspace pin {ws})\n"
                   + body)
     cfg_path = folder / WORKSPACE_FILE
-    cfg = _read_yaml(cfg_path)
+    cfg = read_yaml_mapping(cfg_path)
     if cfg.get("pin") is not True:
         text = cfg_path.read_text() if cfg_path.is_file() else f"name: {ws}\n"
         lines = [ln for ln in text.splitlines() if not ln.startswith("pin:")]
@@ -442,7 +428,11 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
     out.columns_removed = {c: str(d) for c, d in lschema.items() if c not in rschema}
     out.columns_changed = {c: (str(lschema[c]), str(d)) for c, d in rschema.items()
                            if c in lschema and lschema[c] != d}
-    common = [c for c in rschema if c in lschema]
+    # the ingestion bookkeeping (when a row was loaded, from which file version) is not the
+    # data: a rebuild that loads the same rows again is not a change
+    from .transforms.ingest import META_COLUMNS
+
+    common = [c for c in rschema if c in lschema and c not in META_COLUMNS]
 
     # the key: asked for, else the transform's unique_key, else every common column
     wanted = list(key or ()) or list(t.config.unique_key if t is not None else ()) or \
@@ -683,8 +673,9 @@ def check_promotion(plan: Promotion) -> Any:
     from .execute import run
 
     try:
+        # full_refresh: the checks see everything the transform builds, not only an increment
         result = run(plan.names if len(plan.names) > 1 else plan.names[0], workspace=plan.workspace,
-                     project_dir=str(plan.project_dir), dry_run=True)
+                     project_dir=str(plan.project_dir), dry_run=True, full_refresh=True)
     except RatatouilleError as exc:
         raise CheckError(f"not promoted: it fails in workspace {plan.workspace}: {exc.message}",
                          transform=exc.transform, file=exc.file, line=exc.line, checks=exc.checks,

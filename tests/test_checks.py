@@ -187,3 +187,18 @@ def test_checks_of_a_view_run_on_what_it_reads(trips):
     trips.write("silver/trips.sql", "-- @materialized: view\nSELECT * FROM bronze.trips WHERE zone = 'north'")
     ok = trips.run("silver.trips")
     assert ok["status"] == "success" and [c["passed"] for c in ok["checks"]] == [True, True]
+
+
+@pytest.mark.parametrize("names, message", [
+    (["no-neg", "no_neg"], "have the same name as checks"),
+    (["dup", "dup"], "tests 'dup' and 'dup' have the same name"),
+    (["schema"], "reserved for the columns: check"),
+])
+def test_test_names_are_unique_and_schema_is_reserved(trips, names, message):
+    from ratatouille import ConfigError
+
+    tests = "".join(f"  - {{name: {n}, sql: 'SELECT * FROM {{{{ this }}}} WHERE fare < 0'}}\n" for n in names)
+    trips.write("silver/trips.yaml", "tests:\n" + tests)
+    with pytest.raises(ConfigError, match=message) as info:
+        trips.run("silver.trips")
+    assert info.value.file.endswith("silver/trips.yaml")

@@ -590,6 +590,19 @@ def test_dropped_in_module_that_fails_to_import_is_reported(rat_project, caplog)
     assert err.value.file.endswith("broken.py")
 
 
+def test_dropped_in_module_with_a_syntax_error_breaks_nothing_else(rat_project, caplog):
+    """Its docstring says 'transform', so discovery reads it for @transform too: still only it fails."""
+    rat_project.write("silver/a.sql", "SELECT 1 AS x")
+    rat_project.write("broken_mod.py", '"""Assets that transform things."""\nimport dagster\n\ndef oops(:\n    pass\n')
+    with caplog.at_level("WARNING", logger="ratatouille"):
+        assert rat_project.run("silver.a")["status"] == "success"
+    assert "broken_mod.py" in caplog.text
+    defs = build_definitions()
+    assert set(specs(defs)) == {"silver/a"}
+    errors = defs.metadata["ratatouille/load_errors"].value
+    assert len(errors) == 1 and "broken_mod.py" in errors[0]
+
+
 def test_check_on_a_missing_asset_is_a_clear_error(rat_project):
     rat_project.write("silver/sales.sql", "SELECT 1 AS x")
     rat_project.write("checks.py", """

@@ -520,3 +520,51 @@ def test_promote_an_ingest_transform(project):
     plan = promote("bronze.sales", workspace="alice")
     assert [(f.action, f.dest.name) for f in plan.files] == [("update", "sales.yaml")]
     assert Project.load().get("bronze.sales").description == "orders"
+
+
+def test_promote_checks_everything_an_incremental_transform_builds(project):
+    """Built once in the workspace, an incremental transform has nothing new on a second
+    dry run: the promotion check still sees every row (it runs as a full refresh)."""
+    project.write("silver/sales.sql", SILVER, workspace="alice")
+    project.write("silver/sales.yaml", SILVER_YAML, workspace="alice")
+    project.run("silver.sales", workspace="alice")
+    project.write("silver/sales.yaml", SILVER_YAML + "  - name: never\n    sql: SELECT * FROM {{ this }}\n",
+                  workspace="alice")
+    with pytest.raises(CheckError, match="not promoted.*never"):
+        promote("silver.sales", workspace="alice")
+    assert "never" not in (project.root / "workspaces/default/pipelines/silver/sales.yaml").read_text()
+
+
+def test_workspace_yaml_vars_override_the_project_s_and_unknown_keys_are_errors(project):
+    from ratatouille import ConfigError
+
+    pyproject = project.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "[tool.ratatouille.vars]\nmin_qty = 0\n")
+    project.write("gold/big.sql", "SELECT order_id FROM silver.sales WHERE quantity > {{ var('min_qty') }}")
+    project.write("gold/big.sql", "SELECT order_id FROM silver.sales WHERE quantity > {{ var('min_qty') }}",
+                  workspace="alice")
+    project.run("gold.big")
+    assert project.read("gold.big").height == 4
+    path = project.root / "workspaces/alice/workspace.yaml"
+    path.write_text(path.read_text() + "vars:\n  min_qty: 2\n")
+    project.run("gold.big", workspace="alice")
+    assert project.query("SELECT * FROM gold.big", workspace="alice")["order_id"].to_list() == [4]
+    assert project.read("gold.big").height == 4  # default keeps the project's value
+    path.write_text(path.read_text() + "pinn: true\n")
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['pinn'\]") as info:
+        project.run("gold.big", workspace="alice")
+    assert info.value.file.endswith("workspaces/alice/workspace.yaml")
+
+
+def test_a_stray_folder_under_workspaces_does_not_hide_the_others(project, caplog):
+    (project.root / "workspaces" / "My-WS" / "pipelines").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="ratatouille"):
+        listed = [w["workspace"] for w in list_workspaces(project_dir=project.root)]
+    assert listed == ["alice", "default"] and "My-WS" in caplog.text
+
+
+def test_diff_ignores_when_and_from_which_file_version_rows_were_loaded(project):
+    project.run("bronze.sales", workspace="alice")  # the same landing files, ingested again in alice
+    d = diff("bronze.sales", workspace="alice")
+    assert (d.added, d.removed, d.changed) == (0, 0, 0)
+    assert d.rows_base == d.rows_workspace == 5 and "_ingested_at" not in d.key

@@ -107,3 +107,14 @@ def test_promote_refuses_failing_checks_and_errors_are_one_line(project, capsys)
 
     out = rat("diff", "silver.sales")
     assert isinstance(out.exception, WorkspaceError)
+
+
+def test_rat_diff_exit_code_through_the_real_entry_point(project):
+    """``rat`` is ``main()``: the exit code of ``--exit-code`` must survive it."""
+    assert main(["workspace", "create", "alice"]) == 0
+    project.write("silver/sales.sql", ALICE_SILVER, workspace="alice")
+    project.write("silver/sales.yaml", SILVER_YAML, workspace="alice")
+    assert main(["run", "-w", "alice", "silver.sales"]) == 0
+    assert main(["diff", "-w", "alice", "silver.sales", "--exit-code"]) == 1
+    assert main(["diff", "-w", "alice", "bronze.sales", "--exit-code"]) != 0  # alice has no bronze.sales
+    assert main(["diff", "-w", "alice", "silver.sales"]) == 0

@@ -218,8 +218,8 @@ from . import _dev as _dev_command  # noqa: E402,F401  (rat dev: the Dagster UI)
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rat``: one clear error line and exit 1 on failure."""
     try:
-        app(args=argv, standalone_mode=False)
-        return 0
+        rc = app(args=argv, standalone_mode=False)  # typer.Exit(code) comes back as the return value
+        return rc if isinstance(rc, int) else 0
     except RatatouilleError as exc:
         if _state["debug"]:
             raise

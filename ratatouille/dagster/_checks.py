@@ -9,21 +9,15 @@ the failing row counts.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Mapping
 
 import dagster as dg
 
+from .._names import check_slug
 from ..check import SCHEMA_CHECK, check_names
 from ..transforms import Transform
 
-_INVALID = re.compile(r"[^A-Za-z0-9_]")
-
-
-def dagster_check_name(name: str) -> str:
-    """A check name as Dagster accepts it (letters, digits and ``_``)."""
-    clean = _INVALID.sub("_", name).strip("_") or "check"
-    return clean if not clean[0].isdigit() else f"check_{clean}"
+dagster_check_name = check_slug  # a check name as Dagster accepts it
 
 
 def check_specs(t: Transform, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:

@@ -8,6 +8,7 @@ transforms of ``default`` too, overridden by its own of the same name.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +20,8 @@ from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
 from ..transforms._config import build_config, load_yaml
 from ..transforms.python import import_file, scan_file, transforms_in_module
+
+log = logging.getLogger("ratatouille")
 
 
 class Project:
@@ -121,7 +124,15 @@ def list_workspaces(settings: Settings) -> list[str]:
     root = settings.workspaces_dir
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    names = []
+    for p in sorted(root.iterdir()):
+        if not p.is_dir() or p.name.startswith((".", "_")):
+            continue
+        try:
+            names.append(check_workspace(p.name))
+        except WorkspaceError as exc:  # one stray folder does not hide the others
+            log.warning("ignoring workspaces/%s: %s", p.name, exc.message)
+    return names
 
 
 def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, Transform]:
@@ -160,6 +171,9 @@ def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
         return _from_file(path, layer, workspace)
     except RatatouilleError as exc:
         exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
+        if layer is None and path.suffix == ".py":  # a dropped-in module: it has no one name to fail under
+            log.warning("skipping %s: %s", path, exc.message)
+            return []
         if layer is None or path.suffix not in (".sql", ".yaml", ".yml", ".py") or "invalid" in exc.message:
             raise
         if path.suffix in (".yaml", ".yml") and (path.with_suffix(".sql").exists() or path.with_suffix(".py").exists()):

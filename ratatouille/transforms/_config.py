@@ -12,6 +12,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
+from .._names import check_slug
 from ..errors import ConfigError
 
 Materialized = Literal["table", "view", "incremental"]
@@ -153,6 +154,7 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set
             value = tuple(_column(c, file) for c in (value or []))
         elif key == "tests":
             value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
+            _check_test_names(value, file)
         elif key == "triggers":
             value = tuple(value if isinstance(value, list) else [value]) if value else ()
         elif key == "delete_missing":
@@ -201,6 +203,19 @@ def _column(raw: Any, file: str | None) -> ColumnSpec:
     tests = raw.get("tests") or []
     return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(tests if isinstance(tests, list) else [tests]),
                       description=raw.get("description"), nullable=raw.get("nullable", True))
+
+
+def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
+    """Test names are unique (also as Dagster check names) and ``schema`` is the columns' check."""
+    seen: dict[str, str] = {}
+    for test in tests:
+        slug = check_slug(test.name)
+        if slug == "schema":
+            raise ConfigError(f"test name {test.name!r} is reserved for the columns: check; rename the test", file=file)
+        if slug in seen:
+            raise ConfigError(f"tests {seen[slug]!r} and {test.name!r} have the same name"
+                              + ("" if seen[slug] == test.name else f" as checks ({slug!r})"), file=file)
+        seen[slug] = test.name
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
