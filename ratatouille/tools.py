@@ -27,7 +27,11 @@ def _table(name: str, workspace: str | None):
     if target is None:
         from ._names import not_found
 
-        if name in project.transforms:
+        t = project.transforms.get(name)
+        if t is not None and t.mode == "view":
+            raise TableNotFoundError(f"{name} is a view: it is never written, so it has no Delta table "
+                                     "(read it with query() or read())")
+        if t is not None:
             raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
         raise not_found(name, project.transforms)
     return project, target
@@ -62,9 +66,10 @@ def _all_tables(project: Project) -> list[str]:
 
 
 def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
-    """The Polars schema of a table."""
-    _, target = _table(name, workspace)
-    return target.scan().collect_schema()
+    """The Polars schema of a table (or of the plan of a view)."""
+    from ._query import read
+
+    return read(name, workspace=workspace).collect_schema()
 
 
 def history(name: str, *, workspace: str | None = None, limit: int | None = None) -> pl.DataFrame:

@@ -157,3 +157,12 @@ def test_import_ratatouille_does_not_import_dagster():
     code = "import sys, ratatouille; ratatouille.run; ratatouille.query; ratatouille.tools; print('dagster' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tools_on_a_view(rat_project):
+    pl.DataFrame({"id": [1, 2]}).write_delta(f"{rat_project.lake}/bronze/src")
+    rat_project.write("silver/v.sql", "-- @materialized: view\nSELECT id, id * 2 AS twice FROM bronze.src")
+    assert dict(tools.schema("silver.v")) == {"id": pl.Int64, "twice": pl.Int64}
+    assert tools.preview("silver.v")["twice"].to_list() == [2, 4]
+    with pytest.raises(TableNotFoundError, match="silver.v is a view: it is never written"):
+        tools.history("silver.v")
