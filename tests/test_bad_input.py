@@ -256,3 +256,23 @@ def test_read_of_a_version_that_does_not_exist(built):
     with pytest.raises(TableNotFoundError, match=r"silver.orders has no version 5 \(versions 0 to 0"):
         read("silver.orders", version=5, project_dir=str(project.root))
     assert read("silver.orders", version=0, project_dir=str(project.root)).collect().height == 2
+
+
+def test_a_plan_that_fails_to_compute_is_the_transform_s_error_not_storage(rat_project):
+    pl.DataFrame(ROWS).write_delta(f"{rat_project.lake}/bronze/orders")
+    rat_project.write("gold/py.py", '''
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("gold.py", inputs=["bronze.orders"])
+        def py(orders: pl.LazyFrame) -> pl.LazyFrame:
+            return orders.select(pl.col("missing"))
+    ''')
+    with pytest.raises(TransformError, match="the returned plan does not resolve.*missing") as info:
+        rat_project.run("gold.py")
+    assert info.value.file.endswith("gold/py.py") and info.value.line == 5
+    rat_project.write("gold/sq.sql", "SELECT CAST(CAST(amount AS VARCHAR) || 'x' AS INT) AS n FROM bronze.orders")
+    with pytest.raises(TransformError, match="computing the output failed while writing it") as info:
+        rat_project.run("gold.sq")
+    assert info.value.file.endswith("gold/sq.sql") and "Generic DeltaTable" not in str(info.value)
+    assert rat_project.version("gold.sq") is None and rat_project.version("gold.py") is None

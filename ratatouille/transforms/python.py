@@ -109,7 +109,14 @@ class PythonTransform(Transform):
         except Exception as exc:  # the user's code failed: name the place
             raise TransformError(f"{type(exc).__name__}: {exc}", transform=self.name,
                                  file=self.file or _code_file(self.fn), line=_user_line(exc, self.fn)) from exc
-        return as_lazy(out, self)
+        lf = as_lazy(out, self)
+        try:  # a plan that cannot resolve (a missing column, a bad type) fails here, naming the function
+            lf.collect_schema()
+        except pl.exceptions.PolarsError as exc:
+            raise TransformError(f"the returned plan does not resolve: {type(exc).__name__}: "
+                                 f"{str(exc).strip().splitlines()[0]}", transform=self.name,
+                                 file=self.file or _code_file(self.fn), line=_def_line(self.fn)) from None
+        return lf
 
 
 def as_lazy(out: Any, t: Transform) -> pl.LazyFrame:
@@ -124,6 +131,18 @@ def as_lazy(out: Any, t: Transform) -> pl.LazyFrame:
 def _code_file(fn: Callable[..., Any]) -> str | None:
     code = getattr(fn, "__code__", None)
     return code.co_filename if code else None
+
+
+def _def_line(fn: Callable[..., Any]) -> int | None:
+    """The line of ``def fn`` (past its decorators)."""
+    import inspect
+
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    return next((first + i for i, line in enumerate(lines) if line.lstrip().startswith(("def ", "async def "))),
+                first)
 
 
 def _user_line(exc: BaseException, fn: Callable[..., Any]) -> int | None:

@@ -25,7 +25,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
-from ..errors import RatatouilleError, SchemaError, StorageError
+from ..errors import RatatouilleError, SchemaError, StorageError, TransformError
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -73,6 +73,17 @@ def _first(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_DATA_ERRORS = (pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError,
+                pl.exceptions.ShapeError, pl.exceptions.DuplicateError)
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """Whether a write failed computing the data (a cast, a missing column) rather than storing it;
+    delta-rs reports the errors of the Polars stream it consumes inside its own."""
+    return isinstance(exc, _DATA_ERRORS) or any(
+        hint in str(exc) for hint in ("conversion from `", "unable to find column", "InvalidOperationError"))
+
+
 class Materialization:
     """Base class: how a transform's output lands in its table."""
 
@@ -99,9 +110,14 @@ class Materialization:
             return self._incremental(target, table, data, commit)
         except RatatouilleError:
             raise
-        except Exception as exc:  # delta-rs / polars failures: nothing was committed
-            raise StorageError(f"writing {target.uri} failed ({self.mode}): {_first(exc)}",
-                               transform=target.name or None) from exc
+        except Exception as exc:
+            if not _is_data_error(exc):  # delta-rs / storage failures: nothing was committed
+                raise StorageError(f"writing {target.uri} failed ({self.mode}): {_first(exc)}",
+                                   transform=target.name or None) from exc
+            message = _first(exc)
+            cause = message.find("conversion from `")  # past delta-rs' wrapping of the Polars stream's error
+            raise TransformError(f"computing the output failed while writing it (nothing written): "
+                                 f"{message[cause if cause > 0 else 0:]}", transform=target.name or None) from exc
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
         raise NotImplementedError
