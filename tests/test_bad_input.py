@@ -276,3 +276,11 @@ def test_a_plan_that_fails_to_compute_is_the_transform_s_error_not_storage(rat_p
         rat_project.run("gold.sq")
     assert info.value.file.endswith("gold/sq.sql") and "Generic DeltaTable" not in str(info.value)
     assert rat_project.version("gold.sq") is None and rat_project.version("gold.py") is None
+
+
+def test_a_bad_annotation_value_names_the_sql_file_and_line_even_with_a_yaml_beside(rat_project):
+    rat_project.write("silver/hd.sql", "-- @description: x\n-- @materialized: incrementl\nSELECT 1 AS x\n")
+    rat_project.write("silver/hd.yaml", "description: from the yaml\n")
+    with pytest.raises(ConfigError, match="materialized must be one of") as info:
+        rat_project.run("silver.hd")
+    assert info.value.file.endswith("silver/hd.sql") and info.value.line == 2

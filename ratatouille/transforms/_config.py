@@ -109,6 +109,8 @@ def parse_annotations(sql: str, *, file: str | None = None) -> dict[str, Any]:
             value = raw
         if key not in KNOWN_KEYS:
             raise ConfigError(_unknown_key_message(key), file=file, line=lineno)
+        if key in _CHOICES and value is not None and value not in _CHOICES[key]:
+            raise ConfigError(f"{key} must be one of {', '.join(_CHOICES[key])}, got {value!r}", file=file, line=lineno)
         out[key] = value
     return out
 
