@@ -416,8 +416,16 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
         raise TableNotFoundError(f"workspace {ws} has not built {name} (it reads {base}'s table): "
                                  f"run `rat run -w {ws} {name}` first")
     left, left_version = _frame_of(base_project, name, own_only=True)
+    pinned = project.pins.get(name) if base == DEFAULT else None
+    pin_note = None
+    if left is not None and pinned is not None and left_version is not None and pinned < left_version:
+        # the workspace built from default as it was when pinned: compare with that, not with what came since
+        pin_note = f"{base} read at v{pinned}, the version {ws} is pinned to (latest: v{left_version})"
+        left, left_version = base_project.target(name).scan(version=pinned), pinned
     out = TableDiff(table=name, workspace=ws, base=base, key=[], key_source="", workspace_version=right_version,
                     base_version=left_version)
+    if pin_note:
+        out.notes.append(pin_note)
     rschema = right.collect_schema()
     if left is None:
         out.notes.append(f"{base} has no table {name}: every row is new")

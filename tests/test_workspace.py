@@ -568,3 +568,15 @@ def test_diff_ignores_when_and_from_which_file_version_rows_were_loaded(project)
     d = diff("bronze.sales", workspace="alice")
     assert (d.added, d.removed, d.changed) == (0, 0, 0)
     assert d.rows_base == d.rows_workspace == 5 and "_ingested_at" not in d.key
+
+
+def test_diff_of_a_pinned_workspace_compares_with_default_at_the_pin(project):
+    create_workspace("pinned", pin=True, project_dir=project.root)
+    project.write("silver/sales.sql", SILVER, workspace="pinned")
+    project.write("silver/sales.yaml", SILVER_YAML, workspace="pinned")
+    project.run("silver.sales", workspace="pinned")            # the same logic, on default as pinned
+    project.landing("sales/day2.csv", "order_id,product,quantity,unit_price\n6,widget,4,10.0\n")
+    project.run("*")                                             # production moves on
+    d = diff("silver.sales", workspace="pinned")
+    assert (d.added, d.removed, d.changed) == (0, 0, 0) and d.base_version == 0
+    assert any("pinned to (latest: v1)" in n for n in d.notes)
