@@ -65,6 +65,7 @@ def sample(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("RAT_PROJECT_DIR", str(root))
     monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))  # its pipelines/ package, not another test's copy
     yield root
     for name in [m for m in sys.modules if m == "pipelines" or m.startswith("pipelines.")]:
         sys.modules.pop(name, None)  # the next sample's pipelines/ is another copy

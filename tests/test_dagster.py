@@ -452,6 +452,31 @@ def test_ingest_landing_sensor_requests_one_run_per_new_file(lake_project):
     assert sorted(rat_project.read("silver.orders")["double"].to_list()) == [20, 40, 60]
 
 
+def test_landing_sensor_sees_files_landing_with_an_old_modification_time(rat_project):
+    """``cp -p`` / ``rsync -a`` keep a file's old mtime: the ingest table, not the clock, says what is new."""
+    _ingest_project(rat_project)
+    sensor = next(s for s in build_definitions().sensors if s.name == "bronze__orders_sensor")
+
+    def tick(cursor):
+        return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+    rat_project.landing("orders/new.csv", "id,amount\n1,10\n")
+    first = tick(None)
+    assert len(first.run_requests) == 1
+    rat_project.run("bronze.orders")                       # the requested run ingests it
+    old = rat_project.landing("orders/old.csv", "id,amount\n2,20\n")
+    os.utime(old, (time.time() - 86400, time.time() - 86400))  # a day older than the cursor's newest file
+    second = tick(first.cursor)
+    assert len(second.run_requests) == 1 and second.run_requests[0].tags["ratatouille/new_files"] == "1"
+    assert json.loads(second.cursor)["pending"] == ["landing/orders/old.csv"]
+    assert not tick(second.cursor).run_requests            # requested once, not at every tick
+    rat_project.run("bronze.orders")
+    rat_project.landing("orders/manual.csv", "id,amount\n3,30\n")
+    rat_project.run("bronze.orders")                       # ingested by hand before the sensor ticks
+    third = tick(second.cursor)
+    assert not third.run_requests and "no new file" in third.skip_message
+
+
 def test_landing_sensor_waits_while_its_previous_run_is_going(rat_project):
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 

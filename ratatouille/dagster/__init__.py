@@ -197,6 +197,7 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
             lister = (lambda t=t: t.list_files(lake)) if is_own else (lambda s=source: lake.ls(s))
             registry.add(landing_sensor(
                 name=sname, source=source, list_files=lister, lake=lake,
+                ingested=(lambda t=t: _ingested(project, t)) if is_own else None,
                 keys=targets(name, bool(e.get("upstream")), downstream), partitions=partitions[name],
                 interval=int(e.get("minimum_interval_seconds", DEFAULT_INTERVAL)), running=e["status"] == "running",
                 description=e.get("description")), origin)
@@ -204,5 +205,14 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
             registry.add(landing_sensor(
                 name=f"{op_name(name)}_sensor", source=str(t.config.source),
                 list_files=lambda t=t: t.list_files(lake), lake=lake, keys=targets(name, False, True),
+                ingested=lambda t=t: _ingested(project, t),
                 description=f"New files under {t.config.source} -> ingest into {name}, then run what depends on it"),
                 f"the landing sensor of ingest transform {name} ({registry.rel(t.file)})")
+
+
+def _ingested(project: Project, t: Transform) -> set[str]:
+    """The landing files (relative to the lake root) an ingest transform's table holds now."""
+    from ..transforms.ingest import ingested_state
+
+    table = project.target(t.name).open()
+    return set(ingested_state(table)) if table is not None else set()

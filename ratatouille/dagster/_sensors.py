@@ -11,12 +11,14 @@ A transform's YAML (or ``@transform(triggers=...)``) declares triggers::
 
 Every ingest transform also gets a sensor on its ``source:`` folder (unless
 it declares one on that folder itself); it requests the ingest asset and the
-transforms downstream of it. A landing sensor's cursor is the newest file seen
-(its path, ordered by modification time then path), so each new file is
-covered by exactly one run request: one request per evaluation for every file
-that arrived since the cursor (an ingest run reads all new files at once). A
-sensor does not request a new run while its previous run is still going (the
-cursor stays, so no file is lost).
+transforms downstream of it. An ingest transform's sensor asks its table which
+files it holds: a listed file the table does not hold and no earlier request
+named (the cursor's ``pending`` files) is new, whatever its modification time.
+Other folder sensors' cursor is the newest file seen (its path, ordered by
+modification time then path). Either way each new file is covered by exactly
+one run request: one request per evaluation for every file that arrived since
+(an ingest run reads all new files at once). A sensor does not request a new
+run while its previous run is still going (the cursor stays, so no file is lost).
 """
 
 from __future__ import annotations
@@ -125,6 +127,14 @@ def parse_cursor(cursor: str | None) -> tuple[float, str] | None:
         return float("-inf"), cursor
 
 
+def _pending(cursor: str | None) -> list[str]:
+    """The files an earlier request named and the table did not hold yet (``pending`` in the cursor)."""
+    try:
+        return [str(p) for p in json.loads(cursor or "{}").get("pending", [])]
+    except (ValueError, AttributeError):
+        return []
+
+
 def new_files(stamped: Sequence[tuple[float, str]], cursor: tuple[float, str] | None) -> list[tuple[float, str]]:
     if cursor is None:
         return list(stamped)
@@ -145,8 +155,16 @@ def _busy(context: dg.SensorEvaluationContext, name: str) -> bool:
 def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]], lake,
                    keys: Sequence[dg.AssetKey], partitions: dg.PartitionsDefinition | None = None,
                    interval: int = DEFAULT_INTERVAL, running: bool = False,
-                   description: str | None = None) -> dg.SensorDefinition:
-    """A sensor requesting ``keys`` when new files land under ``source``."""
+                   description: str | None = None,
+                   ingested: Callable[[], set[str]] | None = None) -> dg.SensorDefinition:
+    """A sensor requesting ``keys`` when new files land under ``source``.
+
+    With ``ingested`` (the landing files an ingest transform's table already holds, relative
+    to the lake root), a file is new when the table does not hold it and no earlier request
+    named it (the cursor's ``pending`` files, dropped once ingested or gone): a file that
+    lands with an old modification time (``cp -p``, ``rsync -a``, an unzip) is not missed.
+    Otherwise a file is new when it is newer than the cursor's newest file.
+    """
 
     @dg.sensor(name=name, target=list(keys), minimum_interval_seconds=interval,
                default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
@@ -154,13 +172,21 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
                                           f"{', '.join(k.to_user_string() for k in keys)}")
     def _sensor(context: dg.SensorEvaluationContext):
         stamped = stamped_files(lake, list_files(), source)
-        fresh = new_files(stamped, parse_cursor(context.cursor))
+        cursor = parse_cursor(context.cursor)
+        pending: list[str] = []
+        if ingested is None:
+            fresh = new_files(stamped, cursor)
+        else:
+            done, waiting = ingested(), set(_pending(context.cursor))
+            listed = {lake.relative(p) for _, p in stamped}
+            fresh = [(m, p) for m, p in stamped if lake.relative(p) not in done and lake.relative(p) not in waiting]
+            pending = sorted((waiting & listed) - done | {lake.relative(p) for _, p in fresh})
         if not fresh:
             return dg.SkipReason(f"no new file under {source}")
         if _busy(context, name):
             return dg.SkipReason(f"{len(fresh)} new file(s) wait: the previous run of {name} is still going")
-        mtime, newest = fresh[-1]
-        context.update_cursor(json.dumps({"path": newest, "mtime": mtime}))
+        mtime, newest = max([*fresh, cursor] if cursor and cursor[0] != float("-inf") else fresh)
+        context.update_cursor(json.dumps({"path": newest, "mtime": mtime, **({"pending": pending} if pending else {})}))
         tags = {"ratatouille/sensor": name, "ratatouille/new_files": str(len(fresh)),
                 "ratatouille/newest_file": newest.rsplit("/", 1)[-1][:200]}
         if partitions is None:
