@@ -127,6 +127,10 @@ def test_rat_dev_check_builds_the_definitions(sample, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "7 assets (4 transforms)" in out.stdout and "4 checks" in out.stdout and "4 jobs" in out.stdout
     assert "2 sensors" in out.stdout
+    env = {k: v for k, v in clean_env(tmp_path / "home").items() if k != "DAGSTER_HOME"}
+    out = subprocess.run([sys.executable, "-m", "ratatouille", "dev", "--check"], cwd=sample, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and not (sample / ".dagster_home").exists()  # a check leaves nothing behind
 
     (sample / "workspaces/default/pipelines/clash.py").write_text(
         "from dagster import asset\n\n@asset(key=['silver', 'sales'])\ndef shadow():\n    return 1\n")

@@ -65,7 +65,6 @@ def dev_cmd(
 
     settings = load_settings(workspace=workspace)
     root = settings.project_dir
-    env = dev_environment(root, settings.workspace if workspace else None)
     with console.status("loading the definitions..."):
         from ..dagster import build_definitions
 
@@ -82,6 +81,7 @@ def dev_cmd(
         err_console.print(f"[yellow]not loaded:[/] {message}", highlight=False)
     if check:
         return
+    env = dev_environment(root, settings.workspace if workspace else None)  # creates .dagster_home
     cmd = dagster_command(root, host=host, port=port)
     console.print(f"Dagster UI: [bold]http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}[/] "
                   f"(DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl+C stops it", highlight=False)
