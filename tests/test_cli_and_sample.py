@@ -93,3 +93,13 @@ def test_rat_run_full_refresh_flag(sample):
 
     assert tools.history("silver.sales")["operation"][0] in ("WRITE", "CREATE OR REPLACE TABLE")
     assert pl.DataFrame(tools.tables()).filter(pl.col("table") == "silver.sales")["version"][0] == 1
+
+
+def test_rat_check_reports_the_rows_it_checked_and_errors_keep_their_brackets(sample, tmp_path):
+    assert rat("run", "--all", cwd=sample).returncode == 0
+    out = rat("check", cwd=sample)
+    assert out.returncode == 0 and "rows checked" in out.stdout and "nothing written" in out.stdout
+    gold = next(line for line in out.stdout.splitlines() if "gold.sales_summary" in line and "│" in line)
+    assert " 9 " in gold and "(9 rows checked" in out.stdout  # the rows it built and checked, although it wrote none
+    out = rat("tables", cwd=tmp_path)  # not a project: the message names the [tool.ratatouille] table
+    assert out.returncode == 1 and "add [tool.ratatouille] to a pyproject.toml" in out.stderr

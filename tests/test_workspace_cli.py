@@ -72,7 +72,7 @@ def test_promote_shows_the_diff_and_asks(project):
     original = target.read_text()
 
     out = rat("promote", "-w", "alice", "silver.sales", input="n\n")
-    assert out.exit_code != 0                                   # answered no: aborted
+    assert out.exit_code == 1 and "not promoted" in out.output  # answered no
     assert "update workspaces/default/pipelines/silver/sales.sql" in out.output
     assert "+       CAST(CASE WHEN quantity >= 3" in out.output   # the file diff
     assert "1 added, 1 removed, 1 changed" in out.output          # the data diff

@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import RatatouilleError
@@ -46,22 +47,25 @@ def _status_style(status: str) -> str:
 
 
 def print_results(results) -> None:
-    table = Table(title="Run", header_style="bold")
-    for col in ("table", "status", "mode", "rows", "version", "seconds", "checks"):
+    dry = any(r.get("dry_run") for r in results)  # rat check: rows built and checked, none written
+    table = Table(title="Check (nothing written)" if dry else "Run", header_style="bold")
+    for col in ("table", "status", "mode", "rows checked" if dry else "rows", "version", "seconds", "checks"):
         table.add_column(col)
     for r in results:
         checks = r.get("checks") or []
         passed = sum(1 for c in checks if c.get("passed"))
+        rows = r.get("rows_checked", 0) if dry else r.get("rows_written", 0)
         table.add_row(r["table"], f"[{_status_style(r['status'])}]{r['status']}[/]", str(r.get("mode")),
-                      str(r.get("rows_written", 0)), str(r.get("version")), f"{r.get('duration_s', 0):.2f}",
+                      str(rows), str(r.get("version")), f"{r.get('duration_s', 0):.2f}",
                       f"{passed}/{len(checks)}" if checks else "-")
     console.print(table)
     for r in results:
         for rej in r.get("rejected") or []:
-            err_console.print(f"[yellow]rejected[/] {rej['file']}: {rej['reason']}")
+            err_console.print(f"[yellow]rejected[/] {escape(rej['file'])}: {escape(rej['reason'])}")
         for c in r.get("checks") or []:
             if not c.get("passed"):
-                err_console.print(f"[yellow]{r['table']}: check {c['name']} ({c['severity']}) failed: {c['message']}[/]")
+                err_console.print(f"[yellow]{r['table']}: check {escape(c['name'])} ({c['severity']}) failed: "
+                                  f"{escape(str(c['message']))}[/]")
 
 
 def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None):
@@ -75,8 +79,10 @@ def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, p
             if event == "start":
                 status.update(f"running [bold]{name}[/]...")
             elif result is not None:
+                rows = (f"{result.get('rows_checked', 0)} rows checked" if result.get("dry_run")
+                        else f"{result.get('rows_written', 0)} rows")
                 console.print(f"  [{_status_style(result['status'])}]{result['status']:>8}[/] {name}"
-                              f" [dim]({result.get('rows_written', 0)} rows, {result.get('duration_s', 0):.2f}s)[/]")
+                              f" [dim]({rows}, {result.get('duration_s', 0):.2f}s)[/]")
         return run(selection, full_refresh=full_refresh, workspace=workspace, on_event=on_event, dry_run=dry_run,
                    partition=partition)
 
@@ -223,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     except RatatouilleError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 1
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("[red]aborted[/]")
@@ -238,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} "
+                          "(rerun with --debug for the traceback)",
                           highlight=False)
         return 1
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 import typer
 
-from . import WorkspaceOpt, app, console, err_console
+from . import WorkspaceOpt, app, console, err_console, escape
 
 DEFAULT_PORT = 3030
 
@@ -78,7 +78,7 @@ def dev_cmd(
                   f"{len(repo.sensor_defs)} sensors, {len(repo.schedule_defs)} schedules", highlight=False)
     errors = (defs.metadata or {}).get("ratatouille/load_errors")
     for message in getattr(errors, "value", None) or []:
-        err_console.print(f"[yellow]not loaded:[/] {message}", highlight=False)
+        err_console.print(f"[yellow]not loaded:[/] {escape(str(message))}", highlight=False)
     if check:
         return
     env = dev_environment(root, settings.workspace if workspace else None)  # creates .dagster_home

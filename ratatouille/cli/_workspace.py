@@ -11,7 +11,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from ..errors import TableNotFoundError
-from . import WorkspaceOpt, app, console, err_console, print_frame, print_results
+from . import WorkspaceOpt, app, console, err_console, escape, print_frame, print_results
 
 workspace_app = typer.Typer(help="Development workspaces: list, create, reset, pin.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
@@ -19,10 +19,10 @@ app.add_typer(workspace_app, name="workspace")
 
 def _print_diff(d, *, samples: bool = True) -> None:
     head, *rest = d.summary().splitlines()
-    console.print(f"[bold]{head}[/]", highlight=False)
+    console.print(f"[bold]{escape(head)}[/]", highlight=False)
     for line in rest:
         style = "yellow" if line.startswith(("warning", "note")) else ""
-        console.print(f"  [{style}]{line}[/]" if style else f"  {line}", highlight=False)
+        console.print(f"  [{style}]{escape(line)}[/]" if style else f"  {escape(line)}", highlight=False)
     if not samples:
         return
     for kind in ("added", "removed", "changed"):
@@ -107,7 +107,9 @@ def promote_cmd(
         except TableNotFoundError as exc:
             console.print(f"  {name}: no data diff ({exc.message})", highlight=False)
     if not yes:
-        typer.confirm(f"Promote {', '.join(plan.names)} from {ws} into default?", abort=True)
+        if not typer.confirm(f"Promote {', '.join(plan.names)} from {ws} into default?"):
+            err_console.print("not promoted", highlight=False)
+            raise typer.Exit(1)
     plan.apply()
     console.print(f"[green]promoted[/] {', '.join(plan.names)} into default "
                   f"({len(plan.changes)} file{'s' if len(plan.changes) != 1 else ''})", highlight=False)
