@@ -210,3 +210,14 @@ def test_dagster_metadata_never_shows_credentials(s3_project):
     text = [str(m.metadata) for m in mats] + [str(e) for e in result.all_events]
     text += [str(r) for r in instance.all_logs(result.run_id)]
     assert not [t for t in text if p.s3.secret in t]
+
+
+def test_an_incremental_run_with_nothing_new_makes_no_commit_on_any_lake(lake_project):
+    p = lake_project
+    p.write("bronze/src.sql", "SELECT 1 AS id UNION ALL SELECT 2 AS id")
+    p.write("silver/inc.sql", "-- @materialized: incremental\nSELECT id FROM bronze.src\n"
+                              "{% if is_incremental() %}WHERE id > {{ watermark('id') }}{% endif %}")
+    p.run("bronze.src")
+    assert p.run("silver.inc")["version"] == 0
+    again = p.run("silver.inc")
+    assert again["status"] == "skipped" and again["version"] == 0 and p.version("silver.inc") == 0

@@ -148,6 +148,10 @@ class Append(Materialization):
     mode = "append"
 
     def _incremental(self, target, table, data, commit):
+        if isinstance(data, pl.LazyFrame) and not fast_write_eligible(data, target, table, "append"):
+            # delta-rs commits an empty append too: an increment is small, so look at it first
+            # (the fast path streams and commits nothing when nothing came)
+            data = data.collect()
         if isinstance(data, pl.DataFrame) and data.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table))
