@@ -726,9 +726,11 @@ def _has_magic(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-_STORAGE_WORDS = ("object-store", "object_store", "generic s3 error", "timed out", "timeout", "connection refused",
-                  "connection reset", "dns error", "accessdenied", "access denied", "forbidden", "too many requests",
-                  "service unavailable", "slowdown")
+# what the object store's client says when it fails (never what a parser says about a file's content)
+_STORAGE_WORDS = ("object-store error", "object_store", "generic s3 error", "request timed out", "operation timed out",
+                  "connection refused", "connection reset", "dns error", "accessdenied", "slowdown",
+                  "service unavailable")
+_PARSER_WORDS = ("could not parse", "found more fields", "invalid utf", "malformed", "expected")
 
 
 def _is_storage_error(exc: BaseException) -> bool:
@@ -736,6 +738,8 @@ def _is_storage_error(exc: BaseException) -> bool:
 
     >>> _is_storage_error(PermissionError("denied")), _is_storage_error(ValueError("bad quoting"))
     (True, False)
+    >>> _is_storage_error(ValueError("could not parse `request timed out` as dtype i64"))
+    False
     """
     import gzip
 
@@ -744,7 +748,7 @@ def _is_storage_error(exc: BaseException) -> bool:
     if isinstance(exc, (PermissionError, ConnectionError, TimeoutError)):
         return True
     text = str(exc).lower()
-    return any(word in text for word in _STORAGE_WORDS)
+    return any(word in text for word in _STORAGE_WORDS) and not any(word in text for word in _PARSER_WORDS)
 
 
 def _reason(exc: BaseException) -> str:
