@@ -17,8 +17,6 @@ from .._names import check_slug
 from ..check import SCHEMA_CHECK, check_names
 from ..transforms import Transform
 
-dagster_check_name = check_slug  # a check name as Dagster accepts it
-
 
 def check_specs(t: Transform, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The asset check specs of a transform (``schema`` and one per SQL test)."""
@@ -32,7 +30,7 @@ def check_specs(t: Transform, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             continue
         test = tests[name]
         specs.append(dg.AssetCheckSpec(
-            dagster_check_name(name), asset=key, blocking=test.severity == "error",
+            check_slug(name), asset=key, blocking=test.severity == "error",
             description=f"SQL test {name!r} ({test.severity}): passes when this query returns no rows.\n\n"
                         f"```sql\n{test.sql.strip()}\n```",
             metadata={"ratatouille/kind": "sql", "ratatouille/severity": test.severity,
@@ -58,7 +56,7 @@ def check_results(t: Transform, key: dg.AssetKey, checks: Iterable[Mapping[str, 
     results = []
     for name in check_names(t):
         c = by_name.get(name)
-        dname = dagster_check_name(name)
+        dname = check_slug(name)
         if c is None:  # the run wrote nothing new, so there was nothing to check
             reason = skipped_reason or "not run"
             results.append(dg.AssetCheckResult(

@@ -178,9 +178,9 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
             fresh = new_files(stamped, cursor)
         else:
             done, waiting = ingested(), set(_pending(context.cursor))
-            listed = {lake.relative(p) for _, p in stamped}
-            fresh = [(m, p) for m, p in stamped if lake.relative(p) not in done and lake.relative(p) not in waiting]
-            pending = sorted((waiting & listed) - done | {lake.relative(p) for _, p in fresh})
+            rel = {p: lake.relative(p) for _, p in stamped}
+            fresh = [(m, p) for m, p in stamped if rel[p] not in done and rel[p] not in waiting]
+            pending = sorted((waiting & set(rel.values())) - done | {rel[p] for _, p in fresh})
         if not fresh:
             return dg.SkipReason(f"no new file under {source}")
         if _busy(context, name):

@@ -183,8 +183,10 @@ class IngestTransform(Transform):
         files = lake.files(self.config.source)
         if self._glob_names_files():
             return files
-        exts = _EXTENSIONS[self.config.format or "csv"]
-        return [f for f in files if f.path.lower().endswith(exts)]
+        return [f for f in files if self._has_format(f.path)]
+
+    def _has_format(self, path: str) -> bool:
+        return path.lower().endswith(_EXTENSIONS[self.config.format or "csv"])
 
     def _glob_names_files(self) -> bool:
         """A glob whose last part names the files (``*.csv``, ``day_?.txt``): take what it matches
@@ -207,9 +209,8 @@ class IngestTransform(Transform):
         if _has_magic(source):
             if not fnmatch.fnmatchcase(rel, source) and not fnmatch.fnmatchcase(rel, source + "/*"):
                 return False
-            return self._glob_names_files() or rel.lower().endswith(_EXTENSIONS[self.config.format or "csv"])
-        return ((rel == source or rel.startswith(source + "/"))
-                and rel.lower().endswith(_EXTENSIONS[self.config.format or "csv"]))
+            return self._glob_names_files() or self._has_format(rel)
+        return (rel == source or rel.startswith(source + "/")) and self._has_format(rel)
 
     def list_files(self, lake) -> list[str]:
         """Every landing file matching ``source:`` (sorted full paths)."""

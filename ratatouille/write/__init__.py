@@ -148,11 +148,11 @@ class Append(Materialization):
     mode = "append"
 
     def _incremental(self, target, table, data, commit):
-        if isinstance(data, pl.LazyFrame) and not fast_write_eligible(data, target, table, "append"):
-            # delta-rs commits an empty append too: an increment is small, so look at it first
-            # (the fast path streams and commits nothing when nothing came)
-            data = data.collect()
-        if isinstance(data, pl.DataFrame) and data.is_empty():
+        if isinstance(data, pl.LazyFrame):
+            if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
+                return _finish(target, fast_write(data, target, table, "append", commit))
+            data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
+        if data.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table))
 
@@ -187,7 +187,7 @@ class Merge(Materialization):
 
     def _incremental(self, target, table, data, commit):
         predicate = " AND ".join(f't."{k}" = s."{k}"' for k in self.unique_key)
-        source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        source = data  # collected by write()
         if source.is_empty() and not self.delete_missing:
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         # the source is in memory already: streamed_exec=False lets delta-rs derive an early filter from
