@@ -13,6 +13,7 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from ._sql_guard import check_sql
 from .errors import SQLError
 
 
@@ -20,36 +21,17 @@ def referenced_tables(sql: str, *, transform: str | None = None, file: str | Non
                       line_offset: int = 0) -> list[str]:
     """Layer-qualified tables a SQL statement reads (CTE names excluded), in order.
 
+    The SQL is checked by :func:`~ratatouille._sql_guard.check_sql` on the way: a table
+    function, a file, a non-query statement or SQL that cannot be parsed is a :class:`SQLError`.
+
     >>> referenced_tables("WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x JOIN silver.b USING (id)")
     ['bronze.a', 'silver.b']
     """
-    try:
-        trees = [t for t in sqlglot.parse(sql) if t is not None]
-    except sqlglot.errors.ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        line = first.get("line")
-        msg = first.get("description") or str(exc)
-        raise SQLError(f"SQL syntax error: {msg}", transform=transform, file=file,
-                       line=(line + line_offset) if line else None) from None
-    except sqlglot.errors.TokenError as exc:
-        raise SQLError(f"SQL syntax error: {exc}", transform=transform, file=file) from None
-    if not trees:
-        raise SQLError("empty SQL", transform=transform, file=file)
+    tree = check_sql(sql, None, transform=transform, file=file, line_offset=line_offset)
     out: list[str] = []
-    for tree in trees:
-        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-        for table in sorted(tree.find_all(exp.Table), key=_position):
-            if not table.name or isinstance(table.this, exp.Func):
-                continue
-            if table.db:
-                name = f"{table.db}.{table.name}".lower()
-            elif table.name.lower() in ctes:
-                continue
-            else:
-                line = _line_of(sql, table.name)
-                raise SQLError(
-                    f"table {table.name!r} is not layer-qualified: write <layer>.{table.name} (e.g. silver.{table.name})",
-                    transform=transform, file=file, line=(line + line_offset) if line else None)
+    for table in sorted(tree.find_all(exp.Table), key=_position):
+        if table.db:
+            name = f"{table.db}.{table.name}".lower()
             if name not in out:
                 out.append(name)
     return out
@@ -62,7 +44,12 @@ def _position(node: exp.Expression) -> int:
 
 def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str | None = None,
                 file: str | None = None, line_offset: int = 0) -> pl.LazyFrame:
-    """Run ``sql`` lazily over ``frames`` and resolve its schema (errors surface here)."""
+    """Run ``sql`` lazily over ``frames`` and resolve its schema (errors surface here).
+
+    The SQL is first checked against the tables of ``frames`` (:func:`~ratatouille._sql_guard.check_sql`):
+    it may read only them and its own CTEs; anything else raises :class:`SQLError` and nothing runs.
+    """
+    check_sql(sql, frames.keys(), transform=transform, file=file, line_offset=line_offset)
     try:
         ctx = pl.SQLContext(frames=dict(frames), eager=False)
         lf = ctx.execute(sql, eager=False)
