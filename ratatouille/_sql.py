@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from ._sql_guard import check_sql
+from ._sql_semantics import rewrite_date_differences
 from .errors import SQLError
 
 
@@ -48,11 +49,17 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
 
     The SQL is first checked against the tables of ``frames`` (:func:`~ratatouille._sql_guard.check_sql`):
     it may read only them and its own CTEs; anything else raises :class:`SQLError` and nothing runs.
+    Narrow integer columns are registered widened (:func:`widen_integers`) and ``date - date``
+    counts days (:mod:`ratatouille._sql_semantics`).
     """
     check_sql(sql, frames.keys(), transform=transform, file=file, line_offset=line_offset)
     try:
-        ctx = pl.SQLContext(frames=dict(frames), eager=False)
-        lf = ctx.execute(sql, eager=False)
+        registered = {name: widen_integers(lf) for name, lf in frames.items()}
+        run = rewrite_date_differences(sql, registered) or sql  # date - date: days (_sql_semantics.py)
+        if run is not sql:
+            check_sql(run, frames.keys(), transform=transform, file=file)
+        ctx = pl.SQLContext(frames=registered, eager=False)
+        lf = ctx.execute(run, eager=False)
         lf.collect_schema()
         return lf
     except (pl.exceptions.PolarsError, sqlglot.errors.SqlglotError) as exc:
@@ -60,6 +67,25 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
         line = locate_error(sql, message)
         raise SQLError(f"SQL error: {message}", transform=transform, file=file,
                        line=(line + line_offset) if line else None) from None
+
+
+_WIDER = {pl.Int8: pl.Int64, pl.Int16: pl.Int64, pl.Int32: pl.Int64,
+          pl.UInt8: pl.UInt64, pl.UInt16: pl.UInt64, pl.UInt32: pl.UInt64}
+
+
+def widen_integers(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` with its narrow integer columns widened (Int8/16/32 to Int64, UInt8/16/32 to UInt64).
+
+    Tables are registered for SQL this way so that ``SUM`` and arithmetic never wrap around
+    silently (Polars keeps an Int32 sum in Int32). The cast is lazy and keeps pushdown.
+
+    >>> widen_integers(pl.LazyFrame({"q": pl.Series([1], dtype=pl.Int32)})).collect_schema()["q"]
+    Int64
+    """
+    schema = lf.collect_schema()
+    casts = [pl.col(name).cast(_WIDER[dtype.base_type()]) for name, dtype in schema.items()
+             if dtype.base_type() in _WIDER]
+    return lf.with_columns(casts) if casts else lf
 
 
 def _first_line(message: str) -> str:

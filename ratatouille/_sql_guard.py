@@ -32,6 +32,7 @@ from typing import Iterable
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import NormalizationStrategy
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
 
@@ -45,8 +46,10 @@ class Polars(Postgres):
 
     Postgres already knows ``~``, ``~*``, ``!~``, ``!~*``, ``~~``, ``~~*``, ``!~~``,
     ``!~~*``, ``^@``, ``<=>``, ``ILIKE``, ``REGEXP``/``RLIKE`` and ``::`` casts;
-    Polars adds ``//`` (integer division).
+    Polars adds ``//`` (integer division). Identifiers are case-sensitive, as in Polars.
     """
+
+    NORMALIZATION_STRATEGY = NormalizationStrategy.CASE_SENSITIVE
 
     class Tokenizer(Postgres.Tokenizer):
         KEYWORDS = {**Postgres.Tokenizer.KEYWORDS, "//": TokenType.DIV}
