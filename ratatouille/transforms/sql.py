@@ -10,6 +10,7 @@ import jinja2
 import polars as pl
 
 from .._jinja import render as render_template
+from .._literals import watermark_literal
 from .._names import parse_table_name
 from .._sql import execute_sql, referenced_tables, source_line, sql_literal
 from ..errors import ConfigError, SQLError
@@ -77,6 +78,8 @@ class SQLTransform(Transform):
         def watermark(column: str) -> str:
             if ctx.watermark is None:
                 return "NULL"
+            if ctx.target is not None:  # typed like the column: unit and time zone (_literals.py)
+                return watermark_literal(ctx.target, column)
             return sql_literal(ctx.watermark(column))
 
         def var(name: str, default: Any = jinja2.Undefined) -> Any:
