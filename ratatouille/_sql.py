@@ -13,6 +13,8 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from ._sql_guard import check_sql
+from ._sql_semantics import rewrite_date_differences
 from .errors import SQLError
 
 
@@ -20,36 +22,17 @@ def referenced_tables(sql: str, *, transform: str | None = None, file: str | Non
                       line_offset: int = 0) -> list[str]:
     """Layer-qualified tables a SQL statement reads (CTE names excluded), in order.
 
+    The SQL is checked by :func:`~ratatouille._sql_guard.check_sql` on the way: a table
+    function, a file, a non-query statement or SQL that cannot be parsed is a :class:`SQLError`.
+
     >>> referenced_tables("WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x JOIN silver.b USING (id)")
     ['bronze.a', 'silver.b']
     """
-    try:
-        trees = [t for t in sqlglot.parse(sql) if t is not None]
-    except sqlglot.errors.ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        line = first.get("line")
-        msg = first.get("description") or str(exc)
-        raise SQLError(f"SQL syntax error: {msg}", transform=transform, file=file,
-                       line=(line + line_offset) if line else None) from None
-    except sqlglot.errors.TokenError as exc:
-        raise SQLError(f"SQL syntax error: {exc}", transform=transform, file=file) from None
-    if not trees:
-        raise SQLError("empty SQL", transform=transform, file=file)
+    tree = check_sql(sql, None, transform=transform, file=file, line_offset=line_offset)
     out: list[str] = []
-    for tree in trees:
-        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-        for table in sorted(tree.find_all(exp.Table), key=_position):
-            if not table.name or isinstance(table.this, exp.Func):
-                continue
-            if table.db:
-                name = f"{table.db}.{table.name}".lower()
-            elif table.name.lower() in ctes:
-                continue
-            else:
-                line = _line_of(sql, table.name)
-                raise SQLError(
-                    f"table {table.name!r} is not layer-qualified: write <layer>.{table.name} (e.g. silver.{table.name})",
-                    transform=transform, file=file, line=(line + line_offset) if line else None)
+    for table in sorted(tree.find_all(exp.Table), key=_position):
+        if table.db:
+            name = f"{table.db}.{table.name}".lower()
             if name not in out:
                 out.append(name)
     return out
@@ -62,10 +45,21 @@ def _position(node: exp.Expression) -> int:
 
 def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str | None = None,
                 file: str | None = None, line_offset: int = 0) -> pl.LazyFrame:
-    """Run ``sql`` lazily over ``frames`` and resolve its schema (errors surface here)."""
+    """Run ``sql`` lazily over ``frames`` and resolve its schema (errors surface here).
+
+    The SQL is first checked against the tables of ``frames`` (:func:`~ratatouille._sql_guard.check_sql`):
+    it may read only them and its own CTEs; anything else raises :class:`SQLError` and nothing runs.
+    Narrow integer columns are registered widened (:func:`widen_integers`) and ``date - date``
+    counts days (:mod:`ratatouille._sql_semantics`).
+    """
+    check_sql(sql, frames.keys(), transform=transform, file=file, line_offset=line_offset)
     try:
-        ctx = pl.SQLContext(frames=dict(frames), eager=False)
-        lf = ctx.execute(sql, eager=False)
+        registered = {name: widen_integers(lf) for name, lf in frames.items()}
+        run = rewrite_date_differences(sql, registered) or sql  # date - date: days (_sql_semantics.py)
+        if run is not sql:
+            check_sql(run, frames.keys(), transform=transform, file=file)
+        ctx = pl.SQLContext(frames=registered, eager=False)
+        lf = ctx.execute(run, eager=False)
         lf.collect_schema()
         return lf
     except (pl.exceptions.PolarsError, sqlglot.errors.SqlglotError) as exc:
@@ -73,6 +67,25 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
         line = locate_error(sql, message)
         raise SQLError(f"SQL error: {message}", transform=transform, file=file,
                        line=(line + line_offset) if line else None) from None
+
+
+_WIDER = {pl.Int8: pl.Int64, pl.Int16: pl.Int64, pl.Int32: pl.Int64,
+          pl.UInt8: pl.UInt64, pl.UInt16: pl.UInt64, pl.UInt32: pl.UInt64}
+
+
+def widen_integers(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` with its narrow integer columns widened (Int8/16/32 to Int64, UInt8/16/32 to UInt64).
+
+    Tables are registered for SQL this way so that ``SUM`` and arithmetic never wrap around
+    silently (Polars keeps an Int32 sum in Int32). The cast is lazy and keeps pushdown.
+
+    >>> widen_integers(pl.LazyFrame({"q": pl.Series([1], dtype=pl.Int32)})).collect_schema()["q"]
+    Int64
+    """
+    schema = lf.collect_schema()
+    casts = [pl.col(name).cast(_WIDER[dtype.base_type()]) for name, dtype in schema.items()
+             if dtype.base_type() in _WIDER]
+    return lf.with_columns(casts) if casts else lf
 
 
 def _first_line(message: str) -> str:

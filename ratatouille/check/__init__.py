@@ -107,10 +107,10 @@ def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
 def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
                  resolve: Callable[[str], pl.LazyFrame] | None = None) -> CheckResult:
     """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows."""
-    import jinja2
+    from .._jinja import render
 
-    sql = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(test.sql).render(
-        this=t.name, ref=lambda n: n)
+    sql = render(test.sql, {"this": t.name, "ref": lambda n: n}, transform=f"{t.name} test {test.name!r}",
+                 file=t.file)
     frames: dict[str, pl.LazyFrame] = {t.name: data}
     for name in referenced_tables(sql, transform=t.name, file=t.file):
         if name not in frames:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
+from .._order import ends_in_sort
 from ..check import jsonable, run_checks
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
@@ -275,7 +276,8 @@ class Runner:
             return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
 
         needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
-                       or (mode == "table" and self._consumers.get(t.name)))
+                       or (mode == "table" and self._consumers.get(t.name))
+                       or ends_in_sort(lf))  # a final ORDER BY is kept in the table (_order.py)
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
         if needs_frame:

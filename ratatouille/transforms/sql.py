@@ -9,13 +9,13 @@ from typing import Any, Mapping
 import jinja2
 import polars as pl
 
+from .._jinja import render as render_template
+from .._literals import watermark_literal
 from .._names import parse_table_name
 from .._sql import execute_sql, referenced_tables, source_line, sql_literal
 from ..errors import ConfigError, SQLError
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config, load_yaml, parse_annotations
-
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 class SQLTransform(Transform):
@@ -78,6 +78,8 @@ class SQLTransform(Transform):
         def watermark(column: str) -> str:
             if ctx.watermark is None:
                 return "NULL"
+            if ctx.target is not None:  # typed like the column: unit and time zone (_literals.py)
+                return watermark_literal(ctx.target, column)
             return sql_literal(ctx.watermark(column))
 
         def var(name: str, default: Any = jinja2.Undefined) -> Any:
@@ -89,16 +91,8 @@ class SQLTransform(Transform):
                 raise SQLError(f"var({name!r}) is not set (set it in vars: or pass vars=)", transform=self.name, file=self.file)
             return default
 
-        try:
-            template = _ENV.from_string(self.sql)
-            return template.render(ref=ref, is_incremental=lambda: inc, watermark=watermark,
-                                   this=self.name, var=var)
-        except jinja2.TemplateSyntaxError as exc:
-            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file,
-                           line=exc.lineno) from None
-        except jinja2.UndefinedError as exc:
-            raise SQLError(f"template error: {exc.message}", transform=self.name, file=self.file,
-                           line=_template_line(exc)) from None
+        return render_template(self.sql, dict(ref=ref, is_incremental=lambda: inc, watermark=watermark,
+                                              this=self.name, var=var), transform=self.name, file=self.file)
 
     def _discover_inputs(self) -> list[str]:
         found: list[str] = []
@@ -131,13 +125,3 @@ class SQLTransform(Transform):
                 exc.line = source_line(self.sql, rendered, exc.line)
                 exc.args = (exc._format(),)
             raise
-
-
-def _template_line(exc: BaseException) -> int | None:
-    """The template line an error was raised at (Jinja rewrites its traceback to name it)."""
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line

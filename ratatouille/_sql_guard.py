@@ -1,0 +1,242 @@
+"""What user SQL may reach: the lake's tables and the query's own CTEs and subqueries, nothing else.
+
+Polars' SQL engine offers table functions that read files and URLs (``read_csv``,
+``read_parquet``, ``read_json``, ``read_ipc``, ``read_delta``, and any it adds
+later). SQL in Ratatouille comes from transforms, SQL tests and :func:`ratatouille.query`
+(behind notebooks and UIs), so every statement is parsed with sqlglot (the
+:class:`Polars` dialect below) and checked against an ALLOW-list before Polars sees it:
+
+* the statement is one query (``SELECT``, ``WITH``, ``UNION``/``INTERSECT``/``EXCEPT``,
+  ``VALUES``); DDL, ``SHOW``, ``EXPLAIN``, ``COPY`` and several statements are refused;
+* every ``FROM``/``JOIN`` source is a plain table identifier (a lake table
+  ``layer.name`` registered for the query, or a CTE of the same query), a
+  parenthesised subquery, or ``VALUES``; a function, ``UNNEST``, a string or
+  anything else in a table position is refused;
+* SQL the parser cannot analyse is refused (fail closed), never run unchecked.
+
+Scalar functions stay allowed. Errors are :class:`~ratatouille.errors.SQLError`
+naming the transform, the file and the line (and the column within the line).
+
+Example
+-------
+>>> check_sql("SELECT * FROM read_csv('pyproject.toml')")
+Traceback (most recent call last):
+...
+ratatouille.errors.SQLError: line 1: table function READ_CSV(...) is not allowed: SQL may read only the lake's tables (layer.name) and the query's own CTEs (at line 1, column 15)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import NormalizationStrategy
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.tokens import TokenType
+
+from .errors import SQLError
+
+__all__ = ["Polars", "check_sql", "parse_sql"]
+
+
+class Polars(Postgres):
+    """sqlglot dialect for Polars SQL: Postgres plus the operators Polars adds.
+
+    Postgres already knows ``~``, ``~*``, ``!~``, ``!~*``, ``~~``, ``~~*``, ``!~~``,
+    ``!~~*``, ``^@``, ``<=>``, ``ILIKE``, ``REGEXP``/``RLIKE`` and ``::`` casts;
+    Polars adds ``//`` (integer division). Identifiers are case-sensitive, as in Polars.
+    """
+
+    NORMALIZATION_STRATEGY = NormalizationStrategy.CASE_SENSITIVE
+
+    class Tokenizer(Postgres.Tokenizer):
+        KEYWORDS = {**Postgres.Tokenizer.KEYWORDS, "//": TokenType.DIV}
+
+    class Parser(Postgres.Parser):
+        FACTOR = {**Postgres.Parser.FACTOR, TokenType.DIV: exp.IntDiv}
+
+
+# statement kinds a query may be (sqlglot node types at the root, after parentheses)
+_QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values)
+# a Table node may carry an alias, hints and joins; anything else (catalog, time travel,
+# ROWS FROM, CHANGES, ...) is not a plain lake table
+_TABLE_ARGS = {"this", "db", "alias", "joins", "laterals", "pivots", "hints", "only"}
+
+
+def parse_sql(sql: str, *, transform: str | None = None, file: str | None = None,
+              line_offset: int = 0) -> list[exp.Expression]:
+    """Parse ``sql`` with the :class:`Polars` dialect; a syntax error is a located :class:`SQLError`.
+
+    >>> [type(t).__name__ for t in parse_sql("SELECT sku FROM bronze.items WHERE sku ~ '^A'")]
+    ['Select']
+    """
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=Polars) if t is not None]
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, col = first.get("line"), first.get("col")
+        msg = first.get("description") or str(exc).splitlines()[0]
+        where = f" (column {col})" if col else ""
+        raise SQLError(f"SQL syntax error{where}: {msg}; nothing was run", transform=transform, file=file,
+                       line=(line + line_offset) if line else None) from None
+    except sqlglot.errors.SqlglotError as exc:  # TokenError and anything else the parser raises
+        raise SQLError(f"SQL syntax error: {str(exc).splitlines()[0]}; nothing was run", transform=transform,
+                       file=file, line=(_tokenizer_line(exc) or 0) + line_offset or None) from None
+    except RecursionError:
+        raise SQLError("SQL is nested too deeply to be checked; nothing was run", transform=transform,
+                       file=file) from None
+    if not trees:
+        raise SQLError("empty SQL", transform=transform, file=file)
+    return trees
+
+
+def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str | None = None,
+              file: str | None = None, line_offset: int = 0) -> exp.Expression:
+    """Parse ``sql`` and refuse it unless it reads only allowed tables; returns the parsed query.
+
+    Parameters
+    ----------
+    sql: one SQL query.
+    allowed: the ``layer.name`` tables registered for it (case-insensitive); ``None`` accepts
+        any layer-qualified name (used to discover a transform's inputs before they are known).
+    transform, file, line_offset: where the SQL comes from, for the error.
+
+    Raises
+    ------
+    SQLError: a syntax error, a statement that is not a query, several statements, or a
+        table position holding anything but an allowed table, a CTE, a subquery or VALUES.
+
+    >>> check_sql("WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x", {"bronze.a"}).sql()
+    'WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x'
+    """
+    trees = parse_sql(sql, transform=transform, file=file, line_offset=line_offset)
+
+    def refuse(what: str, node: exp.Expression | None, *, at: int | None = None, why: str | None = None) -> SQLError:
+        line, col = _position(sql, node) if at is None else _line_col(sql, at)
+        where = f" (at line {line}, column {col})" if line and col else ""
+        why = why or "is not allowed: SQL may read only the lake's tables (layer.name) and the query's own CTEs"
+        return SQLError(f"{what} {why}{where}", transform=transform, file=file,
+                        line=(line + line_offset) if line else None)
+
+    if len(trees) > 1:
+        raise refuse("a second SQL statement", trees[1])
+    tree = trees[0]
+    root = tree
+    while isinstance(root, (exp.Subquery, exp.Paren)):
+        root = root.this
+    if not isinstance(root, _QUERY_ROOTS):
+        raise refuse(f"a {tree.key.upper()} statement (only queries may run)", None)
+    allow = {a.lower() for a in allowed} if allowed is not None else None
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    for node in tree.walk():
+        if isinstance(node, (exp.From, exp.Join, exp.Lateral)) or _is_table_position(node):
+            source = node.this if isinstance(node, (exp.From, exp.Join)) else node
+            if isinstance(node, exp.Lateral):
+                raise refuse("LATERAL", node)
+            _check_source(source, refuse)
+        if isinstance(node, exp.Table):
+            _check_table(node, allow, ctes, refuse)
+        elif isinstance(node, (exp.Command, exp.DDL, exp.DML)):
+            raise refuse(f"a {node.key.upper()} statement", node)
+    _check_raw(sql, refuse)
+    return tree
+
+
+def _is_table_position(node: exp.Expression) -> bool:
+    """A node the parser put where a table goes (a FROM item's own joins are Joins, walked too)."""
+    return isinstance(node, (exp.Unnest, exp.TableFromRows)) and isinstance(node.parent, (exp.From, exp.Join))
+
+
+def _check_source(source: exp.Expression, refuse) -> None:
+    if isinstance(source, exp.Table):
+        return  # checked as a Table
+    if isinstance(source, exp.Subquery) and isinstance(_unparen(source.this), (*_QUERY_ROOTS,)):
+        return  # its own FROMs are walked
+    if isinstance(source, exp.Values):
+        return
+    raise refuse(_describe(source), source)
+
+
+def _unparen(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, (exp.Subquery, exp.Paren)):
+        node = node.this
+    return node
+
+
+def _check_table(table: exp.Table, allow: set[str] | None, ctes: set[str], refuse) -> None:
+    if not isinstance(table.this, exp.Identifier):
+        raise refuse(_describe(table.this), table)
+    extra = [k for k, v in table.args.items() if v not in (None, [], False) and k not in _TABLE_ARGS]
+    if extra or table.args.get("catalog"):
+        raise refuse(f"table reference {table.sql(dialect=Polars)!r}", table)
+    name = table.name.lower()
+    if not table.db:
+        if name in ctes:
+            return
+        raise refuse(f"table {table.name!r}", table,
+                     why=f"is not layer-qualified (nor a CTE of this query): write <layer>.{table.name} "
+                         f"(e.g. silver.{table.name})")
+    if not isinstance(table.args.get("db"), exp.Identifier):
+        raise refuse(f"table reference {table.sql(dialect=Polars)!r}", table)
+    qualified = f"{table.db}.{table.name}".lower()
+    if allow is not None and qualified not in allow:
+        raise refuse(f"table {qualified}", table, why="is not a lake table registered for this query")
+
+
+def _describe(node: exp.Expression) -> str:
+    if isinstance(node, exp.Func):
+        name = node.sql_name() if not isinstance(node, exp.Anonymous) else str(node.this)
+        return f"table function {name.upper()}(...)"
+    if isinstance(node, exp.Literal):
+        return f"a literal {node.sql(dialect=Polars)} in a table position"
+    return f"{node.key.upper()} in a table position"
+
+
+# defence in depth: the decision above is made on sqlglot's parse, Polars parses again with its own
+# parser. A table-function call anywhere in the raw text (even where sqlglot saw a comment or a string)
+# is refused too, so a difference between the two parsers cannot smuggle one through.
+_RAW_TABLE_FUNCTION = re.compile(r"\bread_[a-z0-9_]*\s*\(", re.IGNORECASE)
+
+
+def _check_raw(sql: str, refuse) -> None:
+    m = _RAW_TABLE_FUNCTION.search(sql)
+    if m:
+        name = m.group(0).rstrip("( \t\r\n").upper()
+        raise refuse(f"table function {name}(...)", None, at=m.start())
+
+
+def _position(sql: str, node: exp.Expression | None) -> tuple[int | None, int | None]:
+    """1-based (line, column) where ``node`` starts in ``sql`` (from the parser's token positions)."""
+    if node is None:
+        return None, None
+    starts = []
+    for n in node.walk():
+        meta = n.meta if isinstance(getattr(n, "meta", None), dict) else {}
+        if "start" in meta:
+            starts.append(meta["start"])
+        for arg in ("this",):
+            ident = n.args.get(arg) if isinstance(n, exp.Expression) else None
+            if isinstance(ident, exp.Identifier) and "start" in ident.meta:
+                starts.append(ident.meta["start"])
+    if not starts:
+        return None, None
+    start = min(starts)
+    # a function's name precedes its arguments: step back to the name
+    func = node.this if isinstance(node, exp.Table) else node
+    if isinstance(func, exp.Func):
+        name = str(func.this) if isinstance(func, exp.Anonymous) else func.sql_name()
+        found = sql.lower().rfind(name.lower(), 0, start)
+        if found >= 0:
+            start = found
+    return _line_col(sql, start)
+
+
+def _line_col(sql: str, offset: int) -> tuple[int, int]:
+    return sql.count("\n", 0, offset) + 1, offset - (sql.rfind("\n", 0, offset) + 1) + 1
+
+
+def _tokenizer_line(exc: Exception) -> int | None:
+    m = re.search(r"[Ll]ine (\d+)", str(exc))
+    return int(m.group(1)) if m else None
