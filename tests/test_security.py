@@ -192,6 +192,152 @@ def test_the_lake_checks_every_location_it_touches(tmp_path):
         s3.table_uri("bronze.x", workspace="../../y")
 
 
+# -- 9.3: ingest sources --------------------------------------------------------------------------
+@pytest.mark.parametrize("source", ["../../outside/", "landing/../../outside/", "/tmp/outside/", "~/data/",
+                                    "s3://other-bucket/data/", "http://127.0.0.1:9/x.csv", "file:///etc/",
+                                    "sales/", "landing", "./landing/x/", "landing/./x/", "landing\\..\\x"])
+def test_ingest_source_outside_the_landing_zone_is_a_config_error(rat_project, tmp_path, source):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "bad.csv").write_text("id\n\"broken\n")
+    (outside / "good.csv").write_text("id\n1\n")
+    yaml = _ingest(rat_project, json.dumps(source))
+    with pytest.raises(ConfigError) as info:
+        rat_project.run("bronze.orders")
+    assert str(yaml) in str(info.value) and "source:" in str(info.value)
+    assert rat_project.table("bronze.orders") is None
+    assert sorted(p.name for p in outside.iterdir()) == ["bad.csv", "good.csv"]
+    assert not (rat_project.root / "lake" / "landing" / "_rejected").exists()
+
+
+def test_rat_run_names_the_yaml_of_a_bad_source(rat_project):
+    yaml = _ingest(rat_project, "../../outside/")
+    out = rat("run", "bronze.orders", cwd=rat_project.root)
+    assert out.returncode == 1
+    assert str(yaml) in out.stderr.replace("\n", "") and "landing/" in out.stderr
+
+
+def test_rejected_files_move_only_within_the_landing_zone(rat_project):
+    from ratatouille.transforms._landing import quarantine_paths
+
+    lake = Lake(str(rat_project.root / "lake"))
+    for rel in ("../x.csv", "landing/../../x.csv", "bronze/x.csv", "/etc/passwd", "s3://b/landing/x"):
+        with pytest.raises(ConfigError):
+            quarantine_paths(lake, rel)
+    _ingest(rat_project)
+    rat_project.landing("orders/good.csv", "id,amount\n1,10\n")
+    rat_project.landing("orders/bad.csv", "id,amount\n\"1,10\n")
+    result = rat_project.run("bronze.orders")
+    assert [r["file"] for r in result["rejected"]] == ["landing/orders/bad.csv"]
+    assert rat_project.files() == ["landing/_rejected/orders/bad.csv", "landing/_rejected/orders/bad.csv.reason.txt",
+                                   "landing/orders/good.csv"]
+
+
+# -- 10.7 / 9.3: symbolic links --------------------------------------------------------------------
+def _links(project, tmp_path: Path) -> dict[str, Path]:
+    lake = project.root / "lake"
+    (lake / "landing" / "orders").mkdir(parents=True, exist_ok=True)
+    (lake / "archive").mkdir()
+    (lake / "archive" / "inside.csv").write_text("id,amount\n1,10\n2,20\n")
+    (tmp_path / "outside.csv").write_text("id,amount\n99,999\n")
+    links = {"inside": lake / "landing" / "orders" / "inside.csv",
+             "outside": lake / "landing" / "orders" / "outside.csv",
+             "dangling": lake / "landing" / "orders" / "dangling.csv"}
+    os.symlink("../../archive/inside.csv", links["inside"])
+    os.symlink(tmp_path / "outside.csv", links["outside"])
+    os.symlink(tmp_path / "missing.csv", links["dangling"])
+    return links
+
+
+def test_linked_landing_file_inside_the_lake_is_listed_and_ingested(rat_project, tmp_path):
+    links = _links(rat_project, tmp_path)
+    _ingest(rat_project)
+    assert tools.ls("landing/orders/") == [str(links["inside"])]
+    result = rat_project.run("bronze.orders")
+    assert result["status"] == "success" and result["rows_written"] == 2
+    df = rat_project.read("bronze.orders")
+    assert sorted(df["id"].to_list()) == [1, 2] and set(df["_source_file"]) == {"landing/orders/inside.csv"}
+    # the fingerprint is the target's: changing the target (not the link) is seen as a change
+    target = rat_project.root / "lake" / "archive" / "inside.csv"
+    fp = df["_source_fingerprint"][0]
+    assert f"size={target.stat().st_size};" in fp
+    target.write_text("id,amount\n1,10\n2,20\n3,30\n")
+    os.utime(target, (1_800_000_000, 1_800_000_000))
+    changed = rat_project.run("bronze.orders")
+    assert changed["changed"] == ["landing/orders/inside.csv"] if "changed" in changed else True
+    assert Lake(str(rat_project.root / "lake")).files("landing/orders/")[0].fingerprint != fp.split("@", 1)[1]
+
+
+def test_linked_landing_file_outside_the_lake_is_rejected_with_a_reason(rat_project, tmp_path):
+    links = _links(rat_project, tmp_path)
+    _ingest(rat_project, on_error="skip")
+    result = rat_project.run("bronze.orders")
+    reasons = {r["file"]: r["reason"] for r in result["rejected"]}
+    assert set(reasons) == {"landing/orders/outside.csv", "landing/orders/dangling.csv"}
+    assert "outside the lake" in reasons["landing/orders/outside.csv"]
+    assert "does not exist" in reasons["landing/orders/dangling.csv"]
+    assert 99 not in rat_project.read("bronze.orders")["id"].to_list()
+    assert links["outside"].is_symlink() and (tmp_path / "outside.csv").read_text() == "id,amount\n99,999\n"
+
+    # the rat command shows it: in rat ls and in rat run's output
+    out = rat("ls", "landing/orders/", cwd=rat_project.root)
+    assert out.returncode == 0 and "inside.csv" in out.stdout and "outside.csv" not in out.stdout
+    assert "outside.csv" in out.stderr and "outside the lake" in out.stderr.replace("\n", " ")
+    (tmp_path / "outside.csv").write_text("id,amount\n98,998\n")
+    out = rat("run", "-f", "bronze.orders", cwd=rat_project.root)
+    assert "rejected" in out.stderr and "outside.csv" in out.stderr and "outside the lake" in out.stderr
+
+
+def test_linked_file_out_of_the_lake_with_on_error_reject_is_moved_only_as_a_link(rat_project, tmp_path):
+    links = _links(rat_project, tmp_path)
+    _ingest(rat_project)
+    with pytest.raises(RatatouilleError):  # on_error: fail stops the run
+        _ingest(rat_project, on_error="fail")
+        rat_project.run("bronze.orders")
+    assert rat_project.table("bronze.orders") is None
+    _ingest(rat_project)
+    result = rat_project.run("bronze.orders")
+    moved = {r["file"]: r.get("moved_to") for r in result["rejected"]}
+    assert moved["landing/orders/outside.csv"] == "landing/_rejected/orders/outside.csv"
+    assert (rat_project.root / "lake" / "landing" / "_rejected" / "orders" / "outside.csv").is_symlink()
+    assert (tmp_path / "outside.csv").read_text() == "id,amount\n99,999\n"  # the target never moves
+    assert not links["outside"].exists()
+
+
+def test_linked_landing_folder_is_followed_only_inside_the_lake(rat_project, tmp_path):
+    lake = rat_project.root / "lake"
+    (lake / "landing" / "orders").mkdir(parents=True)
+    (lake / "staging" / "eu").mkdir(parents=True)
+    (lake / "staging" / "eu" / "a.csv").write_text("id,amount\n5,50\n")
+    (tmp_path / "far").mkdir()
+    (tmp_path / "far" / "b.csv").write_text("id,amount\n6,60\n")
+    os.symlink(lake / "staging" / "eu", lake / "landing" / "orders" / "eu")
+    os.symlink(tmp_path / "far", lake / "landing" / "orders" / "far")
+    os.symlink(lake / "landing" / "orders", lake / "landing" / "orders" / "loop")  # a cycle is listed once
+    _ingest(rat_project)
+    assert tools.ls("landing/orders/") == [str(lake / "landing" / "orders" / "eu" / "a.csv")]
+    with pytest.raises(ConfigError, match="outside the lake"):
+        tools.ls("landing/orders/far/")
+    result = rat_project.run("bronze.orders")
+    assert rat_project.read("bronze.orders")["id"].to_list() == [5]
+    assert [r["file"] for r in result["rejected"]] == ["landing/orders/far"]
+    assert (lake / "landing" / "_rejected" / "orders" / "far").is_symlink()  # the link moved, not its target
+    assert (tmp_path / "far" / "b.csv").exists()
+
+
+@pytest.mark.slow
+def test_landing_sensor_requests_a_linked_file_inside_the_lake(rat_project, tmp_path):
+    dg = pytest.importorskip("dagster")
+    from ratatouille.dagster import build_definitions
+
+    _ingest(rat_project)
+    rat_project.landing("orders/plain.csv", "id,amount\n7,70\n")
+    _links(rat_project, tmp_path)
+    sensor = next(s for s in build_definitions().sensors if s.name == "bronze__orders_sensor")
+    tick = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    assert len(tick.run_requests) == 1 and tick.run_requests[0].tags["ratatouille/new_files"] == "2"
+
+
 # -- 6: credentials never appear in output ----------------------------------------------------------
 def test_storage_secrets_never_appear_in_output(s3_project, caplog):
     from ratatouille._settings import load_settings
