@@ -338,6 +338,42 @@ def test_landing_sensor_requests_a_linked_file_inside_the_lake(rat_project, tmp_
     assert len(tick.run_requests) == 1 and tick.run_requests[0].tags["ratatouille/new_files"] == "2"
 
 
+# -- 9.5: rat init ------------------------------------------------------------------------------
+def test_rat_init_refuses_symbolic_links_and_non_empty_folders(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "dangling").symlink_to(elsewhere)
+    out = rat("init", "dangling", cwd=tmp_path)
+    assert out.returncode == 1 and "symbolic link" in out.stderr
+    assert not elsewhere.exists()
+    out = rat("init", "dangling", "--force", cwd=tmp_path)
+    assert out.returncode == 1 and not elsewhere.exists()
+
+    elsewhere.mkdir()
+    (tmp_path / "linked").symlink_to(elsewhere)
+    for extra in ([], ["--force"]):
+        out = rat("init", "linked", *extra, cwd=tmp_path)
+        assert out.returncode == 1 and "symbolic link" in out.stderr
+    assert list(elsewhere.iterdir()) == []
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    out = rat("init", "busy", cwd=tmp_path)
+    assert out.returncode == 1 and "not empty" in out.stderr and not (busy / "pyproject.toml").exists()
+    out = rat("init", "busy", "--force", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (busy / "pyproject.toml").exists() and (busy / "notes.txt").read_text() == "mine"
+
+    # a linked folder inside the target never carries the scaffold out of it, --force or not
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    (tmp_path / "victim").mkdir()
+    (trap / "workspaces").symlink_to(tmp_path / "victim")
+    out = rat("init", "trap", "--force", cwd=tmp_path)
+    assert out.returncode == 1 and "symbolic link" in out.stderr
+    assert list((tmp_path / "victim").iterdir()) == []
+
+
 # -- 6: credentials never appear in output ----------------------------------------------------------
 def test_storage_secrets_never_appear_in_output(s3_project, caplog):
     from ratatouille._settings import load_settings
