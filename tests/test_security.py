@@ -161,6 +161,37 @@ def test_read_run_and_workspaces_validate_names(rat_project):
     assert not (rat_project.root / "x").exists()
 
 
+def test_a_transform_reading_a_name_that_leaves_the_lake_fails_alone(rat_project, tmp_path):
+    victim = other_lake(tmp_path)
+    sql = rat_project.write("silver/x.sql", 'SELECT * FROM bronze."../../../other/lake/silver/t"')
+    py = rat_project.write("gold/y.py", """
+        from ratatouille import transform
+
+        @transform("gold.y", inputs=["bronze./../../../other/lake/silver/t"])
+        def y(t):
+            return t
+    """)
+    rat_project.write("silver/ok.sql", "SELECT 1 AS x")
+    for name, file in (("silver.x", sql), ("gold.y", py)):
+        with pytest.raises(ConfigError) as info:
+            rat_project.run(name)
+        assert info.value.transform == name and info.value.file == str(file) and "not a table name" in str(info.value)
+    assert rat_project.run("silver.ok")["status"] == "success"  # the others still load and run
+    assert DeltaTable(str(victim)).version() == 1
+
+    dg = pytest.importorskip("dagster")
+    from ratatouille.dagster import build_definitions
+
+    defs = build_definitions()  # one bad transform never breaks the code location
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    keys = {k.to_user_string() for a in assets for k in a.keys}
+    assert {"silver/x", "gold/y", "silver/ok"} <= keys
+    failed = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                            selection=[dg.AssetKey(["silver", "x"])])
+    assert not failed.success
+    assert DeltaTable(str(victim)).version() == 1
+
+
 def test_the_lake_checks_every_location_it_touches(tmp_path):
     local = Lake(str(tmp_path / "lake"))
     (tmp_path / "lake" / "landing").mkdir(parents=True)
