@@ -33,6 +33,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ._boundary import RefusedLink, check_inside, link_target
+from ._names import check_workspace, parse_table_name
 from ._settings import Secrets
 
 log = logging.getLogger("ratatouille")
@@ -106,9 +108,21 @@ class Lake:
         return self.protocol == "file"
 
     def path(self, *parts: str) -> str:
-        """Join ``parts`` under the lake root (``lake.path("landing", "sales")``)."""
+        """Join ``parts`` under the lake root (``lake.path("landing", "sales")``).
+
+        Raises ConfigError when the result lies outside the lake (``..``, a link out of it).
+        """
         clean = [p.strip("/") for p in parts if p and p.strip("/")]
-        return "/".join([self.uri, *clean]) if clean else self.uri
+        return self.check("/".join([self.uri, *clean]) if clean else self.uri)
+
+    def check(self, location: str, *, follow_links: bool = True) -> str:
+        """``location`` unchanged if it lies under the lake root, else ConfigError (see ``_boundary``).
+
+        >>> Lake("/srv/lake").check("/srv/lake/landing/x.csv")
+        '/srv/lake/landing/x.csv'
+        """
+        check_inside(self.uri, self.full(location), follow_links=follow_links)
+        return location
 
     def relative(self, path: str) -> str:
         """``path`` relative to the lake root (unchanged when it is outside the lake)."""
@@ -119,8 +133,9 @@ class Lake:
         return full[len(root):] if full.startswith(root) else full
 
     def table_uri(self, table: str, workspace: str = "default") -> str:
-        """Location of the Delta table ``layer.name`` in ``workspace``."""
-        layer, name = str(table).split(".", 1)
+        """Location of the Delta table ``layer.name`` in ``workspace`` (both names validated)."""
+        layer, name = parse_table_name(table)
+        check_workspace(workspace)
         if workspace == "default":
             return self.path(layer, name)
         return self.path("workspaces", workspace, layer, name)
@@ -177,7 +192,9 @@ class Lake:
         out.setdefault("use_listings_cache", False)
         return out
 
-    def _strip(self, path: str) -> str:
+    def _strip(self, path: str, *, follow_links: bool = True) -> str:
+        """The fsspec key of a lake location, checked to lie under the lake root first."""
+        self.check(path, follow_links=follow_links)
         return path.split("://", 1)[1] if "://" in path else path
 
     def full(self, path: str) -> str:
@@ -186,14 +203,30 @@ class Lake:
             return path
         return f"{self.protocol}://{path}"
 
-    def files(self, path: str = "", *, recursive: bool = True) -> list[LandingFile]:
+    def files(self, path: str = "", *, recursive: bool = True,
+              refused: list[RefusedLink] | None = None) -> list[LandingFile]:
         """The files under ``path`` (relative to the lake root), sorted, with size and fingerprint,
         from one listing (no file is opened or read).
 
         ``path`` may be a folder (``"landing/sales/"``), a file, or a glob
         (``"landing/sales/*.csv"``). Hidden files and ``_``-prefixed folders
-        (``_rejected``, ``_delta_log``) are skipped.
+        (``_rejected``, ``_delta_log``) are skipped. On a local lake a symbolic link is
+        followed only when its target lies inside the lake (a linked file is listed under the
+        link's path with the fingerprint of its target); a link out of the lake, or a dangling
+        one, is never followed: it is added to ``refused`` (and logged) instead.
+
+        Raises ConfigError when ``path`` lies outside the lake.
         """
+        refused = refused if refused is not None else []
+        import os
+
+        seen = {os.path.realpath(self._strip(self.path(path)))} if self.is_local else set()
+        out = self._files(path, recursive, refused, seen)
+        for r in refused:
+            log.warning("not listed: %s: %s", r.rel, r.reason)
+        return sorted(out, key=lambda f: f.path)
+
+    def _files(self, path: str, recursive: bool, refused: list[RefusedLink], seen: set[str]) -> list[LandingFile]:
         target = self.path(path)
         fs = self.fs
         root = self._strip(target)
@@ -205,7 +238,7 @@ class Lake:
                 info = fs.info(root)
             except (FileNotFoundError, OSError):
                 return []
-            if info.get("type") == "file":
+            if info.get("type") != "directory":
                 found = {info["name"]: info}
                 base = root.rsplit("/", 1)[0]
             else:
@@ -214,14 +247,34 @@ class Lake:
         base = base.rstrip("/")
         out = []
         for name, info in found.items():
-            if info.get("type", "file") != "file":
-                continue
             rel_to_base = name[len(base):] if name.startswith(base) else name.rsplit("/", 1)[-1]
             if _hidden(rel_to_base):
                 continue
+            if info.get("islink") and self.is_local:
+                out.extend(self._linked(name, recursive, refused, seen))
+                continue
+            if info.get("type", "file") != "file":
+                continue
             full = self.full(name)
             out.append(LandingFile(full, self.relative(full), int(info.get("size") or 0), fingerprint(info)))
-        return sorted(out, key=lambda f: f.path)
+        return out
+
+    def _linked(self, name: str, recursive: bool, refused: list[RefusedLink], seen: set[str]) -> list[LandingFile]:
+        """A local symbolic link found by a listing: its file (or folder's files) if it points inside the lake."""
+        import os
+
+        real, reason = link_target(self.uri, name)
+        if real is None:
+            refused.append(RefusedLink(name, self.relative(name), os.readlink(name) if os.path.islink(name) else "",
+                                       reason or "symbolic link"))
+            return []
+        if os.path.isdir(real):
+            if not recursive or any(real == s or _under(real, s) or _under(s, real) for s in seen):
+                return []  # a cycle, or a folder this listing covers anyway: its files are listed once
+            return self._files(self.relative(name) + "/", recursive, refused, seen | {real})
+        st = os.stat(real)
+        return [LandingFile(name, self.relative(name), st.st_size,
+                            fingerprint({"size": st.st_size, "mtime": st.st_mtime}))]
 
     def ls(self, path: str = "", *, recursive: bool = True) -> list[str]:
         """Sorted full paths of the files under ``path`` (relative to the lake root); see :meth:`files`."""
@@ -240,12 +293,12 @@ class Lake:
     def move(self, src: str, dest: str) -> None:
         """Move one file inside the lake (a rename on disk, copy + delete on object storage)."""
         fs = self.fs
-        dest_key = self._strip(dest)
+        dest_key = self._strip(dest, follow_links=False)
         parent = dest_key.rsplit("/", 1)[0]
         if parent:
             fs.makedirs(parent, exist_ok=True)
         # one file, by its exact name: fs.mv would read "[", "*" and "?" in it as a glob
-        src_key = self._strip(src)
+        src_key = self._strip(src, follow_links=False)
         if self.is_local:
             import shutil
 
@@ -282,6 +335,10 @@ def fingerprint(info: Mapping[str, Any]) -> str:
         return f"size={size};mtime={float(mtime):.6f}"
     except (TypeError, ValueError):
         return f"size={size};mtime={mtime}"
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
 
 
 def _hidden(rel: str) -> bool:

@@ -44,6 +44,22 @@ def parse_table_name(value: str, *, file: str | None = None) -> TableName:
     return TableName(check_identifier(parts[0], "layer", file=file), check_identifier(parts[1], "name", file=file))
 
 
+def table_name(value: str, *, file: str | None = None) -> str:
+    """The one validator of a table name typed at an entry point (``run``, ``query``, ``read``,
+    ``tools.*``, ``rat``, Dagster, ``diff``, ``promote``): ``value`` if it is ``layer.name`` with
+    two lowercase identifiers, else ConfigError. Nothing else (``..``, ``/``, quotes) can reach
+    a storage location.
+
+    >>> table_name("silver.sales")
+    'silver.sales'
+    >>> table_name("bronze./../x")
+    Traceback (most recent call last):
+    ...
+    ratatouille.errors.ConfigError: invalid table name 'bronze./../x': expected '<layer>.<name>'
+    """
+    return str(parse_table_name(value, file=file))
+
+
 def check_workspace(value: str) -> str:
     """Validate a workspace name (a simple identifier)."""
     if not isinstance(value, str) or not _IDENT.match(value):

@@ -6,11 +6,11 @@ from typing import Literal, overload
 
 import polars as pl
 
-from ._names import parse_table_name
+from ._names import table_name
 from ._sql import execute_sql, referenced_tables
 from ._workspace import log_resolution
 from .discover import Project
-from .errors import TableNotFoundError
+from .errors import ConfigError, SQLError, TableNotFoundError
 from .write import Target
 
 
@@ -38,10 +38,20 @@ def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
 
     project = Project.load(project_dir, workspace=workspace)
     runner = Runner(project)
-    frames = {name: runner.frame(name) for name in referenced_tables(sql)}
+    frames = {name: runner.frame(name) for name in _valid_names(referenced_tables(sql))}
     log_resolution(project, frames)  # in a workspace: own or inherited from default (INFO)
     lf = execute_sql(sql, frames)
     return lf if lazy else lf.collect()
+
+
+def _valid_names(names: list[str]) -> list[str]:
+    """Every table a query names is a ``layer.name`` of identifiers (a quoted ``bronze."../x"`` is not)."""
+    for name in names:
+        try:
+            table_name(name)
+        except ConfigError as exc:
+            raise SQLError(f"query reads {exc.message}") from None
+    return names
 
 
 def read(name: str, *, version: int | None = None, workspace: str | None = None,
@@ -55,7 +65,7 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
     """
     from .execute import Runner
 
-    parse_table_name(name)
+    table_name(name)
     project = Project.load(project_dir, workspace=workspace)
     log_resolution(project, [name])
     if version is None:

@@ -212,7 +212,7 @@ class S3Server:
     """
 
     key_id = "rat-test-key-id"
-    secret = "rat-test-SECRET-never-shown-0123456789"
+    secret = "rat-test-SECRET-never-shown-0123456789"  # noqa: S105 - a fake key for the local moto server only
     region = "us-east-1"
 
     def __init__(self, proc: Any, port: int) -> None:
@@ -236,7 +236,8 @@ class S3Server:
             port = sock.getsockname()[1]
         code = ("import time; from moto.server import ThreadedMotoServer as S; "
                 f"s = S(ip_address='127.0.0.1', port={port}, verbose=False); s.start(); time.sleep(10**9)")
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-c", code],  # noqa: S603 - this Python, a fixed script, no shell
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while True:
             try:

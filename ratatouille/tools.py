@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ._names import table_name
 from .discover import Project
 from .errors import TableNotFoundError
 from .plan import DAG
@@ -22,6 +23,7 @@ def _project(workspace: str | None, project_dir: str | None = None) -> Project:
 
 
 def _table(name: str, workspace: str | None):
+    table_name(name)
     project = _project(workspace)
     target = project.read_target(name)
     if target is None:
@@ -40,9 +42,18 @@ def _table(name: str, workspace: str | None):
 def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
     """Sorted full paths of the files under a lake path (local or S3).
 
+    ``path`` is relative to the lake root; one that leads outside the lake (``"../.."``, an
+    absolute path elsewhere, a symbolic link out of it) raises ConfigError. A symbolic link
+    inside ``path`` whose target is outside the lake is not listed (a warning names it).
+
     >>> tools.ls("landing/sales/")        # doctest: +SKIP
     """
-    return _project(workspace).lake.ls(path)
+    return _ls(path, workspace, [])
+
+
+def _ls(path: str, workspace: str | None, refused: list) -> list[str]:
+    """``ls``, collecting the symbolic links it did not follow into ``refused`` (``rat ls`` prints them)."""
+    return [f.path for f in _project(workspace).lake.files(path, refused=refused)]
 
 
 def tables(*, workspace: str | None = None) -> pl.DataFrame:
@@ -67,6 +78,7 @@ def _all_tables(project: Project) -> list[str]:
 
 def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
     """The Polars schema of a table (or of the plan of a view)."""
+    table_name(name)
     from ._query import read
 
     return read(name, workspace=workspace).collect_schema()
@@ -91,6 +103,7 @@ def history(name: str, *, workspace: str | None = None, limit: int | None = None
 
 def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataFrame:
     """The first ``n`` rows of a table (or view)."""
+    table_name(name)
     from ._query import read
 
     return read(name, workspace=workspace).head(n).collect()
@@ -98,6 +111,8 @@ def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataF
 
 def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[str, Any]:
     """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None."""
+    if name is not None:
+        table_name(name)
     project = _project(workspace)
     dag = DAG(project.transforms)
     if name is None:
@@ -109,6 +124,7 @@ def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[st
 
 def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None) -> dict[str, Any]:
     """Compact a table's small files (or Z-order by columns); one new Delta version."""
+    table_name(name)
     project = _project(workspace)
     target = project.target(name)
     table = target.open()
@@ -121,6 +137,7 @@ def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | No
 def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 168,
            dry_run: bool = False) -> list[str]:
     """Delete files no longer referenced by versions newer than ``retention_hours``."""
+    table_name(name)
     project = _project(workspace)
     table = project.target(name).open()
     if table is None:
@@ -136,5 +153,7 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
     >>> tools.diff("silver.sales", workspace="alice").summary()   # doctest: +SKIP
     """
     from ._workspace import diff as _diff
+
+    table_name(name)
 
     return _diff(name, workspace=workspace, key=key, sample=sample)

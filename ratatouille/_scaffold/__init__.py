@@ -12,6 +12,7 @@ as is.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from importlib import resources
@@ -36,6 +37,14 @@ def _walk(node, rel: tuple[str, ...] = ()):
             yield (*rel, child.name), child
 
 
+def _inside(root: Path, path: Path) -> None:
+    """Refuse to write ``path`` when it, or a folder on its way, is a symbolic link leading out of ``root``."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if path.is_symlink() or not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"{path} leads outside {root} through a symbolic link: nothing written there")
+
+
 def project_names(directory: Path, name: str | None = None) -> dict[str, str]:
     """``project_name`` (a distribution name) and ``module_name`` (an identifier) for a folder."""
     raw = name or directory.resolve().name or "lakehouse"
@@ -49,9 +58,24 @@ def project_names(directory: Path, name: str | None = None) -> dict[str, str]:
 def init_project(directory: str | Path, *, name: str | None = None, force: bool = False) -> list[Path]:
     """Create a new project in ``directory`` (created if missing); returns the files written.
 
-    Refuses to overwrite existing files unless ``force=True``.
+    Parameters
+    ----------
+    directory: the new project's folder: missing, or an empty folder (any folder with ``force=True``).
+    name: the project name (default: the folder's name).
+    force: write into a non-empty folder, overwriting the template's files there.
+
+    Raises
+    ------
+    ConfigError: ``directory`` is a symbolic link (dangling or not: nothing is ever written
+    through one, ``force`` or not), is not a folder, or is a non-empty folder without ``force``;
+    or a file to write would land outside ``directory`` through a symbolic link inside it.
+
+    >>> init_project("my_lakehouse")          # doctest: +SKIP
     """
     root = Path(directory)
+    if root.is_symlink():
+        raise ConfigError(f"{root} is a symbolic link (to {os.readlink(root)}): rat init writes only into a "
+                          "real folder; name the folder itself")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} exists and is not a directory")
     values = project_names(root, name)
@@ -68,7 +92,11 @@ def init_project(directory: str | Path, *, name: str | None = None, force: bool 
     if existing and not force:
         shown = ", ".join(str(p.relative_to(root)) for p in existing[:5]) + (" ..." if len(existing) > 5 else "")
         raise ConfigError(f"{root} already has {shown}: choose an empty folder (or --force to overwrite)")
+    if root.is_dir() and any(root.iterdir()) and not force:
+        raise ConfigError(f"{root} is not empty: choose an empty folder (or --force to write into it)")
     for path, data in plan:
+        _inside(root, path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _inside(root, path)  # checked again once its folders exist: a linked folder is refused
         path.write_bytes(data)
     return [p for p, _ in plan]

@@ -143,8 +143,11 @@ def ls_cmd(path: str = typer.Argument("", help="A lake path such as landing/sale
     """List files under a lake path."""
     from .. import tools
 
-    for f in tools.ls(path, workspace=workspace):
+    refused: list = []
+    for f in tools._ls(path, workspace, refused):
         console.print(f, highlight=False)
+    for link in refused:  # a symbolic link out of the lake: named with its reason, never silently left out
+        err_console.print(f"[yellow]not listed[/] {escape(link.rel)}: {escape(link.reason)}", highlight=False)
 
 
 @app.command("tables")

@@ -83,14 +83,15 @@ def dev_cmd(
         return
     env = dev_environment(root, settings.workspace if workspace else None)  # creates .dagster_home
     cmd = dagster_command(root, host=host, port=port)
-    console.print(f"Dagster UI: [bold]http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}[/] "
+    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 - compares the user's --host, binds nothing
+    console.print(f"Dagster UI: [bold]http://{'localhost' if local else host}:{port}[/] "
                   f"(DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl+C stops it", highlight=False)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":  # become `dagster dev`: Ctrl+C and kill reach it (and its children) directly
         os.chdir(root)
-        os.execve(sys.executable, cmd, env)
-    proc = subprocess.Popen(cmd, cwd=root, env=env)  # pragma: no cover - Windows
+        os.execve(sys.executable, cmd, env)  # noqa: S606 - this Python running `dagster dev`, fixed argv, no shell
+    proc = subprocess.Popen(cmd, cwd=root, env=env)  # noqa: S603 - fixed argv of this Python, no shell  # pragma: no cover
     try:
         code = proc.wait()
     except KeyboardInterrupt:

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import dagster as dg
+
+from ..errors import ConfigError
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ..errors import ConfigError
@@ -78,7 +80,7 @@ class Registry:
                 name = obj.node_def.name if obj.is_executable else None
             else:
                 name = getattr(obj, "name", None) or obj.key.to_user_string()
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:  # noqa: BLE001, S110 - best effort: the fallback names the object instead
             pass
         try:
             if isinstance(obj, dg.AssetsDefinition):
@@ -200,7 +202,8 @@ def import_pipelines(root: Path):
     if str(root) not in sys.path:
         sys.path.append(str(root))  # the project's own top-level modules
     spec = importlib.util.spec_from_file_location("pipelines", init, submodule_search_locations=[str(init.parent)])
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {init}", file=str(init))
     module = importlib.util.module_from_spec(spec)
     sys.modules["pipelines"] = module
     try:

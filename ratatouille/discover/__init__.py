@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .._lake import Lake
-from .._names import check_identifier, check_workspace, not_found
+from .._names import check_identifier, check_workspace, not_found, table_name
 from .._settings import Settings, load_settings
 from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
@@ -168,7 +168,7 @@ def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, T
 def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
     """Transforms of one file; a broken file becomes a BrokenTransform raising its error when run."""
     try:
-        return _from_file(path, layer, workspace)
+        return [_checked_inputs(t) for t in _from_file(path, layer, workspace)]
     except RatatouilleError as exc:
         exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
         if layer is None and path.suffix == ".py":  # a dropped-in module: it has no one name to fail under
@@ -179,6 +179,21 @@ def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
         if path.suffix in (".yaml", ".yml") and (path.with_suffix(".sql").exists() or path.with_suffix(".py").exists()):
             path = path.with_suffix(".sql") if path.with_suffix(".sql").exists() else path.with_suffix(".py")
         return [BrokenTransform(f"{layer}.{path.stem}", exc, path=path, workspace=workspace)]
+
+
+def _checked_inputs(t: Transform) -> Transform:
+    """``t``, or a BrokenTransform when one of its inputs is not a ``layer.name`` table name
+    (``bronze."../x"`` in SQL, ``inputs=["bronze./../x"]``): it fails alone, with its file."""
+    if isinstance(t, BrokenTransform):
+        return t
+    for name in t.inputs:
+        try:
+            table_name(name)
+        except ConfigError:
+            err = ConfigError(f"reads {name!r}, which is not a table name: inputs are <layer>.<name> of lowercase "
+                              "letters, digits and '_'", transform=t.name, file=t.file)
+            return BrokenTransform(t.name, err, path=t.path, workspace=t.workspace)
+    return t
 
 
 def _from_file(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:

@@ -55,6 +55,7 @@ from .._names import parse_table_name
 from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
+from . import _landing
 
 log = logging.getLogger("ratatouille")
 
@@ -130,6 +131,7 @@ class IngestTransform(Transform):
         config = build_config(load_yaml(path, text=text), file=str(path))
         if not config.source:
             raise ConfigError("a YAML transform without SQL beside it needs source: (a landing path)", file=str(path))
+        _landing.check_source(config.source, file=str(path))  # under landing/: no '..', absolute path or URL
         if not config.format:
             suffix = Path(config.source.rstrip("/*")).suffix.lower()
             fmt = next((f for f, exts in _EXTENSIONS.items() if suffix and suffix in exts), None)
@@ -180,10 +182,7 @@ class IngestTransform(Transform):
     # -- files ----------------------------------------------------------------
     def landing_files(self, lake) -> list[LandingFile]:
         """Every landing file matching ``source:`` with its fingerprint, from one listing."""
-        files = lake.files(self.config.source)
-        if self._glob_names_files():
-            return files
-        return [f for f in files if self._has_format(f.path)]
+        return _landing.list_landing(self, lake)[0]
 
     def _has_format(self, path: str) -> bool:
         return path.lower().endswith(_EXTENSIONS[self.config.format or "csv"])
@@ -224,7 +223,7 @@ class IngestTransform(Transform):
         CSV and CSV in another encoding than UTF-8 are read from the file's bytes.
         ``string_columns`` are read as text (CSV), to be cast later.
         """
-        full = path.path if isinstance(path, LandingFile) else path
+        full = lake.check(path.path if isinstance(path, LandingFile) else path)  # inside the lake only
         fmt = self.config.format
         opts = dict(self.config.options)
         storage = lake.delta_options()
@@ -295,7 +294,7 @@ class IngestTransform(Transform):
         need_state = not plan.full_refresh and table is not None
         with ThreadPoolExecutor(max_workers=1) as pool:  # the table's ingested set while listing
             pending = pool.submit(ingested_state, table) if need_state else None
-            listed = self.landing_files(lake)
+            listed, refused = _landing.list_landing(self, lake)
             state = pending.result() if pending is not None else {}
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
         declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
@@ -306,6 +305,11 @@ class IngestTransform(Transform):
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         changed: list[str] = []
         todo: list[tuple[LandingFile, set[str] | None]] = []
+        for link in refused:  # a symbolic link out of the lake: never read, reported like a bad file
+            if self.config.on_error == "fail":
+                raise IngestError(f"cannot ingest {link.rel}: {link.reason} (on_error: fail, nothing written)",
+                                  transform=self.name, file=self.file)
+            plan.rejected.append(Rejected(link.rel, link.reason))
         for f in listed:
             known = state.get(f.rel) if f.rel in state else state.get(f.path)
             if known is not None:
@@ -783,9 +787,11 @@ def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, wor
         if shared:
             log.warning("%s: rejected %s, left in place (%s ingests it too): %s", t.name, rel, shared, r.reason)
             continue
-        sub = rel[len("landing/"):] if rel.startswith("landing/") else rel.lstrip("/").split("://", 1)[-1]
-        dest = lake.path("landing", "_rejected", sub)
-        src = lake.path(rel) if "://" not in rel and not rel.startswith("/") else rel
+        try:
+            src, dest = _landing.quarantine_paths(lake, rel)  # both in the landing zone, or not moved
+        except ConfigError as exc:
+            log.warning("%s: rejected %s, left in place: %s", t.name, rel, exc.message)
+            continue
         try:
             lake.write_text(dest + ".reason.txt", f"{rel}: {r.reason}\n")
             lake.move(src, dest)
