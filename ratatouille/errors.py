@@ -112,6 +112,18 @@ class StorageError(RatatouilleError):
     """The lake could not be read or written."""
 
 
+class ConcurrentCommitError(StorageError):
+    """Another run committed to the same table while this one was writing, and the two writes
+    overlap (delta-rs' conflict check refused this commit): nothing was written by this run,
+    run it again. Writes to disjoint partitions and plain appends do not raise it: delta-rs
+    commits them on top of each other."""
+
+
+class ConcurrentIngestError(IngestError, ConcurrentCommitError):
+    """An ingest run lost a race with another ingest of the same table: nothing was written by
+    this run (its files were not ingested twice), run it again."""
+
+
 class WorkspaceError(RatatouilleError):
     """An unknown or invalid workspace."""
 
