@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CheckError,
+    ConcurrentCommitError,
     ConfigError,
     CycleError,
     IngestError,
@@ -29,7 +30,8 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckError", "ConfigError", "CycleError", "IngestError", "RatatouilleError", "RunError", "RunResult",
+    "CheckError", "ConcurrentCommitError", "ConfigError", "CycleError", "IngestError", "RatatouilleError", "RunError",
+    "RunResult",
     "SQLError", "SchemaError", "StorageError", "TableNotFoundError", "TransformError", "WorkspaceError",
     "query", "read", "run", "tools", "transform",
 ]

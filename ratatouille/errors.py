@@ -68,12 +68,16 @@ class RatatouilleError(Exception):
     def __str__(self) -> str:
         return self._format()
 
-    def __reduce__(self):  # keep errors picklable (Dagster ships them across processes)
-        return (_rebuild, (type(self), self.message, self.transform, self.file, self.line))
+    def __reduce__(self):  # picklable with all its state (Dagster's multiprocess executor ships errors)
+        return (_rebuild, (type(self), dict(self.__dict__)))
 
 
-def _rebuild(cls, message, transform, file, line):
-    return cls(message, transform=transform, file=file, line=line)
+def _rebuild(cls: type, state: dict) -> "RatatouilleError":
+    """An error back from its pickled state, without calling a subclass' own ``__init__``."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    err.args = (err._format(),)
+    return err
 
 
 class ConfigError(RatatouilleError):
@@ -110,6 +114,18 @@ class IngestError(RatatouilleError):
 
 class StorageError(RatatouilleError):
     """The lake could not be read or written."""
+
+
+class ConcurrentCommitError(StorageError):
+    """Another run committed to the same table while this one was writing, and the two writes
+    overlap (delta-rs' conflict check refused this commit): nothing was written by this run,
+    run it again. Writes to disjoint partitions and plain appends do not raise it: delta-rs
+    commits them on top of each other."""
+
+
+class ConcurrentIngestError(IngestError, ConcurrentCommitError):
+    """An ingest run lost a race with another ingest of the same table: nothing was written by
+    this run (its files were not ingested twice), run it again."""
 
 
 class WorkspaceError(RatatouilleError):

@@ -22,6 +22,7 @@ from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotF
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..write import Materialization, OverwritePartition, Target, materialization_for
+from ..write._commit import rerun_if_created_meanwhile
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -177,7 +178,7 @@ class Runner:
             try:
                 if name in invalid:
                     raise invalid[name]
-                result = self.run_one(self.project.transforms[name])
+                result = rerun_if_created_meanwhile(lambda: self.run_one(self.project.transforms[name]), name=name)
             except RatatouilleError as exc:
                 blocked.add(name)
                 errors.append(exc)
@@ -301,7 +302,9 @@ class Runner:
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by)
         try:
-            outcome = writer.write(target, data, full_refresh=self.full_refresh or table is None, metadata=metadata,
+            # a table that is missing is created race-free by the writer (write/_commit.py): never an
+            # overwrite of one another process created meanwhile
+            outcome = writer.write(target, data, full_refresh=self.full_refresh, metadata=metadata,
                                    **({"table": table} if isinstance(writer, Materialization) else {}))
         except RatatouilleError as exc:
             raise exc.locate(transform=t.name, file=t.file)

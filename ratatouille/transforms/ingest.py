@@ -441,16 +441,18 @@ class IngestWrite:
         self.plan = plan
 
     def write(self, target, data, *, full_refresh: bool = False, metadata: Mapping[str, str] | None = None):
-        from deltalake import CommitProperties, Transaction
+        from deltalake import Transaction
 
-        from ..write import WriteOutcome
+        from .._errors_map import write_error
+        from ..errors import ConcurrentIngestError
+        from ..write import WriteOutcome, _commit
 
         df = data.collect() if isinstance(data, pl.LazyFrame) else data
         table = self.plan.table
         meta = {k: str(v) for k, v in (metadata or {}).items()}
         meta.update(self.plan.commit_metadata())
         version = (table.version() + 1) if table is not None else 0
-        commit = CommitProperties(custom_metadata=meta, app_transactions=[
+        commit = _commit.properties(meta, create=table is None, app_transactions=[  # race-free create
             Transaction(app_id=APP_ID, version=version, last_updated=int(time.time() * 1000))])
         opts = dict(target.storage_options) if target.storage_options else None
         fast = None
@@ -470,21 +472,17 @@ class IngestWrite:
                     "commit_properties": commit, "schema_mode": "merge"})
         except RatatouilleError:
             raise
-        except Exception as exc:  # nothing was committed
-            text = str(exc)
-            if "concurrent" in text.lower() or "already exists" in text.lower():
-                raise IngestError("another run committed to this table while this one was ingesting; "
-                                  "nothing was written by this run: run it again", transform=self.t.name,
-                                  file=self.t.file) from None
-            raise StorageError(f"writing {target.uri} failed (ingest): {_reason(exc)}", transform=self.t.name,
-                               file=self.t.file) from None
+        except Exception as exc:  # nothing was committed (the runner reruns a lost create on the new table)
+            if table is None and _commit.created_meanwhile(exc, target):
+                raise _commit.created_error(target, exc).locate(transform=self.t.name, file=self.t.file) from None
+            raise write_error(exc, action=f"writing {target.uri} failed (ingest)", uri=target.uri,
+                              transform=self.t.name, file=self.t.file, concurrent=ConcurrentIngestError) from None
         if fast is not None:  # already at the new version
             return WriteOutcome(version=fast.version, rows_written=df.height)
-        if table is None:
-            table = target.open()
-        else:
-            table.update_incremental()
-        return WriteOutcome(version=table.version() if table is not None else None, rows_written=df.height)
+        since = version - 1 if table is not None else None  # the snapshot it was based on
+        table = table if table is not None else target.open()
+        return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0],
+                            rows_written=df.height)
 
 
 def _fast_append(df: pl.DataFrame, target, table, commit):

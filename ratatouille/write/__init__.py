@@ -25,7 +25,11 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
-from ..errors import RatatouilleError, SchemaError, StorageError, TransformError
+from .._errors_map import first_line as _first
+from .._errors_map import is_data_error as _is_data_error
+from .._errors_map import write_error
+from ..errors import RatatouilleError, SchemaError, StorageError
+from . import _commit
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -46,11 +50,9 @@ class Target:
             if version is not None:
                 dt_.load_as_version(version)
             return dt_
-        except _DeltaMissing:
+        except _DeltaMissing:  # also a folder whose _delta_log holds no commit yet
             return None
         except Exception as exc:  # noqa: BLE001 - surface storage problems clearly
-            if "no files in log segment" in str(exc).lower() or "not a delta table" in str(exc).lower():
-                return None
             raise StorageError(f"cannot open {self.uri}: {_first(exc)}", transform=self.name or None) from None
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
@@ -68,22 +70,6 @@ class WriteOutcome:
     metrics: Mapping[str, Any] | None = None
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-_DATA_ERRORS = (pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError,
-                pl.exceptions.ShapeError, pl.exceptions.DuplicateError)
-
-
-def _is_data_error(exc: BaseException) -> bool:
-    """Whether a write failed computing the data (a cast, a missing column) rather than storing it;
-    delta-rs reports the errors of the Polars stream it consumes inside its own."""
-    return isinstance(exc, _DATA_ERRORS) or any(
-        hint in str(exc) for hint in ("conversion from `", "unable to find column", "InvalidOperationError"))
-
-
 class Materialization:
     """Base class: how a transform's output lands in its table."""
 
@@ -99,25 +85,29 @@ class Materialization:
               metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
         """Write ``data`` to ``target`` in one commit (first run and full refresh rebuild).
 
-        ``table`` is the target as the caller already opened it (saves loading its log again)."""
+        ``table`` is the target as the caller already opened it (saves loading its log again).
+
+        Creating the table is race-free (``write/_commit.py``): when another process created it
+        meanwhile, :class:`~ratatouille.write._commit.TableCreatedMeanwhile` is raised and nothing
+        is written (the runner then runs the transform again on the existing table). A commit
+        refused by delta-rs' conflict check raises :class:`~ratatouille.errors.ConcurrentCommitError`."""
         table = table if table is not None else target.open()
-        commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+        commit = _commit.properties(metadata, create=table is None)
         try:
-            if table is None or full_refresh:
-                return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
-                                              schema_mode="overwrite" if table is not None else None, table=table))
+            if table is None or full_refresh:  # a creating write is refused when the table exists meanwhile
+                return _finish(target, _write(data, target, "overwrite" if table is not None else "error", commit,
+                                              partition_by=self.partition_by,
+                                              schema_mode="overwrite" if table is not None else None, table=table),
+                               commit)
             data = align_schema(data, table, target.name, replace=self.mode == "table")
             return self._incremental(target, table, data, commit)
         except RatatouilleError:
             raise
-        except Exception as exc:
-            if not _is_data_error(exc):  # delta-rs / storage failures: nothing was committed
-                raise StorageError(f"writing {target.uri} failed ({self.mode}): {_first(exc)}",
-                                   transform=target.name or None) from exc
-            message = _first(exc)
-            cause = message.find("conversion from `")  # past delta-rs' wrapping of the Polars stream's error
-            raise TransformError(f"computing the output failed while writing it (nothing written): "
-                                 f"{message[cause if cause > 0 else 0:]}", transform=target.name or None) from exc
+        except Exception as exc:  # nothing was committed
+            if table is None and _commit.created_meanwhile(exc, target):
+                raise _commit.created_error(target, exc) from exc
+            raise write_error(exc, action=f"writing {target.uri} failed ({self.mode})", uri=target.uri,
+                              transform=target.name or None) from exc
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
         raise NotImplementedError
@@ -130,7 +120,7 @@ class Table(Materialization):
 
     def _incremental(self, target, table, data, commit):
         return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
-                                      schema_mode="overwrite", table=table))
+                                      schema_mode="overwrite", table=table), commit)
 
 
 class View(Materialization):
@@ -150,11 +140,11 @@ class Append(Materialization):
     def _incremental(self, target, table, data, commit):
         if isinstance(data, pl.LazyFrame):
             if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
-                return _finish(target, fast_write(data, target, table, "append", commit))
+                return _finish(target, fast_write(data, target, table, "append", commit), commit)
             data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
         if data.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table))
+        return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
 
 
 class Merge(Materialization):
@@ -197,10 +187,11 @@ class Merge(Materialization):
         merger = merger.when_matched_update_all().when_not_matched_insert_all()
         if self.delete_missing:
             merger = merger.when_not_matched_by_source_delete()
+        since = table.version()
         metrics = merger.execute()
         rows = int(metrics.get("num_target_rows_inserted", 0)) + int(metrics.get("num_target_rows_updated", 0))
-        table.update_incremental()
-        return WriteOutcome(version=table.version(), rows_written=rows, metrics=metrics)
+        return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0],
+                            rows_written=rows, metrics=metrics)
 
 
 class ReplacePartitions(Materialization):
@@ -214,7 +205,7 @@ class ReplacePartitions(Materialization):
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         predicate = partition_predicate(source, self.partition_by)
         return _finish(target, _write(source, target, "overwrite", commit, predicate=predicate,
-                                      schema_mode="merge", table=table))
+                                      schema_mode="merge", table=table), commit)
 
 
 class OverwritePartition(Materialization):
@@ -246,18 +237,21 @@ class OverwritePartition(Materialization):
             raise SchemaError(f"{outside} row(s) are outside partition {self.predicate}: nothing written",
                               transform=target.name or None)
         table = table if table is not None else target.open()
-        commit = CommitProperties(custom_metadata={k: str(v) for k, v in (metadata or {}).items()})
+        commit = _commit.properties(metadata, create=table is None)
         try:
-            if table is None:  # a new table holding just this partition
-                return _finish(target, _write(source, target, "overwrite", commit, partition_by=self.partition_by))
-            source = align_schema(source, table, target.name)
+            if table is None:  # a new table holding just this partition (refused if created meanwhile)
+                return _finish(target, _write(source, target, "error", commit, partition_by=self.partition_by),
+                               commit)
+            source, since = align_schema(source, table, target.name), table.version()
             return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
-                                          schema_mode="merge"))
+                                          schema_mode="merge"), commit, since=since)
         except RatatouilleError:
             raise
         except Exception as exc:  # delta-rs refuses rows outside the predicate too: nothing committed
-            raise StorageError(f"writing partition {self.predicate} of {target.uri} failed: {_first(exc)}",
-                               transform=target.name or None) from exc
+            if table is None and _commit.created_meanwhile(exc, target):
+                raise _commit.created_error(target, exc) from exc
+            raise write_error(exc, action=f"writing partition {self.predicate} of {target.uri} failed",
+                              uri=target.uri, transform=target.name or None) from exc
 
 
 MATERIALIZATIONS: dict[str, type[Materialization]] = {
@@ -364,6 +358,7 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
         options["predicate"] = predicate
     opts = dict(target.storage_options) if target.storage_options else None
     rows: int | None = None
+    since = table.version() if table is not None else None
     if isinstance(data, pl.LazyFrame):
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
     else:
@@ -371,23 +366,26 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
         rows = len(data)
     if table is None:
         return rows
-    table.update_incremental()  # reads just the new commit instead of loading the table again
-    return _outcome(table, rows)
+    return _outcome(table, rows, commit, since, target)  # reads just the new commits, not the whole table
 
 
-def _finish(target: Target, rows: int | WriteOutcome | None) -> WriteOutcome:
+def _finish(target: Target, rows: int | WriteOutcome | None, commit: CommitProperties, *,
+            since: int | None = None) -> WriteOutcome:
     if isinstance(rows, WriteOutcome):
         return rows
     table = target.open()
     assert table is not None
-    return _outcome(table, rows)
+    return _outcome(table, rows, commit, since, target)
 
 
-def _outcome(table: DeltaTable, rows: int | None) -> WriteOutcome:
-    metrics = (table.history(1) or [{}])[0].get("operationMetrics", {})
+def _outcome(table: DeltaTable, rows: int | None, commit: CommitProperties, since: int | None,
+             target: Target) -> WriteOutcome:
+    """What this commit did: its own version and metrics, found in the log by its commit id."""
+    version, info = _commit.landed(table, commit, since, target.storage_options)
+    metrics = info.get("operationMetrics", {})
     if rows is None:
         rows = int(metrics.get("num_added_rows", 0))
-    return WriteOutcome(version=table.version(), rows_written=rows, metrics=metrics)
+    return WriteOutcome(version=version, rows_written=rows, metrics=metrics)
 
 
 # -- fast local writes --------------------------------------------------------------------------
@@ -498,6 +496,8 @@ def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
                                      stats=json.dumps(stats, separators=(",", ":"))))
         rows = sum(stats["numRecords"] for _, stats in files)
         metadata = dict(commit.custom_metadata or {})
+        ident = metadata.setdefault(_commit.COMMIT_ID, uuid.uuid4().hex)  # finds the version it lands at
+        since = table.version()
         metadata["operationMetrics"] = {"num_added_files": len(actions), "num_added_rows": rows, "num_partitions": 0}
         if mode == "overwrite":  # replace what is there now, as delta-rs' writer given a URI does
             expected = dict(_table_schema(table))
@@ -516,8 +516,8 @@ def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
             except OSError:
                 pass
         raise
-    table.update_incremental()
-    return WriteOutcome(version=table.version(), rows_written=rows, metrics=metadata["operationMetrics"])
+    return WriteOutcome(version=_commit.landed(table, ident, since, target.storage_options)[0], rows_written=rows,
+                        metrics=metadata["operationMetrics"])
 
 
 def _part_name(index: int, run: Any) -> str:

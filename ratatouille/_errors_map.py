@@ -1,0 +1,100 @@
+"""Errors by type: delta-rs' and Polars' exceptions mapped to Ratatouille's, in one place.
+
+delta-rs raises typed exceptions (``deltalake.exceptions``): a commit refused by
+its conflict check is a ``CommitFailedError``, a missing table a
+``TableNotFoundError``, a schema clash a ``SchemaMismatchError``. They, and
+Polars' own exception classes, decide which :class:`~ratatouille.errors.RatatouilleError`
+a failed write becomes. The one place text is read is a Polars error raised
+while delta-rs consumes a Polars stream: it crosses the Arrow C stream
+interface and arrives as a plain ``DeltaError`` whose text quotes Polars'
+message (see :func:`is_data_error`).
+
+>>> from deltalake.exceptions import CommitFailedError
+>>> err = write_error(CommitFailedError("Commit failed: a concurrent transactions added new data."),
+...                   action="writing s3://b/lake/silver/sales failed (merge)", transform="silver.sales")
+>>> type(err).__name__, "concurrent commit, run again" in str(err)
+('ConcurrentCommitError', True)
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from deltalake.exceptions import CommitFailedError, DeltaProtocolError, SchemaMismatchError
+from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
+
+from .errors import (ConcurrentCommitError, RatatouilleError, SchemaError, StorageError, TableNotFoundError,
+                     TransformError)
+
+# Polars errors of computing the data (a cast, a missing column): the transform's fault, not the store's
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError,
+    pl.exceptions.ShapeError, pl.exceptions.DuplicateError)
+# ... and how Polars words them once delta-rs has re-raised them from the Arrow C stream it consumed
+_STREAMED_DATA_ERRORS = ("conversion from `", "unable to find column", "InvalidOperationError")
+
+CONCURRENT_HINT = "concurrent commit, run again"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether a write failed computing the data (a cast, a missing column) rather than storing it.
+
+    >>> is_data_error(pl.exceptions.InvalidOperationError("x")), is_data_error(OSError("disk full"))
+    (True, False)
+    """
+    if isinstance(exc, DATA_ERRORS):
+        return True
+    if isinstance(exc, (CommitFailedError, DeltaTableNotFound, DeltaProtocolError, OSError)):
+        return False
+    return any(hint in str(exc) for hint in _STREAMED_DATA_ERRORS)
+
+
+def is_commit_conflict(exc: BaseException) -> bool:
+    """Whether delta-rs refused a commit because of a concurrent one (its conflict check)."""
+    return isinstance(exc, CommitFailedError)
+
+
+def concurrent_message(uri: str, exc: BaseException | None = None) -> str:
+    why = f" ({first_line(exc)})" if exc is not None else ""
+    return (f"another run committed to {uri} while this one was writing and the two writes overlap{why}; "
+            f"nothing was written by this run: {CONCURRENT_HINT}")
+
+
+def write_error(exc: BaseException, *, action: str, transform: str | None = None, file: str | None = None,
+                uri: str = "", concurrent: type[ConcurrentCommitError] = ConcurrentCommitError) -> RatatouilleError:
+    """The Ratatouille error for a write that failed with ``exc`` (nothing was committed).
+
+    ``action`` prefixes the message (``"writing <uri> failed (merge)"``);
+    ``concurrent`` is the class raised for a commit conflict (an ingest raises its own).
+
+    ============================  =========================================
+    raised by delta-rs / Polars   becomes
+    ============================  =========================================
+    ``CommitFailedError``         ``concurrent`` (ConcurrentCommitError)
+    ``SchemaMismatchError``       :class:`SchemaError`
+    ``TableNotFoundError``        :class:`TableNotFoundError`
+    a Polars data error           :class:`TransformError`
+    anything else                 :class:`StorageError`
+    ============================  =========================================
+    """
+    if isinstance(exc, RatatouilleError):
+        return exc
+    if is_commit_conflict(exc):
+        return concurrent(concurrent_message(uri or action, exc), transform=transform, file=file)
+    if isinstance(exc, SchemaMismatchError):
+        return SchemaError(f"{action}: the data does not fit the table's schema: {first_line(exc)}; "
+                           "run with full_refresh=True (rat run -f) to rebuild the table",
+                           transform=transform, file=file)
+    if isinstance(exc, DeltaTableNotFound):
+        return TableNotFoundError(f"{action}: the table is gone: {first_line(exc)}", transform=transform, file=file)
+    if is_data_error(exc):
+        message = first_line(exc)
+        cause = message.find("conversion from `")  # past delta-rs' wrapping of the Polars stream's error
+        return TransformError(f"computing the output failed while writing it (nothing written): "
+                              f"{message[cause if cause > 0 else 0:]}", transform=transform, file=file)
+    return StorageError(f"{action}: {first_line(exc)}", transform=transform, file=file)
