@@ -96,12 +96,19 @@ class PinnedTarget(Target):
     """A default table read at a fixed version (a workspace's pin)."""
 
     version: int | None = None
+    pinned_by: str | None = None  # the workspace whose pin this is
 
     def open(self, version: int | None = None):
         return super().open(self.version if version is None else version)
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
-        return super().scan(self.version if version is None else version)
+        """The pinned version (a clear StorageError if a vacuum removed its files)."""
+        from ._versions import check_readable
+
+        v = self.version if version is None else version
+        if v is not None:
+            check_readable(self.uri, self.storage_options, self.name, v, pinned_by=self.pinned_by)
+        return super().scan(v)
 
 
 def inherited_target(project: Project, name: str, base: str = DEFAULT) -> Target:
@@ -109,7 +116,7 @@ def inherited_target(project: Project, name: str, base: str = DEFAULT) -> Target
     uri = project.lake.table_uri(name, base)
     pins = project.pins if base == DEFAULT else {}
     if name in pins:
-        return PinnedTarget(uri, project.lake.delta_options(), name, version=pins[name])
+        return PinnedTarget(uri, project.lake.delta_options(), name, version=pins[name], pinned_by=project.workspace)
     return Target(uri, project.lake.delta_options(), name)
 
 

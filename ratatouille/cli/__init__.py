@@ -213,6 +213,8 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
 
     removed = tools.vacuum(name, workspace=workspace, retention_hours=retention_hours, dry_run=dry_run)
     console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
+    if getattr(removed, "message", ""):  # versions a pinned workspace still reads
+        console.print(removed.message, highlight=False, soft_wrap=True)
 
 
 from . import _workspace as _workspace_commands  # noqa: E402,F401  (rat diff/promote/workspace/init)
