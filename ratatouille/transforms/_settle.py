@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import os
 import time
@@ -36,6 +37,12 @@ from ..errors import ConfigError
 
 DEFAULT_SETTLE_SECONDS = 5.0
 ENV_SETTLE = "RAT_SETTLE_SECONDS"
+
+#: landing files (lake-relative) an ingest run must leave for later: set by the Dagster landing
+#: sensor's run (tag ``ratatouille/hold_files``) so that files whose earlier run failed and wait
+#: for a retry never hold back the files that landed after them
+HELD_FILES: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("ratatouille_held_files",
+                                                                             default=frozenset())
 
 
 def check_settle_config(settle: Any, marker: Any, *, file: str | None = None) -> None:
@@ -137,7 +144,7 @@ class Gate:
 
     @property
     def active(self) -> bool:
-        return self.settle > 0 or bool(self.marker)
+        return self.settle > 0 or bool(self.marker) or bool(HELD_FILES.get())
 
     def _info(self, path: str) -> Mapping[str, Any] | None:
         try:
@@ -155,6 +162,8 @@ class Gate:
 
     def waiting(self, f) -> str | None:
         """Why landing file ``f`` (a ``LandingFile``) is not ready yet, or ``None``."""
+        if f.rel in HELD_FILES.get():
+            return "held back by the landing sensor: an earlier run with it failed, it is retried on its own later"
         if self.marker:
             if self.marker.startswith("."):
                 marker = f.path + self.marker
@@ -186,6 +195,15 @@ class Gate:
                         "(it may still be being written)")
         return None
 
+    def landing_file(self, path: str):
+        """A ``LandingFile`` for one full path (one ``info`` request), or ``None`` if it is gone."""
+        from .._lake import LandingFile, fingerprint
+
+        info = self._info(path)
+        if info is None:
+            return None
+        return LandingFile(path, self.lake.relative(path), int(info.get("size") or 0), fingerprint(info))
+
     def moved(self, f) -> str | None:
         """After reading ``f``: why what was read may not be the whole file (``None``: it is)."""
         if self.settle <= 0:
@@ -199,3 +217,20 @@ class Gate:
         if now != f.fingerprint:
             return f"changed while it was being read ({describe_change(f.fingerprint, now)}): still being written"
         return None
+
+
+def not_ready(config: Any, lake, paths: Iterable[str]) -> dict[str, str]:
+    """``{full path: reason}`` for the landing files among ``paths`` that are not complete yet
+    (what a landing sensor leaves out of its run requests). One ``info`` per path."""
+    gate = Gate(config, lake)
+    if not (gate.settle > 0 or gate.marker):
+        return {}
+    out = {}
+    for path in paths:
+        f = gate.landing_file(path)
+        if f is None:
+            continue
+        why = gate.waiting(f)
+        if why:
+            out[path] = why
+    return out
