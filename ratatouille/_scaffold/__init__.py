@@ -71,4 +71,9 @@ def init_project(directory: str | Path, *, name: str | None = None, force: bool 
     for path, data in plan:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        if "landing" in path.relative_to(root).parts:  # sample data is complete: no settle time to wait
+            import os
+            import time
+
+            os.utime(path, (time.time() - 3600, time.time() - 3600))
     return [p for p, _ in plan]

@@ -62,6 +62,10 @@ def print_results(results) -> None:
     for r in results:
         for rej in r.get("rejected") or []:
             err_console.print(f"[yellow]rejected[/] {escape(rej['file'])}: {escape(rej['reason'])}")
+        for w in r.get("waiting") or []:  # files in flight: picked up by a later run
+            err_console.print(f"[dim]waiting[/] {escape(w['file'])}: {escape(w['reason'])}")
+        for ch in r.get("changes") or []:
+            err_console.print(f"[yellow]changed[/] {escape(ch['file'])}: {escape(ch['what'])}")
         for c in r.get("checks") or []:
             if not c.get("passed"):
                 err_console.print(f"[yellow]{r['table']}: check {escape(c['name'])} ({c['severity']}) failed: "
