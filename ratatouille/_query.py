@@ -8,7 +8,7 @@ import polars as pl
 
 from ._names import table_name
 from ._sql import execute_sql, referenced_tables
-from ._workspace import log_resolution
+from ._workspace import PinnedTarget, log_resolution
 from .discover import Project
 from .errors import ConfigError, SQLError, TableNotFoundError
 from .write import Target
@@ -79,4 +79,8 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
     if not 0 <= version <= latest:
         raise TableNotFoundError(f"{name} has no version {version} (versions 0 to {latest}; "
                                  f"rat history {name} lists them)")
+    if not isinstance(target, PinnedTarget):  # (a pinned target checks its own reads)
+        from ._versions import check_readable
+
+        check_readable(target.uri, target.storage_options, name, version)  # a vacuum may have removed its files
     return target.scan(version=version)

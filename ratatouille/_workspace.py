@@ -96,12 +96,19 @@ class PinnedTarget(Target):
     """A default table read at a fixed version (a workspace's pin)."""
 
     version: int | None = None
+    pinned_by: str | None = None  # the workspace whose pin this is
 
     def open(self, version: int | None = None):
         return super().open(self.version if version is None else version)
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
-        return super().scan(self.version if version is None else version)
+        """The pinned version (a clear StorageError if a vacuum removed its files)."""
+        from ._versions import check_readable
+
+        v = self.version if version is None else version
+        if v is not None:
+            check_readable(self.uri, self.storage_options, self.name, v, pinned_by=self.pinned_by)
+        return super().scan(v)
 
 
 def inherited_target(project: Project, name: str, base: str = DEFAULT) -> Target:
@@ -109,14 +116,14 @@ def inherited_target(project: Project, name: str, base: str = DEFAULT) -> Target
     uri = project.lake.table_uri(name, base)
     pins = project.pins if base == DEFAULT else {}
     if name in pins:
-        return PinnedTarget(uri, project.lake.delta_options(), name, version=pins[name])
+        return PinnedTarget(uri, project.lake.delta_options(), name, version=pins[name], pinned_by=project.workspace)
     return Target(uri, project.lake.delta_options(), name)
 
 
 def pin_workspace(workspace: str, *, project_dir: str | Path | None = None) -> dict[str, int]:
     """Record the current version of every default table in ``workspaces/<ws>/pins.yaml``
     and set ``pin: true`` in its ``workspace.yaml``. Returns the pins."""
-    settings = load_settings(project_dir, workspace=DEFAULT)
+    settings = _default_settings(project_dir)
     ws = _existing(settings, workspace)
     if ws == DEFAULT:
         raise WorkspaceError("the default workspace is production: it cannot be pinned")
@@ -154,7 +161,7 @@ def _existing(settings: Settings, workspace: str | None) -> str:
 def list_workspaces(*, project_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every workspace: name, description, pinned or not, its own transforms (overrides of default
     marked) and the tables it has built."""
-    settings = load_settings(project_dir, workspace=DEFAULT)
+    settings = _default_settings(project_dir)
     names = _workspace_names(settings)
     if DEFAULT not in names:
         names = [DEFAULT, *names]
@@ -181,7 +188,7 @@ def create_workspace(workspace: str, *, pin: bool = False, description: str | No
                      project_dir: str | Path | None = None) -> Path:
     """Create ``workspaces/<ws>/`` (``workspace.yaml`` + an empty ``pipelines/``); with ``pin=True``
     record default's current table versions. Returns the folder."""
-    settings = load_settings(project_dir, workspace=DEFAULT)
+    settings = _default_settings(project_dir)
     ws = check_workspace(workspace)
     if ws == DEFAULT:
         raise WorkspaceError("'default' is the production workspace: create a development workspace "
@@ -207,7 +214,7 @@ def reset_workspace(workspace: str, *, tables: Sequence[str] | None = None, repi
                     project_dir: str | Path | None = None) -> list[str]:
     """Drop the workspace's own tables (all of them, or ``tables``), so it reads default's again.
     Its transform files stay. ``repin=True`` re-records the pins. Returns the tables dropped."""
-    settings = load_settings(project_dir, workspace=DEFAULT)
+    settings = _default_settings(project_dir)
     ws = check_workspace(workspace)
     if ws == DEFAULT:
         raise WorkspaceError("refusing to reset 'default': it is production (drop tables there by hand)")
@@ -573,13 +580,13 @@ class Promotion:
                 "checks": dict(self.checks) if isinstance(self.checks, Mapping) else self.checks}
 
     def apply(self) -> list[FileChange]:
-        """Write the files into ``default`` (each file replaced atomically). Returns the changes."""
-        for f in self.changes:
-            if f.action == "remove":
-                f.dest.unlink(missing_ok=True)
-            else:
-                assert f.source is not None
-                _atomic_write(f.dest, f.source.read_bytes())
+        """Write the files into ``default``: all of them or none, even if the process is killed
+        (staged, then renamed into place under a journal that the next project load completes
+        or rolls back: see ``ratatouille/_promote_journal.py``). Returns the changes."""
+        from ._promote_journal import apply_changes
+
+        apply_changes(self.project_dir / "workspaces" / DEFAULT,
+                      [(f.action, f.source, f.dest) for f in self.changes])
         self.applied = True
         return self.changes
 
@@ -707,6 +714,16 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _default_settings(project_dir: str | Path | None) -> Settings:
+    """The project's settings for a workspace command, after finishing a promotion a crash
+    interrupted (``_promote_journal.recover``)."""
+    from ._promote_journal import recover
+
+    settings = load_settings(project_dir, workspace=DEFAULT)
+    recover(settings.workspaces_dir / DEFAULT)
+    return settings
+
+
 def _atomic_write(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data

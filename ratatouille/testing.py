@@ -3,7 +3,8 @@
 * :func:`run_transform` runs any transform, SQL included, on in-memory frames,
   with no lake at all, and returns a ``pl.DataFrame``.
 * The ``rat_project`` fixture gives a temporary project with its own lake,
-  made current for the test (``RAT_PROJECT_DIR``).
+  made current for the test (``RAT_PROJECT_DIR``); files written to its landing
+  zone are ingested at once (``RAT_SETTLE_SECONDS=0``).
 
 Example
 -------
@@ -288,9 +289,13 @@ if pytest is not None:
 
     @pytest.fixture
     def rat_project(tmp_path: Path, monkeypatch: "pytest.MonkeyPatch") -> Iterator[RatProject]:
-        """A temporary project with its own local lake, current for the test."""
+        """A temporary project with its own local lake, current for the test.
+
+        Landing files written in a test are ingested at once: the fixture sets
+        ``RAT_SETTLE_SECONDS=0`` (an ingest YAML's own ``settle_seconds`` still wins)."""
         project = RatProject(tmp_path / "project")
         monkeypatch.setenv("RAT_PROJECT_DIR", str(project.root))
+        monkeypatch.setenv("RAT_SETTLE_SECONDS", "0")
         for var in ("RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
             monkeypatch.delenv(var, raising=False)
         yield project

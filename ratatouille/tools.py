@@ -136,13 +136,25 @@ def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | No
 
 def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 168,
            dry_run: bool = False) -> list[str]:
-    """Delete files no longer referenced by versions newer than ``retention_hours``."""
+    """Delete files no longer referenced by versions newer than ``retention_hours``.
+
+    The files of a version that a pinned workspace still reads (``pin: true``, ``pins.yaml``)
+    are kept: the result (a list of the removed paths) says so in ``.kept``
+    (``{version: [workspaces]}``) and ``.message``.
+
+    Raises TableNotFoundError when the table has not been built.
+
+    >>> tools.vacuum("bronze.sales", retention_hours=0).message      # doctest: +SKIP
+    'kept the files of bronze.sales v0 (pinned by workspace alice)'
+    """
+    from ._versions import vacuum as _vacuum
+
     table_name(name)
     project = _project(workspace)
     table = project.target(name).open()
     if table is None:
         raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
-    return table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)
+    return _vacuum(project, name, table, retention_hours=retention_hours, dry_run=dry_run)
 
 
 def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5):
@@ -155,5 +167,4 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
     from ._workspace import diff as _diff
 
     table_name(name)
-
     return _diff(name, workspace=workspace, key=key, sample=sample)

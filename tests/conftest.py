@@ -21,6 +21,13 @@ import pytest  # noqa: E402
 from ratatouille.testing import RatProject, S3Server  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _ingest_at_once(monkeypatch):
+    """Tests write landing files and ingest them at once: no settle time (files in flight,
+    transforms/_settle.py), unless a test's ingest YAML sets settle_seconds itself."""
+    monkeypatch.setenv("RAT_SETTLE_SECONDS", "0")
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's standalone S3 server on a free 127.0.0.1 port (in a child process), for the session."""

@@ -62,6 +62,10 @@ def print_results(results) -> None:
     for r in results:
         for rej in r.get("rejected") or []:
             err_console.print(f"[yellow]rejected[/] {escape(rej['file'])}: {escape(rej['reason'])}")
+        for w in r.get("waiting") or []:  # files in flight: picked up by a later run
+            err_console.print(f"[dim]waiting[/] {escape(w['file'])}: {escape(w['reason'])}")
+        for ch in r.get("changes") or []:
+            err_console.print(f"[yellow]changed[/] {escape(ch['file'])}: {escape(ch['what'])}")
         for c in r.get("checks") or []:
             if not c.get("passed"):
                 err_console.print(f"[yellow]{r['table']}: check {escape(c['name'])} ({c['severity']}) failed: "
@@ -216,6 +220,8 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
 
     removed = tools.vacuum(name, workspace=workspace, retention_hours=retention_hours, dry_run=dry_run)
     console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
+    if getattr(removed, "message", ""):  # versions a pinned workspace still reads
+        console.print(removed.message, highlight=False, soft_wrap=True)
 
 
 from . import _workspace as _workspace_commands  # noqa: E402,F401  (rat diff/promote/workspace/init)

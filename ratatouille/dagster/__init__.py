@@ -198,6 +198,7 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
             registry.add(landing_sensor(
                 name=sname, source=source, list_files=lister, lake=lake,
                 ingested=(lambda t=t: _ingested(project, t)) if is_own else None,
+                not_ready=(lambda paths, t=t: _in_flight(t, lake, paths)) if is_own else None,
                 keys=targets(name, bool(e.get("upstream")), downstream), partitions=partitions[name],
                 interval=int(e.get("minimum_interval_seconds", DEFAULT_INTERVAL)), running=e["status"] == "running",
                 description=e.get("description")), origin)
@@ -206,8 +207,16 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
                 name=f"{op_name(name)}_sensor", source=str(t.config.source),
                 list_files=lambda t=t: t.list_files(lake), lake=lake, keys=targets(name, False, True),
                 ingested=lambda t=t: _ingested(project, t),
+                not_ready=lambda paths, t=t: _in_flight(t, lake, paths),
                 description=f"New files under {t.config.source} -> ingest into {name}, then run what depends on it"),
                 f"the landing sensor of ingest transform {name} ({registry.rel(t.file)})")
+
+
+def _in_flight(t: Transform, lake, paths) -> dict[str, str]:
+    """The landing files among ``paths`` an ingest transform would not read yet (transforms/_settle.py)."""
+    from ..transforms._settle import not_ready
+
+    return not_ready(t.config, lake, paths)
 
 
 def _ingested(project: Project, t: Transform) -> set[str]:

@@ -13,6 +13,7 @@ version, write mode, a markdown preview).
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
@@ -90,7 +91,9 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
         failed: list[tuple[Transform, Mapping[str, Any]]] = []
         reported: set[str] = set()
         outcome: dict[str, BaseException] = {}
-        for t, result in _run_streaming(names, {t.name: t for t in selected}, workspace, root, partition, outcome):
+        held = _held_files(context)  # files the landing sensor leaves for their own retry
+        for t, result in _run_streaming(names, {t.name: t for t in selected}, workspace, root, partition, outcome,
+                                        held=held):
             reported.add(t.name)
             if result.get("status") == "failed":
                 context.log.error(f"{t.name} failed: {result.get('error')}")
@@ -102,6 +105,8 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
                                         f"{c.get('message')}")
             for r in result.get("rejected") or []:
                 context.log.warning(f"{t.name}: rejected {r.get('file')}: {r.get('reason')}")
+            for w in result.get("waiting") or []:
+                context.log.info(f"{t.name}: waiting for {w.get('file')}: {w.get('reason')}")
             context.log.info(f"ratatouille: {result}")
             key = asset_key(t.name)
             skipped = None if result.get("checks") else (
@@ -129,10 +134,21 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
     return _materialize
 
 
+def _held_files(context) -> frozenset[str]:
+    """The run tag ``ratatouille/hold_files`` (a JSON list of landing files) set by a landing sensor."""
+    try:
+        raw = context.run.tags.get("ratatouille/hold_files")
+        return frozenset(str(f) for f in json.loads(raw)) if raw else frozenset()
+    except (ValueError, TypeError, AttributeError):
+        return frozenset()
+
+
 def _run_streaming(names: list[str], transforms: Mapping[str, Transform], workspace: str, root: str,
-                   partition: str | None, outcome: dict[str, BaseException]):
-    """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends."""
+                   partition: str | None, outcome: dict[str, BaseException], *, held: frozenset[str] = frozenset()):
+    """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends.
+    ``held``: landing files the ingest transforms leave for later (``transforms/_settle.HELD_FILES``)."""
     from ..execute import run
+    from ..transforms._settle import HELD_FILES
 
     events: queue.Queue = queue.Queue()
 
@@ -141,6 +157,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
             events.put((name, result))
 
     def work() -> None:
+        HELD_FILES.set(held)  # this thread's context only
         try:
             run(names, workspace=workspace, project_dir=root, partition=partition, on_event=on_event)
         except RatatouilleError as exc:  # every result was already reported through on_event

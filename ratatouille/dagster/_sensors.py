@@ -19,12 +19,26 @@ modification time then path). Either way each new file is covered by exactly
 one run request: one request per evaluation for every file that arrived since
 (an ingest run reads all new files at once). A sensor does not request a new
 run while its previous run is still going (the cursor stays, so no file is lost).
+
+**Retries** (ingest sensors). A requested file that the table still does not
+hold once no run of the sensor is going was in a run that failed (or left it):
+it is requested again, on its own, after a backoff (``minimum_interval_seconds``
+times 2, 4, 8... up to an hour), at most :data:`MAX_ATTEMPTS` times; a file
+changed in place (new modification time) is requested again at once with fresh
+attempts. The cursor's ``retries`` entry shows, per file, the attempts made,
+when the next one is due and whether the sensor gave up; the sensor's log says
+so too. Runs of new files hold the failing files back (run tag
+``ratatouille/hold_files``: the ingest leaves them for their own retry), so one
+failing file never holds back the files that landed after it. Files not yet
+complete (``settle_seconds``, ``ready_marker``) are not requested until they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 import dagster as dg
@@ -36,6 +50,9 @@ from ._partitions import latest_keys, settings_file
 _TRIGGER_KEYS = {"schedule", "sensor", "name", "status", "timezone", "minimum_interval_seconds", "upstream",
                  "downstream", "description"}
 DEFAULT_INTERVAL = 30
+MAX_ATTEMPTS = 5  # requests of one file by an ingest sensor before it gives up (until the file changes)
+MAX_BACKOFF = 3600.0
+HOLD_TAG = "ratatouille/hold_files"
 _BUSY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
          dg.DagsterRunStatus.STARTED]
 
@@ -143,6 +160,45 @@ def new_files(stamped: Sequence[tuple[float, str]], cursor: tuple[float, str] | 
     return [(m, p) for m, p in stamped if (m, p) > cursor]
 
 
+def _retries(cursor: str | None) -> dict[str, dict[str, Any]]:
+    """Per pending file: ``attempts``, ``mtime`` when last requested, ``next`` (epoch seconds the
+    next attempt is due), ``gave_up``."""
+    try:
+        raw = json.loads(cursor or "{}").get("retries", {})
+        return {str(k): dict(v) for k, v in raw.items() if isinstance(v, Mapping)}
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+def backoff(interval: int, attempts: int) -> float:
+    """Seconds to wait before attempt ``attempts + 1`` of a file.
+
+    >>> [backoff(30, n) for n in (1, 2, 3)], backoff(30, 20)
+    ([60.0, 120.0, 240.0], 3600.0)
+    """
+    return min(MAX_BACKOFF, float(interval) * 2 ** min(attempts, 30))
+
+
+_ENDED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+
+def _ended_batches(context: dg.SensorEvaluationContext, name: str, batches: set[str]) -> set[str]:
+    """The batches (run tag ``ratatouille/batch``) whose run has ended (one query per batch)."""
+    if not batches:
+        return set()
+    try:
+        instance = context.instance
+    except Exception:  # noqa: BLE001 - a test context without an instance: no verdict
+        return set()
+    out = set()
+    for b in batches:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"ratatouille/sensor": name, "ratatouille/batch": b},
+                                                       statuses=_ENDED), limit=1)
+        if runs:
+            out.add(b)
+    return out
+
+
 def _busy(context: dg.SensorEvaluationContext, name: str) -> bool:
     try:
         instance = context.instance
@@ -156,7 +212,8 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
                    keys: Sequence[dg.AssetKey], partitions: dg.PartitionsDefinition | None = None,
                    interval: int = DEFAULT_INTERVAL, running: bool = False,
                    description: str | None = None,
-                   ingested: Callable[[], set[str]] | None = None) -> dg.SensorDefinition:
+                   ingested: Callable[[], set[str]] | None = None,
+                   not_ready: Callable[[Sequence[str]], Mapping[str, str]] | None = None) -> dg.SensorDefinition:
     """A sensor requesting ``keys`` when new files land under ``source``.
 
     With ``ingested`` (the landing files an ingest transform's table already holds, relative
@@ -164,6 +221,8 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
     named it (the cursor's ``pending`` files, dropped once ingested or gone): a file that
     lands with an old modification time (``cp -p``, ``rsync -a``, an unzip) is not missed.
     Otherwise a file is new when it is newer than the cursor's newest file.
+    ``not_ready`` (full paths -> reason) names the files still in flight: not requested yet.
+    Files of a failed run are retried (see the module).
     """
 
     @dg.sensor(name=name, target=list(keys), minimum_interval_seconds=interval,
@@ -173,20 +232,15 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
     def _sensor(context: dg.SensorEvaluationContext):
         stamped = stamped_files(lake, list_files(), source)
         cursor = parse_cursor(context.cursor)
-        pending: list[str] = []
-        if ingested is None:
-            fresh = new_files(stamped, cursor)
-        else:
-            done, waiting = ingested(), set(_pending(context.cursor))
-            rel = {p: lake.relative(p) for _, p in stamped}
-            fresh = [(m, p) for m, p in stamped if rel[p] not in done and rel[p] not in waiting]
-            pending = sorted((waiting & set(rel.values())) - done | {rel[p] for _, p in fresh})
+        if ingested is not None:
+            return _ingest_tick(context, stamped, cursor)
+        fresh = new_files(stamped, cursor)
         if not fresh:
             return dg.SkipReason(f"no new file under {source}")
         if _busy(context, name):
             return dg.SkipReason(f"{len(fresh)} new file(s) wait: the previous run of {name} is still going")
         mtime, newest = max([*fresh, cursor] if cursor and cursor[0] != float("-inf") else fresh)
-        context.update_cursor(json.dumps({"path": newest, "mtime": mtime, **({"pending": pending} if pending else {})}))
+        context.update_cursor(json.dumps({"path": newest, "mtime": mtime}))
         tags = {"ratatouille/sensor": name, "ratatouille/new_files": str(len(fresh)),
                 "ratatouille/newest_file": newest.rsplit("/", 1)[-1][:200]}
         if partitions is None:
@@ -194,6 +248,96 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
         return [dg.RunRequest(run_key=f"{name}:{newest}:{mtime}:{key}", partition_key=key, tags=tags)
                 for key in latest_keys(partitions)]
 
+    def _ingest_tick(context, stamped, cursor):
+        """An ingest sensor's tick: new files, retries of failed ones, files in flight left alone."""
+        assert ingested is not None
+        now = time.time()
+        done, requested, retries = ingested(), set(_pending(context.cursor)), _retries(context.cursor)
+        rel = {p: lake.relative(p) for _, p in stamped}
+        listed = set(rel.values())
+        candidates = [(m, p) for m, p in stamped if rel[p] not in done]
+        in_flight = dict(not_ready([p for _, p in candidates])) if not_ready and candidates else {}
+        # what became of the earlier requests: a batch whose run ended without landing a file failed it
+        entries = {r: dict(retries.get(r) or {"attempts": 1, "mtime": None, "next": 0.0})
+                   for r in requested if r in listed and r not in done}
+        ended = _ended_batches(context, name, {e["batch"] for e in entries.values()
+                                              if e.get("batch") and not e.get("failed")})
+        for r, e in entries.items():
+            if e.get("batch") in ended and not e.get("failed"):
+                e["failed"] = True
+                context.log.warning(f"{name}: the run with {r} ended without ingesting it (attempt "
+                                    f"{e.get('attempts', 1)} of {MAX_ATTEMPTS}); retried on its own from "
+                                    f"{dt.datetime.fromtimestamp(float(e.get('next', now)), dt.timezone.utc):%H:%M:%S} UTC")
+        fresh, due, later, gave_up = [], [], [], []
+        for m, p in candidates:
+            r = rel[p]
+            if p in in_flight:
+                continue
+            e = entries.get(r)
+            if e is None:
+                fresh.append((m, p))
+            elif e.get("mtime") is not None and float(e["mtime"]) != m:  # fixed in place: start again
+                context.log.info(f"{name}: {r} changed since it was requested: requested again")
+                entries.pop(r)
+                fresh.append((m, p))
+            elif not e.get("failed") and now < float(e.get("next", 0.0)):
+                later.append(r)  # its run may still come (or was never launched): not held back
+            elif int(e.get("attempts", 1)) >= MAX_ATTEMPTS:
+                gave_up.append(r)
+            elif now >= float(e.get("next", 0.0)):
+                due.append((float(e.get("next", 0.0)), m, p))
+            else:
+                later.append(r)
+        notes = (f"; {len(in_flight)} file(s) still in flight (settle_seconds / ready_marker)" if in_flight else "") + \
+            (f"; {len(later)} requested file(s) wait for their run or retry" if later else "") + \
+            (f"; gave up on {len(gave_up)} file(s) after {MAX_ATTEMPTS} attempts, until they change: "
+             f"{', '.join(sorted(gave_up)[:5])}" if gave_up else "")
+        for r in gave_up:
+            if not entries[r].get("gave_up"):
+                context.log.warning(f"{name}: gave up on {r} after {MAX_ATTEMPTS} failed runs; "
+                                    "it is requested again once the file changes")
+                entries[r]["gave_up"] = True
+        if not fresh and not due:
+            if set(entries) != requested or any(e != retries.get(r) for r, e in entries.items()):
+                context.update_cursor(json.dumps({**json.loads(context.cursor or "{}"), "pending": sorted(entries),
+                                                  "retries": entries}))
+            return dg.SkipReason(f"no new file under {source}" + notes)
+        if _busy(context, name):
+            return dg.SkipReason(f"{len(fresh) + len(due)} file(s) wait: the previous run of {name} is still going")
+        batch_id = uuid.uuid4().hex[:12]
+        if fresh:
+            batch = list(fresh)
+            tags_extra = {"ratatouille/new_files": str(len(batch))}
+            if due:
+                context.log.info(f"{name}: new files first; {len(due)} failed file(s) are retried on a later tick")
+        else:  # the oldest due retry, on its own: it cannot hold back any other file
+            _, m, p = min(due)
+            batch = [(m, p)]
+            r = rel[p]
+            attempts = int(entries[r].get("attempts", 1)) + 1
+            context.log.warning(f"{name}: retrying {r} (attempt {attempts} of {MAX_ATTEMPTS})")
+            tags_extra = {"ratatouille/new_files": "0", "ratatouille/retry": r[-200:],
+                          "ratatouille/attempt": str(attempts)}
+        for m, p in batch:
+            r = rel[p]
+            attempts = int(entries[r].get("attempts", 1)) + 1 if r in entries else 1
+            entries[r] = {"attempts": attempts, "mtime": m, "next": now + backoff(interval, attempts),
+                          "batch": batch_id}
+        chosen = {rel[p] for _, p in batch}
+        # files whose run failed wait for their own retry; requested ones with no verdict yet come along
+        hold = sorted(r for r, e in entries.items() if r not in chosen and e.get("failed"))
+        mtime, newest = max([*batch, cursor] if cursor and cursor[0] != float("-inf") else batch)
+        context.update_cursor(json.dumps({"path": newest, "mtime": mtime, "pending": sorted(entries),
+                                          "retries": entries}))
+        top_m, top_p = max(batch)
+        tags = {"ratatouille/sensor": name, "ratatouille/batch": batch_id,
+                "ratatouille/newest_file": top_p.rsplit("/", 1)[-1][:200], **tags_extra}
+        if hold:
+            tags[HOLD_TAG] = json.dumps(hold)
+        key = f"{name}:{top_p}:{top_m}:{tags.get('ratatouille/attempt', 1)}"
+        if partitions is None:
+            return dg.RunRequest(run_key=key, tags=tags)
+        return [dg.RunRequest(run_key=f"{key}:{k}", partition_key=k, tags=tags) for k in latest_keys(partitions)]
     return _sensor
 
 

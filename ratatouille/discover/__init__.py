@@ -15,6 +15,7 @@ from typing import Iterable
 
 from .._lake import Lake
 from .._names import check_identifier, check_workspace, not_found, table_name
+from .._promote_journal import recover as recover_promotion
 from .._settings import Settings, load_settings
 from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
@@ -44,6 +45,7 @@ class Project:
     @classmethod
     def load(cls, project_dir: str | Path | None = None, *, workspace: str | None = None) -> "Project":
         settings = load_settings(project_dir, workspace=workspace)
+        recover_promotion(settings.workspaces_dir / "default")  # a promotion a crash interrupted
         ws = settings.workspace
         known = list_workspaces(settings)
         if ws != "default" and ws not in known:

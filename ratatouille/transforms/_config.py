@@ -69,6 +69,8 @@ class TransformConfig:
     schema: Literal["evolve", "strict"] = "evolve"
     on_error: Literal["reject", "skip", "fail"] = "reject"
     on_change: Literal["ignore", "reingest"] = "ignore"
+    settle_seconds: float | None = None  # None: RAT_SETTLE_SECONDS, else transforms/_settle.py's default
+    ready_marker: str | None = None  # "_SUCCESS" (folder marker) or ".done" (x.csv.done)
 
     @property
     def mode(self) -> str:

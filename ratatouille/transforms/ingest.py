@@ -56,6 +56,7 @@ from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, St
 from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
 from . import _landing
+from ._settle import Gate, Waiting, check_settle_config, describe_change
 
 log = logging.getLogger("ratatouille")
 
@@ -98,6 +99,8 @@ class IngestPlan:
     changed: list[str] = field(default_factory=list)  # changed files left as they were (on_change: ignore)
     reingested: list[str] = field(default_factory=list)  # changed files read again (on_change: reingest)
     already: int = 0  # files already in the table, unchanged
+    waiting: list[Waiting] = field(default_factory=list)  # not complete yet (transforms/_settle.py)
+    changes: dict[str, str] = field(default_factory=dict)  # changed file -> what changed
     table: Any = None  # the DeltaTable snapshot the ingested set was read from (None: no table yet)
     full_refresh: bool = False
 
@@ -105,7 +108,8 @@ class IngestPlan:
         """The ingest part of a ``RunResult``."""
         return {"files": list(self.files), "rejected": [r.to_dict() for r in self.rejected],
                 "changed": list(self.changed), "reingested": list(self.reingested),
-                "files_skipped": self.already}
+                "files_skipped": self.already, "waiting": [w.to_dict() for w in self.waiting],
+                "changes": [{"file": f, "what": w} for f, w in self.changes.items()]}
 
     def commit_metadata(self) -> dict[str, str]:
         """Commit metadata recording the files of this commit (an audit trail; the table's own
@@ -140,6 +144,7 @@ class IngestTransform(Transform):
             config = type(config)(**{**config.__dict__, "format": fmt})
         if config.materialized != "table" or config.strategy:
             raise ConfigError("ingest transforms always append; remove materialized/strategy", file=str(path))
+        check_settle_config(config.settle_seconds, config.ready_marker, file=str(path))
         reserved = [c.name for c in config.columns if c.name in META_COLUMNS]
         if reserved:
             raise ConfigError(f"columns {reserved} are added by ingestion; do not declare them", file=str(path))
@@ -310,12 +315,17 @@ class IngestTransform(Transform):
                 raise IngestError(f"cannot ingest {link.rel}: {link.reason} (on_error: fail, nothing written)",
                                   transform=self.name, file=self.file)
             plan.rejected.append(Rejected(link.rel, link.reason))
+        gate = Gate(self.config, lake)  # files in flight wait (transforms/_settle.py)
         for f in listed:
             known = state.get(f.rel) if f.rel in state else state.get(f.path)
+            if known is not None and (not known or f.fingerprint in known):
+                plan.already += 1
+                continue
+            if gate.active and (why := gate.waiting(f)):
+                plan.waiting.append(Waiting(f.rel, why))
+                continue
             if known is not None:
-                if not known or f.fingerprint in known:
-                    plan.already += 1
-                    continue
+                plan.changes[f.rel] = describe_change(known, f.fingerprint)
                 if self.config.on_change == "ignore":
                     changed.append(f.rel)
                     continue
@@ -344,6 +354,9 @@ class IngestTransform(Transform):
         frames: list[pl.DataFrame] = []
         try:
             for (f, known), df in zip(todo, loaded):
+                if gate.active and (why := gate.moved(f)):  # read while being written: never land a cut
+                    plan.waiting.append(Waiting(f.rel, why))
+                    continue
                 if not isinstance(df, Exception) and expected is not None:
                     df = _drift(df, expected)
                 if isinstance(df, Exception):
@@ -367,7 +380,10 @@ class IngestTransform(Transform):
             plan.changed = changed
             log.warning("%s: %d landing file(s) changed since they were ingested and were left as ingested "
                         "(on_change: ignore; set on_change: reingest to replace their rows): %s",
-                        self.name, len(changed), ", ".join(changed[:10]) + (" ..." if len(changed) > 10 else ""))
+                        self.name, len(changed), ", ".join(f"{c} ({plan.changes.get(c)})" for c in changed[:10])
+                        + (" ..." if len(changed) > 10 else ""))
+        for w in plan.waiting:
+            log.info("%s: waiting for %s: %s", self.name, w.file, w.reason)
         for r in plan.rejected:
             log.warning("%s: rejected %s: %s", self.name, r.file, r.reason)
         if not frames:
