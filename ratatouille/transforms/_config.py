@@ -53,6 +53,7 @@ class TransformConfig:
     unique_key: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     delete_missing: bool = False
+    on_schema_change: Literal["append_new_columns", "sync_all_columns", "fail"] | None = None
     description: str | None = None
     group: str | None = None
     tags: tuple[str, ...] = ()
@@ -85,6 +86,7 @@ _CHOICES = {
     "schema": ("evolve", "strict"),
     "on_error": ("reject", "skip", "fail"),
     "on_change": ("ignore", "reingest"),
+    "on_schema_change": ("append_new_columns", "sync_all_columns", "fail"),
     "format": ("csv", "json", "ndjson", "parquet", "excel", "xlsx"),
 }
 

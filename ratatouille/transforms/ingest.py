@@ -608,31 +608,16 @@ def _table_types(table) -> dict[str, pl.DataType]:
 
 
 # -- types and casts --------------------------------------------------------------------------------
-_TYPES = {"int": pl.Int64, "int64": pl.Int64, "bigint": pl.Int64, "int32": pl.Int32, "integer": pl.Int32,
-          "int16": pl.Int16, "smallint": pl.Int16, "int8": pl.Int8, "tinyint": pl.Int8,
-          "float": pl.Float64, "float64": pl.Float64, "double": pl.Float64, "float32": pl.Float32, "real": pl.Float32,
-          "str": pl.String, "string": pl.String, "utf8": pl.String, "text": pl.String, "varchar": pl.String,
-          "bool": pl.Boolean, "boolean": pl.Boolean, "date": pl.Date, "datetime": pl.Datetime("us"),
-          "timestamp": pl.Datetime("us"), "timestamp_tz": pl.Datetime("us", "UTC")}
-
-
 def polars_type(name: str) -> pl.DataType:
-    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``...).
+    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``,
+    ``timestamp(us, UTC)``, ``list<string>``...): the one parser, :func:`ratatouille._types.parse_type`.
 
     >>> polars_type("decimal(10, 2)")
     Decimal(precision=10, scale=2)
     """
-    key = str(name).strip().lower()
-    if key in _TYPES:
-        return _TYPES[key]
-    if key.startswith("decimal"):
-        inner = key[len("decimal"):].strip("()")
-        p, s = (int(x) for x in inner.split(",")) if inner else (38, 9)
-        return pl.Decimal(p, s)
-    dtype = getattr(pl, str(name), None)
-    if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
-        return dtype()
-    raise ConfigError(f"unknown column type {name!r}")
+    from .._types import polars_type as parse
+
+    return parse(name)
 
 
 def _dtypes(raw: Any) -> dict[str, pl.DataType]:
