@@ -493,12 +493,14 @@ def _fast_append(df: pl.DataFrame, target, table, commit):
 
 
 def in_predicate(column: str, values: list[str]) -> str:
-    """A delta-rs predicate ``column IN ('a', 'b')`` (quotes escaped).
+    """A delta-rs predicate ``"column" IN ('a', 'b')`` (:func:`ratatouille._predicate.is_in`).
 
     >>> in_predicate("_source_file", ["a.csv", "it's.csv"])
-    "_source_file IN ('a.csv', 'it''s.csv')"
+    '"_source_file" IN (\\'a.csv\\', \\'it\\'\\'s.csv\\')'
     """
-    return f"{column} IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    from .._predicate import is_in
+
+    return is_in(column, values)
 
 
 # -- the ingested set -------------------------------------------------------------------------------
