@@ -347,6 +347,17 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
     return None
 
 
+def _adds_fields_only(old: pl.DataType, new: pl.DataType) -> bool:
+    """Whether ``new`` is ``old`` with struct fields added (at any depth) and nothing else changed."""
+    if isinstance(old, pl.Struct) and isinstance(new, pl.Struct):
+        fields = {f.name: f.dtype for f in new.fields}
+        return all(f.name in fields and (fields[f.name] == f.dtype or _adds_fields_only(f.dtype, fields[f.name]))
+                   for f in old.fields)
+    if isinstance(old, pl.List) and isinstance(new, pl.List):
+        return _adds_fields_only(old.inner, new.inner)  # type: ignore[arg-type]
+    return False
+
+
 def _inst(dtype: Any) -> pl.DataType:
     return dtype() if isinstance(dtype, type) else dtype
 
@@ -434,6 +445,13 @@ def reconcile(data: Frame, table_schema: Mapping[str, pl.DataType], *, on_schema
             continue
         if both == old:  # narrower data: cast up to the table's type
             exprs.append(_to(pl.col(col), dtype, old).alias(col))
+            continue
+        if _adds_fields_only(old, both):  # new nested fields: added like new columns
+            if mode == "fail":
+                problems.append(f"{col}: new nested field(s) ({old} -> {dtype}); set on_schema_change: "
+                                "append_new_columns to add them")
+            else:
+                exprs.append(_to(pl.col(col), dtype, both).alias(col))
             continue
         if mode == "sync_all_columns":
             widen[col] = both

@@ -54,6 +54,7 @@ from .._lake import LandingFile
 from .._names import parse_table_name
 from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from ._base import BuildContext, Transform
+from . import _ingest_schema
 from ._config import build_config, load_yaml
 
 log = logging.getLogger("ratatouille")
@@ -245,6 +246,7 @@ class IngestTransform(Transform):
                         "decimal_comma", "try_parse_dates"):
                 if key in opts:
                     kwargs[key] = opts[key]
+            kwargs.update(_ingest_schema.inference(opts))  # types from the whole file, not its first rows
             encoding = opts.get("encoding")
             if encoding in ("utf8-lossy", "utf-8-lossy"):
                 kwargs["encoding"] = "utf8-lossy"
@@ -262,16 +264,18 @@ class IngestTransform(Transform):
             return pl.scan_parquet(full, storage_options=storage, glob=False).collect()
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
+            kwargs.update(_ingest_schema.inference(opts))  # a key first seen late is kept
             if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
                 return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
             return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
         data = lake.read_bytes(full)
         if fmt == "json":
             kwargs = {"schema_overrides": overrides} if overrides else {}
+            kwargs.update(_ingest_schema.inference(opts))
             return pl.read_json(io.BytesIO(data), **kwargs)
         if fmt == "excel":
             sheet = opts.get("sheet", opts.get("sheet_name"))
-            kw: dict[str, Any] = {}
+            kw: dict[str, Any] = _ingest_schema.inference(opts)
             if isinstance(sheet, str):
                 kw["sheet_name"] = sheet
             elif sheet:
@@ -317,10 +321,14 @@ class IngestTransform(Transform):
                     continue
             todo.append((f, known))
 
+        table_names = _ingest_schema.canonical_names(targets)
+        seen = dict(table_names)  # names of this run's files so far (two files spelling one column alike)
+
         def load(f: LandingFile) -> pl.DataFrame | Exception:
             try:
                 df = self._read_checked(f, lake, string_columns)
-                return self._conform(df, targets, meta=[
+                df = _ingest_schema.match_names(df, table_names)  # "Coupon" is the table's "coupon"
+                return self._conform(df, _ingest_schema.file_targets(targets, df.schema), meta=[
                     pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
                     pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
                     pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)])
@@ -340,8 +348,16 @@ class IngestTransform(Transform):
         frames: list[pl.DataFrame] = []
         try:
             for (f, known), df in zip(todo, loaded):
+                if not isinstance(df, Exception):
+                    try:
+                        df = _ingest_schema.match_names(df, seen)
+                    except BadFile as exc:
+                        df = exc
                 if not isinstance(df, Exception) and expected is not None:
                     df = _drift(df, expected)
+                    nested = [] if isinstance(df, Exception) else _ingest_schema.struct_drift(df, table_types)
+                    if nested:
+                        df = BadFile(f"schema drift (schema: strict): new nested field(s) {nested}")
                 if isinstance(df, Exception):
                     reason = _reason(df)
                     if self.config.on_error == "fail":
@@ -353,6 +369,7 @@ class IngestTransform(Transform):
                     expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
                 if known is not None:
                     plan.reingested.append(f.rel)
+                seen.update((c.casefold(), c) for c in df.columns if c.casefold() not in seen)
                 plan.files.append(f.rel)
                 plan.fingerprints[f.rel] = f.fingerprint
                 frames.append(df)
@@ -374,6 +391,7 @@ class IngestTransform(Transform):
         except pl.exceptions.PolarsError as exc:
             raise SchemaError(f"the new files disagree on column types: {_reason(exc)}", transform=self.name,
                               file=self.file) from None
+        out = _ingest_schema.finish(out, targets)  # all-NULL columns typed, zones in UTC
         order = [c for c in out.columns if c not in META_COLUMNS] + list(META_COLUMNS)
         return (out if out.columns == order else out.select(order)).lazy()
 
