@@ -530,7 +530,10 @@ def _stat_values(name: str, lo: Any, hi: Any) -> tuple[Any, Any] | None:
         if len(lo.encode()) >= _STATS_MAX_BYTES or len(hi.encode()) >= _STATS_MAX_BYTES:
             return None
     if isinstance(lo, dt.datetime):
-        return _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
+        try:  # the max rounded up past 9999-12-31 23:59:59.999 has no bound Delta can write: none
+            return _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
+        except (OverflowError, ValueError):
+            return None
     if isinstance(lo, dt.date):
         return lo.isoformat(), hi.isoformat()
     return lo, hi
@@ -552,9 +555,13 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
                   pl.col(name).null_count().alias(f"{i}:nulls")]  # NaN is not null
     try:
         row = data.select(exprs).row(0, named=True) if exprs else {}
-    except Exception:  # noqa: BLE001 - e.g. a date Python cannot represent: keep the counts only
-        row = {f"{i}:{k}": None for i in range(data.width) for k in ("min", "max")}
-        row.update(zip((f"{i}:nulls" for i in range(data.width)), data.null_count().row(0)))
+    except Exception:  # noqa: BLE001 - e.g. a date Python cannot represent: that column keeps its counts only
+        row = {}
+        for i in range(data.width):
+            try:
+                row.update(data.select(exprs[3 * i:3 * i + 3]).row(0, named=True))
+            except Exception:  # noqa: BLE001
+                row.update({f"{i}:min": None, f"{i}:max": None, f"{i}:nulls": data[:, i].null_count()})
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
