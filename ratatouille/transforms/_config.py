@@ -204,6 +204,13 @@ def _column(raw: Any, file: str | None) -> ColumnSpec:
     unknown = set(raw) - {"name", "type", "tests", "description", "nullable"}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in column {raw['name']!r}", file=file)
+    if raw.get("type") is not None:
+        from .._types import parse_type
+
+        try:
+            parse_type(raw["type"])
+        except ConfigError as exc:
+            raise ConfigError(f"column {raw['name']!r}: {exc.message}", file=file) from None
     tests = raw.get("tests") or []
     return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(tests if isinstance(tests, list) else [tests]),
                       description=raw.get("description"), nullable=raw.get("nullable", True))

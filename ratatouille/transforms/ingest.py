@@ -54,6 +54,7 @@ from .._lake import LandingFile
 from .._names import parse_table_name
 from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from ._base import BuildContext, Transform
+from .._types import parse_type
 from . import _ingest_schema
 from ._config import build_config, load_yaml
 
@@ -302,7 +303,8 @@ class IngestTransform(Transform):
             listed = self.landing_files(lake)
             state = pending.result() if pending is not None else {}
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
-        declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
+        declared = {c.name: parse_type(c.type).cast_target(table_types.get(c.name))  # a bare decimal: the table's
+                    for c in self.config.columns if c.type}
         # schema: strict freezes the table's columns once it exists (the first good file sets them)
         expected: list[str] | None = list(table_types) if self.config.schema == "strict" and table_types else None
         targets = {**table_types, **declared}
