@@ -10,6 +10,7 @@ a new column                           added (nullable); ``on_schema_change: fai
 a column missing from the new data     NULL in the new rows (``sync_all_columns`` drops it)
 an all-NULL column (type ``Null``)     takes the table's type, else the declared type, else String
 time-zone-aware timestamps             stored in UTC, same instants (Delta's zone is UTC)
+nanosecond timestamps, unsigned ints   stored as microseconds, as the signed type holding every value
 narrower type (Int32 into Int64,       cast up to the table's type
 Decimal(8,2) into (10,2), ms into us)
 wider type (Int64 into Int32, a        ``append_new_columns`` (default): cast to the table's type
@@ -234,17 +235,25 @@ def polars_type(text: Any) -> pl.DataType:
 
 
 # -- the policy -------------------------------------------------------------------------------------
+_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Int64()}
+
+
 def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.DataType:
-    """The type a column of ``dtype`` is stored as: time zones become UTC and ``Null`` becomes
-    ``fallback`` (or String), also inside lists and structs.
+    """The type a column of ``dtype`` is stored as: time zones become UTC, nanoseconds become
+    microseconds (Delta's precision), unsigned integers the signed type holding them (UInt64:
+    Int64, a value past it is an error), and ``Null`` becomes ``fallback`` (or String), also
+    inside lists and structs.
 
     >>> storable(pl.Datetime("us", "Europe/Paris")), storable(pl.Null)
     (Datetime(time_unit='us', time_zone='UTC'), String)
     """
     if dtype == pl.Null:
         return fallback if fallback is not None and fallback != pl.Null else pl.String()
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC"):
-        return pl.Datetime(dtype.time_unit or "us", "UTC")
+    if isinstance(dtype, pl.Datetime) and (dtype.time_zone not in (None, "UTC") or dtype.time_unit == "ns"):
+        unit = "us" if dtype.time_unit == "ns" else (dtype.time_unit or "us")  # Delta keeps microseconds
+        return pl.Datetime(unit, "UTC" if dtype.time_zone else None)  # type: ignore[arg-type]
+    if dtype.is_unsigned_integer():  # Delta has no unsigned types: the signed type holding every value
+        return _UNSIGNED_AS[type(dtype) if not isinstance(dtype, type) else dtype]
     if isinstance(dtype, (pl.List, pl.Array)):
         inner_fb = fallback.inner if isinstance(fallback, (pl.List, pl.Array)) else None
         inner = storable(dtype.inner, inner_fb)  # type: ignore[arg-type]

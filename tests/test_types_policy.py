@@ -188,3 +188,41 @@ def ev(src: pl.LazyFrame) -> pl.LazyFrame:
     assert out.schema["ts"] == UTC
     assert out["ts"].to_list() == [dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc),
                                    dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.timezone.utc)]
+
+
+def test_types_delta_cannot_store_are_stored_losslessly_on_every_run(rat_project):
+    """Nanosecond timestamps and unsigned integers (a count is UInt32) run after run; a UInt32
+    past Int32 is kept (delta-rs alone refuses it)."""
+    pl.DataFrame({"id": [1, 2]}).write_delta(f"{rat_project.lake}/bronze/k")
+    rat_project.write("silver/k.py", '''
+import datetime as dt
+import polars as pl
+from ratatouille import transform
+
+@transform("silver.k", inputs=["bronze.k"], materialized="incremental")
+def k(src: pl.LazyFrame) -> pl.LazyFrame:
+    return src.with_columns(
+        at=pl.lit(dt.datetime(2024, 1, 1, 0, 0, 0, 1)).cast(pl.Datetime("ns")),
+        n=pl.lit(3_000_000_000, pl.UInt32), small=pl.lit(7, pl.UInt8))
+''')
+    for _ in range(3):
+        assert rat_project.run("silver.k")["status"] == "success"
+    out = rat_project.read("silver.k")
+    assert out.height == 6 and out.schema["at"] == pl.Datetime("us") and out.schema["n"] == pl.Int64
+    assert out["n"].to_list() == [3_000_000_000] * 6 and out.schema["small"] == pl.Int16
+    assert rat_project.version("silver.k") == 2
+
+
+def test_a_dagster_partition_write_follows_the_policy(tmp_path):
+    """OverwritePartition (what a Dagster partition run writes) uses the same policy."""
+    from ratatouille.write import OverwritePartition, Target
+
+    target = Target(str(tmp_path / "t"), name="silver.t")
+    pl.DataFrame({"p": ["a", "b"], "v": pl.Series([1, 2], dtype=pl.Int32)}).write_delta(
+        target.uri, delta_write_options={"partition_by": ["p"]})
+    new = pl.DataFrame({"p": ["a"], "v": [BIG]})
+    with pytest.raises(SchemaError, match="v: the table has Int32.*sync_all_columns"):
+        OverwritePartition("p", "a", partition_by=("p",)).write(target, new)
+    OverwritePartition("p", "a", partition_by=("p",), on_schema_change="sync_all_columns").write(target, new)
+    out = pl.read_delta(target.uri).sort("p")
+    assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [BIG, 2]
