@@ -19,7 +19,7 @@ import polars as pl
 from .._sql import execute_sql, referenced_tables
 from ..errors import ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
-from ..transforms.ingest import polars_type
+from .._types import parse_type
 
 SCHEMA_CHECK = "schema"
 
@@ -77,9 +77,13 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
                 raise ConfigError(f"unknown column test {key!r} on {spec.name!r}; known: not_null, unique, "
                                   "accepted_values, positive, min, max, regex", transform=transform, file=file)
         try:
-            dtype = polars_type(spec.type) if spec.type else None
+            declared = parse_type(spec.type) if spec.type else None
         except ConfigError as exc:
-            raise ConfigError(exc.message, transform=transform, file=file) from None
+            raise ConfigError(f"column {spec.name!r}: {exc.message}", transform=transform, file=file) from None
+        dtype = declared.dtype if declared is not None and not declared.open_decimal else None
+        if declared is not None and declared.open_decimal:  # a bare decimal: any precision and scale
+            checks.append(pa.Check(lambda data: isinstance(data.lazyframe.collect_schema()[data.key], pl.Decimal),
+                                   name=f"dtype('{spec.type}')", error=f"expected a decimal type ({spec.type})"))
         cols[spec.name] = pa.Column(dtype, checks=checks, nullable=nullable, unique=unique, required=True)
     return pa.DataFrameSchema(cols, strict=False)
 

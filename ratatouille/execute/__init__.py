@@ -21,6 +21,7 @@ from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
+from .._types import declared_types, type_nulls
 from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ..write._commit import rerun_if_created_meanwhile
 from ._partition import check_partitionable, restrict_to_partition
@@ -269,6 +270,7 @@ class Runner:
                          incremental=incremental, extra=extra, table=table)
         if self.partition is not None:
             lf, part = restrict_to_partition(t, lf, self.partition)
+        lf = type_nulls(lf, declared_types(t.config.columns))  # an all-NULL column takes its declared type
         ingest = extra.get("ingest")
         ingest_info = ingest.info() if ingest else {}
         if ingest is not None and not ingest.files and not self.full_refresh:
@@ -296,11 +298,14 @@ class Runner:
             metadata["ratatouille.partition"] = self.partition
         if ingest is not None:
             metadata.update(ingest.commit_metadata())
+        declared = declared_types(t.config.columns)
         writer = (t.writer(ingest) if isinstance(t, IngestTransform) and ingest is not None else
                   materialization_for(mode, unique_key=t.config.unique_key, partition_by=t.config.partition_by,
-                                      delete_missing=t.config.delete_missing))
+                                      delete_missing=t.config.delete_missing,
+                                      on_schema_change=t.config.on_schema_change, declared=declared))
         if self.partition is not None:  # replace exactly this partition, never the whole table
-            writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by)
+            writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
+                                        on_schema_change=t.config.on_schema_change, declared=declared)
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile

@@ -53,6 +53,7 @@ class TransformConfig:
     unique_key: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     delete_missing: bool = False
+    on_schema_change: Literal["append_new_columns", "sync_all_columns", "fail"] | None = None
     description: str | None = None
     group: str | None = None
     tags: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ _CHOICES = {
     "schema": ("evolve", "strict"),
     "on_error": ("reject", "skip", "fail"),
     "on_change": ("ignore", "reingest"),
+    "on_schema_change": ("append_new_columns", "sync_all_columns", "fail"),
     "format": ("csv", "json", "ndjson", "parquet", "excel", "xlsx"),
 }
 
@@ -204,6 +206,13 @@ def _column(raw: Any, file: str | None) -> ColumnSpec:
     unknown = set(raw) - {"name", "type", "tests", "description", "nullable"}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in column {raw['name']!r}", file=file)
+    if raw.get("type") is not None:
+        from .._types import parse_type
+
+        try:
+            parse_type(raw["type"])
+        except ConfigError as exc:
+            raise ConfigError(f"column {raw['name']!r}: {exc.message}", file=file) from None
     tests = raw.get("tests") or []
     return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(tests if isinstance(tests, list) else [tests]),
                       description=raw.get("description"), nullable=raw.get("nullable", True))

@@ -54,6 +54,8 @@ from .._lake import LandingFile
 from .._names import parse_table_name
 from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from ._base import BuildContext, Transform
+from .._types import parse_type
+from . import _ingest_schema
 from ._config import build_config, load_yaml
 from . import _landing
 from ._settle import Gate, Waiting, check_settle_config, describe_change
@@ -249,6 +251,7 @@ class IngestTransform(Transform):
                         "decimal_comma", "try_parse_dates"):
                 if key in opts:
                     kwargs[key] = opts[key]
+            kwargs.update(_ingest_schema.inference(opts))  # types from the whole file, not its first rows
             encoding = opts.get("encoding")
             if encoding in ("utf8-lossy", "utf-8-lossy"):
                 kwargs["encoding"] = "utf8-lossy"
@@ -266,16 +269,18 @@ class IngestTransform(Transform):
             return pl.scan_parquet(full, storage_options=storage, glob=False).collect()
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
+            kwargs.update(_ingest_schema.inference(opts))  # a key first seen late is kept
             if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
                 return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
             return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
         data = lake.read_bytes(full)
         if fmt == "json":
             kwargs = {"schema_overrides": overrides} if overrides else {}
+            kwargs.update(_ingest_schema.inference(opts))
             return pl.read_json(io.BytesIO(data), **kwargs)
         if fmt == "excel":
             sheet = opts.get("sheet", opts.get("sheet_name"))
-            kw: dict[str, Any] = {}
+            kw: dict[str, Any] = _ingest_schema.inference(opts)
             if isinstance(sheet, str):
                 kw["sheet_name"] = sheet
             elif sheet:
@@ -302,7 +307,8 @@ class IngestTransform(Transform):
             listed, refused = _landing.list_landing(self, lake)
             state = pending.result() if pending is not None else {}
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
-        declared = {c.name: polars_type(c.type) for c in self.config.columns if c.type}
+        declared = {c.name: parse_type(c.type).cast_target(table_types.get(c.name))  # a bare decimal: the table's
+                    for c in self.config.columns if c.type}
         # schema: strict freezes the table's columns once it exists (the first good file sets them)
         expected: list[str] | None = list(table_types) if self.config.schema == "strict" and table_types else None
         targets = {**table_types, **declared}
@@ -331,10 +337,14 @@ class IngestTransform(Transform):
                     continue
             todo.append((f, known))
 
+        table_names = _ingest_schema.canonical_names(targets)
+        seen = dict(table_names)  # names of this run's files so far (two files spelling one column alike)
+
         def load(f: LandingFile) -> pl.DataFrame | Exception:
             try:
                 df = self._read_checked(f, lake, string_columns)
-                return self._conform(df, targets, meta=[
+                df = _ingest_schema.match_names(df, table_names)  # "Coupon" is the table's "coupon"
+                return self._conform(df, _ingest_schema.file_targets(targets, df.schema), meta=[
                     pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
                     pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
                     pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)])
@@ -357,8 +367,16 @@ class IngestTransform(Transform):
                 if gate.active and (why := gate.moved(f)):  # read while being written: never land a cut
                     plan.waiting.append(Waiting(f.rel, why))
                     continue
+                if not isinstance(df, Exception):
+                    try:
+                        df = _ingest_schema.match_names(df, seen)
+                    except BadFile as exc:
+                        df = exc
                 if not isinstance(df, Exception) and expected is not None:
                     df = _drift(df, expected)
+                    nested = [] if isinstance(df, Exception) else _ingest_schema.struct_drift(df, table_types)
+                    if nested:
+                        df = BadFile(f"schema drift (schema: strict): new nested field(s) {nested}")
                 if isinstance(df, Exception):
                     reason = _reason(df)
                     if self.config.on_error == "fail":
@@ -370,6 +388,7 @@ class IngestTransform(Transform):
                     expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
                 if known is not None:
                     plan.reingested.append(f.rel)
+                seen.update((c.casefold(), c) for c in df.columns if c.casefold() not in seen)
                 plan.files.append(f.rel)
                 plan.fingerprints[f.rel] = f.fingerprint
                 frames.append(df)
@@ -394,6 +413,7 @@ class IngestTransform(Transform):
         except pl.exceptions.PolarsError as exc:
             raise SchemaError(f"the new files disagree on column types: {_reason(exc)}", transform=self.name,
                               file=self.file) from None
+        out = _ingest_schema.finish(out, targets)  # all-NULL columns typed, zones in UTC
         order = [c for c in out.columns if c not in META_COLUMNS] + list(META_COLUMNS)
         return (out if out.columns == order else out.select(order)).lazy()
 
@@ -511,12 +531,14 @@ def _fast_append(df: pl.DataFrame, target, table, commit):
 
 
 def in_predicate(column: str, values: list[str]) -> str:
-    """A delta-rs predicate ``column IN ('a', 'b')`` (quotes escaped).
+    """A delta-rs predicate ``"column" IN ('a', 'b')`` (:func:`ratatouille._predicate.is_in`).
 
     >>> in_predicate("_source_file", ["a.csv", "it's.csv"])
-    "_source_file IN ('a.csv', 'it''s.csv')"
+    '"_source_file" IN (\\'a.csv\\', \\'it\\'\\'s.csv\\')'
     """
-    return f"{column} IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    from .._predicate import is_in
+
+    return is_in(column, values)
 
 
 # -- the ingested set -------------------------------------------------------------------------------
@@ -626,31 +648,16 @@ def _table_types(table) -> dict[str, pl.DataType]:
 
 
 # -- types and casts --------------------------------------------------------------------------------
-_TYPES = {"int": pl.Int64, "int64": pl.Int64, "bigint": pl.Int64, "int32": pl.Int32, "integer": pl.Int32,
-          "int16": pl.Int16, "smallint": pl.Int16, "int8": pl.Int8, "tinyint": pl.Int8,
-          "float": pl.Float64, "float64": pl.Float64, "double": pl.Float64, "float32": pl.Float32, "real": pl.Float32,
-          "str": pl.String, "string": pl.String, "utf8": pl.String, "text": pl.String, "varchar": pl.String,
-          "bool": pl.Boolean, "boolean": pl.Boolean, "date": pl.Date, "datetime": pl.Datetime("us"),
-          "timestamp": pl.Datetime("us"), "timestamp_tz": pl.Datetime("us", "UTC")}
-
-
 def polars_type(name: str) -> pl.DataType:
-    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``...).
+    """A Polars dtype from a YAML type name (``int64``, ``string``, ``date``, ``decimal(10,2)``,
+    ``timestamp(us, UTC)``, ``list<string>``...): the one parser, :func:`ratatouille._types.parse_type`.
 
     >>> polars_type("decimal(10, 2)")
     Decimal(precision=10, scale=2)
     """
-    key = str(name).strip().lower()
-    if key in _TYPES:
-        return _TYPES[key]
-    if key.startswith("decimal"):
-        inner = key[len("decimal"):].strip("()")
-        p, s = (int(x) for x in inner.split(",")) if inner else (38, 9)
-        return pl.Decimal(p, s)
-    dtype = getattr(pl, str(name), None)
-    if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
-        return dtype()
-    raise ConfigError(f"unknown column type {name!r}")
+    from .._types import polars_type as parse
+
+    return parse(name)
 
 
 def _dtypes(raw: Any) -> dict[str, pl.DataType]:

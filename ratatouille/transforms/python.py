@@ -164,6 +164,7 @@ def transform(
     unique_key: str | Sequence[str] | None = None,
     partition_by: str | Sequence[str] | None = None,
     delete_missing: bool = False,
+    on_schema_change: str | None = None,
     schema: Any = None,
     columns: Sequence[Mapping[str, Any]] | None = None,
     tests: Sequence[Mapping[str, Any]] | None = None,
@@ -194,6 +195,7 @@ def transform(
     """
     raw: dict[str, Any] = {"materialized": materialized, "strategy": strategy, "unique_key": unique_key,
                            "partition_by": partition_by, "delete_missing": delete_missing,
+                           "on_schema_change": on_schema_change,
                            "columns": columns, "tests": tests, "description": description, "group": group,
                            "tags": list(tags), "partitions": partitions, "triggers": list(triggers),
                            "vars": dict(vars or {})}

@@ -25,11 +25,13 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
+from .. import _predicate
 from .._errors_map import first_line as _first
 from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
+from .._types import reconcile
 from ..errors import RatatouilleError, SchemaError, StorageError
-from . import _commit
+from . import _commit, _schema
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -76,10 +78,13 @@ class Materialization:
     mode: ClassVar[str] = ""
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
-                 delete_missing: bool = False) -> None:
+                 delete_missing: bool = False, on_schema_change: str | None = None,
+                 declared: Mapping[str, pl.DataType] | None = None) -> None:
         self.unique_key = tuple(unique_key)
         self.partition_by = tuple(partition_by)
         self.delete_missing = delete_missing
+        self.on_schema_change = on_schema_change  # see ratatouille._types (None: append_new_columns)
+        self.declared = dict(declared or {})  # declared column types (columns: type)
 
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
               metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
@@ -93,24 +98,43 @@ class Materialization:
         refused by delta-rs' conflict check raises :class:`~ratatouille.errors.ConcurrentCommitError`."""
         table = table if table is not None else target.open()
         commit = _commit.properties(metadata, create=table is None)
+        fitted = None
         try:
+            if table is None or full_refresh or self.mode == "table":  # the new schema wins
+                data = _schema.first_write(data, self.declared)
             if table is None or full_refresh:  # a creating write is refused when the table exists meanwhile
                 return _finish(target, _write(data, target, "overwrite" if table is not None else "error", commit,
                                               partition_by=self.partition_by,
                                               schema_mode="overwrite" if table is not None else None, table=table),
                                commit)
-            data = align_schema(data, table, target.name, replace=self.mode == "table")
+            if self.mode != "table":
+                fitted = _schema.fit(self, data, table, target.name or None)
+                if fitted.rewrite:  # on_schema_change: sync_all_columns widens the table: one overwrite
+                    out = _finish(target, _schema.rewrite(self, target, table, fitted, commit, _write), commit)
+                    out.rows_written = _rows(fitted.data)
+                    return out
+                data = fitted.data
             return self._incremental(target, table, data, commit)
         except RatatouilleError:
             raise
         except Exception as exc:  # nothing was committed
             if table is None and _commit.created_meanwhile(exc, target):
                 raise _commit.created_error(target, exc) from exc
+            if fitted is not None and fitted.narrowed and _is_data_error(exc):
+                from .._types import explain_narrowing
+
+                clear = explain_narrowing(fitted, target.name or None)
+                if clear is not None:
+                    raise clear from None
             raise write_error(exc, action=f"writing {target.uri} failed ({self.mode})", uri=target.uri,
                               transform=target.name or None) from exc
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
         raise NotImplementedError
+
+
+def _rows(data: Frame) -> int:
+    return data.height if isinstance(data, pl.DataFrame) else int(data.select(pl.len()).collect().item())
 
 
 class Table(Materialization):
@@ -176,7 +200,7 @@ class Merge(Materialization):
                               transform=name or None)
 
     def _incremental(self, target, table, data, commit):
-        predicate = " AND ".join(f't."{k}" = s."{k}"' for k in self.unique_key)
+        predicate = _predicate.join_on(self.unique_key, "t", "s")
         source = data  # collected by write()
         if source.is_empty() and not self.delete_missing:
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
@@ -219,13 +243,14 @@ class OverwritePartition(Materialization):
 
     mode = "partition"
 
-    def __init__(self, column: str, value: Any, *, partition_by: tuple[str, ...] = ()) -> None:
-        super().__init__(partition_by=partition_by)
+    def __init__(self, column: str, value: Any, *, partition_by: tuple[str, ...] = (),
+                 on_schema_change: str | None = None, declared: Mapping[str, pl.DataType] | None = None) -> None:
+        super().__init__(partition_by=partition_by, on_schema_change=on_schema_change, declared=declared)
         self.column, self.value = column, value
 
     @property
     def predicate(self) -> str:
-        return '"' + self.column.replace('"', '""') + '" = ' + predicate_literal(self.value)
+        return _predicate.equals(self.column, self.value)
 
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
               metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
@@ -240,9 +265,17 @@ class OverwritePartition(Materialization):
         commit = _commit.properties(metadata, create=table is None)
         try:
             if table is None:  # a new table holding just this partition (refused if created meanwhile)
+                source = _schema.first_write(source, self.declared)
                 return _finish(target, _write(source, target, "error", commit, partition_by=self.partition_by),
                                commit)
-            source, since = align_schema(source, table, target.name), table.version()
+            since = table.version()
+            fitted = _schema.fit(self, source, table, target.name or None)
+            if fitted.rewrite:
+                out = _finish(target, _schema.rewrite(self, target, table, fitted, commit, _write), commit,
+                              since=since)
+                out.rows_written = source.height
+                return out
+            source = fitted.data
             return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
                                           schema_mode="merge"), commit, since=since)
         except RatatouilleError:
@@ -258,90 +291,49 @@ MATERIALIZATIONS: dict[str, type[Materialization]] = {
     m.mode: m for m in (Table, View, Append, Merge, ReplacePartitions)}
 
 
-def materialization_for(mode: str, *, unique_key=(), partition_by=(), delete_missing=False) -> Materialization:
-    """The :class:`Materialization` for a mode name."""
-    return MATERIALIZATIONS[mode](unique_key=unique_key, partition_by=partition_by, delete_missing=delete_missing)
+def materialization_for(mode: str, *, unique_key=(), partition_by=(), delete_missing=False,
+                        on_schema_change: str | None = None, declared=None) -> Materialization:
+    """The :class:`Materialization` for a mode name (``on_schema_change`` and the ``declared``
+    column types feed the type policy of :mod:`ratatouille._types`)."""
+    return MATERIALIZATIONS[mode](unique_key=unique_key, partition_by=partition_by, delete_missing=delete_missing,
+                                  on_schema_change=on_schema_change, declared=declared)
 
 
 def partition_predicate(data: pl.DataFrame, columns: tuple[str, ...]) -> str:
     """A Delta predicate matching exactly the partitions present in ``data``.
 
     >>> partition_predicate(pl.DataFrame({"d": ["a", "b", "a"]}), ("d",))
-    "(d = 'a') OR (d = 'b')"
+    '("d" = \\'a\\') OR ("d" = \\'b\\')'
     """
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise SchemaError(f"partition_by column(s) {missing} are not in the data")
     values = data.select(columns).unique(maintain_order=True).sort(columns, nulls_last=True)
-    clauses = []
-    for row in values.iter_rows():
-        parts = [f"{c} IS NULL" if v is None else f"{c} = {predicate_literal(v)}" for c, v in zip(columns, row)]
-        clauses.append("(" + " AND ".join(parts) + ")")
-    return " OR ".join(clauses)
+    return _predicate.rows_match(columns, values.iter_rows())
 
 
-def predicate_literal(value: Any) -> str:
-    """A value as a literal in a delta-rs (DataFusion) predicate."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return f"'{value.isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"'{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
+predicate_literal = _predicate.literal  # a value as a literal in a delta-rs (DataFusion) predicate
 
 
-def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: bool = False) -> Frame:
-    """Fit new data to an existing table: new columns are fine, safe widenings are cast,
-    any other type change is a :class:`SchemaError` (use ``full_refresh``). With ``replace``
-    (a ``table`` transform, which overwrites the whole table) the new schema simply wins.
-
-    A column of the new data that is all NULL (type ``Null``) takes the table's type."""
+def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: bool = False,
+                 on_schema_change: str | None = None) -> Frame:
+    """Fit new data to an existing table by the type policy (:func:`ratatouille._types.reconcile`):
+    new columns are fine, narrower types are cast up, zones become UTC, an all-NULL column takes
+    the table's type; anything else is a :class:`SchemaError` naming the column and the option.
+    With ``replace`` (a ``table`` transform, which overwrites the whole table) the new schema wins."""
     if replace:
-        return data
-    existing = _table_schema(table)
-    new = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
-    casts, problems = {}, []
-    for col, dtype in new.items():
-        old = existing.get(col)
-        if old is None or old == dtype:
-            continue
-        if dtype == pl.Null or _same_family(old, dtype):
-            casts[col] = old
-        else:
-            problems.append(f"{col}: {old} -> {dtype}")
-    if problems:
-        raise SchemaError("incompatible schema change (" + "; ".join(problems) +
-                          "); run with full_refresh=True (rat run -f) to rebuild the table", transform=name or None)
-    if not casts:
-        return data
-    return data.with_columns(pl.col(c).cast(t) for c, t in casts.items())
+        return _schema.first_write(data)
+    fitted = reconcile(data, _table_schema(table), on_schema_change=on_schema_change, name=name or None)
+    if fitted.rewrite:
+        raise SchemaError("the table must be rewritten to take the new types: write it through its "
+                          "materialization", transform=name or None)
+    return fitted.data
 
 
 def _table_schema(table: DeltaTable) -> pl.Schema:
     import pyarrow as pa
 
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
-
-
-_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
-_FLOATS = (pl.Float32, pl.Float64)
-
-
-def _same_family(old: pl.DataType, new: pl.DataType) -> bool:
-    if old.is_integer() and new.is_integer():
-        return True
-    if old.is_float() and (new.is_float() or new.is_integer()):
-        return True
-    if isinstance(old, pl.Datetime) and isinstance(new, pl.Datetime):
-        return old.time_zone == new.time_zone
-    if old in (pl.String, pl.Categorical) and new in (pl.String, pl.Categorical, pl.Enum):
-        return True
-    if isinstance(old, pl.Decimal) and isinstance(new, pl.Decimal):
-        return old.scale == new.scale
-    return False
 
 
 def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by=(),
@@ -539,7 +531,10 @@ def _stat_values(name: str, lo: Any, hi: Any) -> tuple[Any, Any] | None:
         if len(lo.encode()) >= _STATS_MAX_BYTES or len(hi.encode()) >= _STATS_MAX_BYTES:
             return None
     if isinstance(lo, dt.datetime):
-        return _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
+        try:  # the max rounded up past 9999-12-31 23:59:59.999 has no bound Delta can write: none
+            return _stats_timestamp(lo, up=False), _stats_timestamp(hi, up=True)
+        except (OverflowError, ValueError):
+            return None
     if isinstance(lo, dt.date):
         return lo.isoformat(), hi.isoformat()
     return lo, hi
@@ -561,9 +556,13 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
                   pl.col(name).null_count().alias(f"{i}:nulls")]  # NaN is not null
     try:
         row = data.select(exprs).row(0, named=True) if exprs else {}
-    except Exception:  # noqa: BLE001 - e.g. a date Python cannot represent: keep the counts only
-        row = {f"{i}:{k}": None for i in range(data.width) for k in ("min", "max")}
-        row.update(zip((f"{i}:nulls" for i in range(data.width)), data.null_count().row(0)))
+    except Exception:  # noqa: BLE001 - e.g. a date Python cannot represent: that column keeps its counts only
+        row = {}
+        for i in range(data.width):
+            try:
+                row.update(data.select(exprs[3 * i:3 * i + 3]).row(0, named=True))
+            except Exception:  # noqa: BLE001
+                row.update({f"{i}:min": None, f"{i}:max": None, f"{i}:nulls": data[:, i].null_count()})
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}

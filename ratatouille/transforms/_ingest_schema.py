@@ -1,0 +1,109 @@
+"""Ingest's side of the type policy: nothing a landing file holds is dropped silently.
+
+* readers infer types from the whole file (``infer_schema_length: None``), unless
+  the YAML sets ``infer_schema_length``; declared ``columns:`` and ``dtypes`` win;
+* a file's header names match the table's (and the declared ones)
+  case-insensitively when that is unambiguous; two names of one file that fold
+  to the same name are a clear error (the file is rejected with that reason);
+* ``schema: strict`` compares nested struct fields too, so a new field is a drift;
+* all-NULL columns take the table's or the declared type, else String, and
+  zone-aware timestamps are stored in UTC (:func:`ratatouille._types.normalize`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import polars as pl
+
+from .._types import normalize, storable
+
+WHOLE_FILE = None  # infer_schema_length: every row
+
+
+def inference(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The reader keyword that makes inference read the whole file (unless the YAML sets it)."""
+    return {} if "infer_schema_length" in opts else {"infer_schema_length": WHOLE_FILE}
+
+
+def canonical_names(known: Iterable[str]) -> dict[str, str]:
+    """``{folded name: name}`` of the table's and declared columns; a fold shared by two of
+    them is ambiguous (mapped to ``None``) and never used."""
+    out: dict[str, Any] = {}
+    for name in known:
+        key = name.casefold()
+        if key in out and out[key] != name:
+            out[key] = None
+        else:
+            out[key] = name
+    return out
+
+
+def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFrame:
+    """Rename ``df``'s columns to the known spelling (case-insensitively); a clash raises ``BadFile``.
+
+    >>> match_names(pl.DataFrame({"Coupon": [1]}), canonical_names(["coupon"])).columns
+    ['coupon']
+    """
+    from .ingest import BadFile
+
+    seen: dict[str, str] = {}
+    rename: dict[str, str] = {}
+    for col in df.columns:
+        key = col.casefold()
+        if key in seen:
+            raise BadFile(f"columns {seen[key]!r} and {col!r} differ only in case: rename one of them")
+        seen[key] = col
+        target = names.get(key)
+        if target is None and key in names and col not in names.values():
+            raise BadFile(f"column {col!r} matches several columns of the table that differ only in case")
+        if target is not None and target != col:
+            rename[col] = target
+    return df.rename(rename) if rename else df
+
+
+def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """The types one file's columns are cast to: the table's / declared types, except that a struct
+    or list column keeps the nested fields the file adds (a cast to the table's struct would drop
+    them silently: Polars' expression cast selects the first fields)."""
+    from .._types import wider
+
+    out = dict(targets)
+    for col, dtype in schema.items():
+        old = targets.get(col)
+        if isinstance(old, (pl.Struct, pl.List)) and isinstance(dtype, (pl.Struct, pl.List)):
+            both = wider(old, dtype)
+            if both is not None:
+                out[col] = both
+    return out
+
+
+def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str]:
+    """Nested fields of ``df`` that the table's struct columns lack (``schema: strict``)."""
+    out: list[str] = []
+
+    def walk(path: str, new: pl.DataType, old: pl.DataType | None) -> None:
+        if old is None:
+            return
+        if isinstance(new, pl.Struct) and isinstance(old, pl.Struct):
+            fields = {f.name: f.dtype for f in old.fields}
+            for f in new.fields:
+                if f.name not in fields:
+                    out.append(f"{path}.{f.name}")
+                else:
+                    walk(f"{path}.{f.name}", f.dtype, fields[f.name])
+        elif isinstance(new, pl.List) and isinstance(old, pl.List):
+            walk(path + "[]", new.inner, old.inner)  # type: ignore[arg-type]
+
+    for col, dtype in df.schema.items():
+        walk(col, dtype, table.get(col))
+    return out
+
+
+def finish(out: pl.DataFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """The run's rows as they are stored: all-NULL columns typed, zones in UTC."""
+    return normalize(out, dict(targets))  # type: ignore[return-value]
+
+
+def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.DataType]) -> bool:
+    return any(storable(t, targets.get(c)) != t for c, t in schema.items())

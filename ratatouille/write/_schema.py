@@ -1,0 +1,60 @@
+"""How a materialization applies the type policy (:mod:`ratatouille._types`) to an existing table.
+
+``fit`` fits the new data to the table (or says the table must be widened);
+``rewrite`` lands a widening as one overwrite commit holding the table's rows
+that stay, cast to the wider types, and the new rows, so
+``on_schema_change: sync_all_columns`` keeps "one commit per run, or none".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import polars as pl
+
+from .._types import Reconciled, normalize, reconcile, rewrite_frame
+
+
+def table_schema(table) -> pl.Schema:
+    """The Polars schema of a Delta table."""
+    import pyarrow as pa
+
+    return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+
+
+def first_write(data, declared=None):
+    """The data of a first write or a rebuild: zones in UTC, all-NULL columns typed."""
+    return normalize(data, declared)
+
+
+def fit(mat, data, table, name: str | None) -> Reconciled:
+    """The policy's decision for ``mat`` (a Materialization) writing ``data`` into ``table``."""
+    return reconcile(data, table_schema(table), on_schema_change=mat.on_schema_change, declared=mat.declared,
+                     name=name)
+
+
+def _keep_old(mat) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] | None:
+    """Which of the table's rows stay when ``mat`` writes new data (what its commit would keep)."""
+    mode = mat.mode
+    if mode == "append":
+        return lambda old, new: old
+    if mode == "merge":
+        if mat.delete_missing:
+            return None
+        keys = list(mat.unique_key)
+        return lambda old, new: old.join(new.lazy().select(keys), on=keys, how="anti", nulls_equal=True)
+    if mode == "replace_partitions":
+        cols = list(mat.partition_by)
+        return lambda old, new: old.join(new.lazy().select(cols).unique(), on=cols, how="anti", nulls_equal=True)
+    if mode == "partition":
+        return lambda old, new: old.filter(pl.col(mat.column).ne_missing(pl.lit(mat.value)))
+    return None  # table: nothing stays
+
+
+def rewrite(mat, target, table, rec: Reconciled, commit, write: Callable[..., Any]):
+    """Rewrite the table with the widened types and the new data in one overwrite commit."""
+    old = pl.scan_delta(table)
+    frame = rewrite_frame(old, rec.data, rec, _keep_old(mat)).collect()  # the old files are read before the commit
+    partition_by = tuple(table.metadata().partition_columns or ()) or tuple(mat.partition_by)
+    return write(frame, target, "overwrite", commit, partition_by=partition_by, schema_mode="overwrite",
+                 table=table)
