@@ -146,3 +146,31 @@ def test_a_true_case_clash_is_a_clear_rejection(rat_project):
     assert [r["file"] for r in result["rejected"]] == ["landing/c/a.csv"]
     assert "differ only in case" in result["rejected"][0]["reason"]
     assert p.read("bronze.c")["id"].to_list() == [3]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_a_wider_type_in_a_later_file_names_the_option_or_widens_the_table(rat_project, fmt):
+    """The type policy in ingest: an integer column meeting 2.5 in a later file is rejected with
+    the option to use (append_new_columns), or widens the table in one commit (sync_all_columns)."""
+    p = rat_project
+    ext, first = _file(fmt, [{"id": 1, "amount": 1}])
+    _, later = _file(fmt, [{"id": 2, "amount": 2.5}])
+    _, third = _file(fmt, [{"id": 3, "amount": 3}])
+    for policy in ("append_new_columns", "sync_all_columns"):
+        p.write(f"bronze/{policy}.yaml", f"source: landing/{policy}/\nformat: {fmt}\non_schema_change: {policy}\n")
+        p.landing(f"{policy}/a.{ext}", first)
+        p.run(f"bronze.{policy}")
+        p.landing(f"{policy}/b.{ext}", later)
+        result = p.run(f"bronze.{policy}")
+        out = p.read(f"bronze.{policy}").sort("id")
+        if policy == "append_new_columns":
+            (rejected,) = result["rejected"]
+            assert "amount" in rejected["reason"] and "sync_all_columns" in rejected["reason"]
+            assert out["amount"].to_list() == [1] and p.version(f"bronze.{policy}") == 0
+        else:
+            assert result["rejected"] == [] and result["version"] == 1
+            assert out.schema["amount"] == pl.Float64 and out["amount"].to_list() == [1.0, 2.5]
+            assert out["_source_file"].to_list() == [f"landing/{policy}/a.{ext}", f"landing/{policy}/b.{ext}"]
+            p.landing(f"{policy}/c.{ext}", third)
+            assert p.run(f"bronze.{policy}")["rows_written"] == 1
+            assert p.read(f"bronze.{policy}").sort("id")["amount"].to_list() == [1.0, 2.5, 3.0]

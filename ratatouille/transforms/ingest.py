@@ -330,10 +330,15 @@ class IngestTransform(Transform):
             try:
                 df = self._read_checked(f, lake, string_columns)
                 df = _ingest_schema.match_names(df, table_names)  # "Coupon" is the table's "coupon"
-                return self._conform(df, _ingest_schema.file_targets(targets, df.schema), meta=[
-                    pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
-                    pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
-                    pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)])
+                meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+                        pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
+                        pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+                file_targets = _ingest_schema.file_targets(targets, df.schema)
+                try:
+                    return self._conform(df, file_targets, meta=meta)
+                except BadFile as exc:  # a wider type: widened (sync_all_columns) or the option named
+                    return self._conform(df, _ingest_schema.widen_targets(
+                        df, file_targets, table_types, self.config.on_schema_change, exc), meta=meta)
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
@@ -477,6 +482,11 @@ class IngestWrite:
             elif full_refresh:
                 df.write_delta(table, mode="overwrite", delta_write_options={
                     "commit_properties": commit, "schema_mode": "overwrite"})
+            elif widen := _ingest_schema.widened(df.schema, table):  # sync_all_columns: one rewrite
+                _ingest_schema.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).write_delta(
+                    table, mode="overwrite", delta_write_options={
+                        "commit_properties": commit, "schema_mode": "overwrite",
+                        "partition_by": list(table.metadata().partition_columns or []) or None})
             elif self.plan.reingested:
                 df.write_delta(table, mode="overwrite", delta_write_options={
                     "commit_properties": commit, "schema_mode": "merge",
