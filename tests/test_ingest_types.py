@@ -174,3 +174,19 @@ def test_a_wider_type_in_a_later_file_names_the_option_or_widens_the_table(rat_p
             p.landing(f"{policy}/c.{ext}", third)
             assert p.run(f"bronze.{policy}")["rows_written"] == 1
             assert p.read(f"bronze.{policy}").sort("id")["amount"].to_list() == [1.0, 2.5, 3.0]
+
+
+def test_zone_aware_timestamps_are_ingested_in_utc_file_after_file(rat_project):
+    """Case 1 in ingest: parquet files holding Europe/Paris timestamps land in UTC, run after run."""
+    p = rat_project
+    p.write("bronze/tz.yaml", "source: landing/tz/\nformat: parquet\n")
+    for day in (1, 2, 3):
+        buf = io.BytesIO()
+        pl.DataFrame({"id": [day], "ts": [f"2024-03-0{day} 10:00:00"]}).with_columns(
+            pl.col("ts").str.to_datetime().dt.replace_time_zone("Europe/Paris")).write_parquet(buf)
+        p.landing(f"tz/{day}.parquet", buf.getvalue())
+        result = p.run("bronze.tz")
+        assert result["rejected"] == [] and result["rows_written"] == 1
+    out = p.read("bronze.tz").sort("id")
+    assert out.schema["ts"] == pl.Datetime("us", "UTC")
+    assert [t.hour for t in out["ts"].to_list()] == [9, 9, 9]

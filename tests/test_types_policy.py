@@ -229,3 +229,16 @@ def test_a_dagster_partition_write_follows_the_policy(tmp_path):
     OverwritePartition("p", "a", partition_by=("p",), on_schema_change="sync_all_columns").write(target, new)
     out = pl.read_delta(target.uri).sort("p")
     assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [BIG, 2]
+
+
+def test_merge_with_delete_missing_widens_to_exactly_the_new_rows(rat_project):
+    pl.DataFrame({"id": [1, 2], "p": ["a", "b"], "v": pl.Series([1, 2], dtype=pl.Int32)}).write_delta(
+        f"{rat_project.lake}/bronze/src")
+    rat_project.write("silver/t.sql", "SELECT id, p, v FROM bronze.src")
+    rat_project.write("silver/t.yaml", "materialized: incremental\nstrategy: merge\nunique_key: id\n"
+                                       "delete_missing: true\non_schema_change: sync_all_columns\n")
+    rat_project.run("silver.t")
+    _src(rat_project, 2, "b", pl.Int64, BIG)
+    assert rat_project.run("silver.t")["version"] == 1
+    out = rat_project.read("silver.t")
+    assert out["id"].to_list() == [2] and out["v"].to_list() == [BIG] and out.schema["v"] == pl.Int64
