@@ -242,3 +242,19 @@ def test_merge_with_delete_missing_widens_to_exactly_the_new_rows(rat_project):
     assert rat_project.run("silver.t")["version"] == 1
     out = rat_project.read("silver.t")
     assert out["id"].to_list() == [2] and out["v"].to_list() == [BIG] and out.schema["v"] == pl.Int64
+
+
+@pytest.mark.slow
+def test_widening_rewrite_on_object_storage(lake_project):
+    """sync_all_columns rewrites through delta-rs' object store too (local and moto S3), in one commit."""
+    p = lake_project
+    opts = p.lake_handle.delta_options()
+    for id_, value, dtype in ((1, 1, pl.Int32), (2, BIG, pl.Int64)):
+        pl.DataFrame({"id": [id_], "p": ["a"], "v": pl.Series([value], dtype=dtype)}).write_delta(
+            f"{p.lake}/bronze/src", mode="overwrite", storage_options=opts,
+            delta_write_options={"schema_mode": "overwrite"})
+        if id_ == 1:
+            p.write("silver/t.sql", _sql("append", "sync_all_columns"))
+        assert p.run("silver.t")["version"] == id_ - 1
+    out = p.read("silver.t").sort("id")
+    assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [1, BIG]
