@@ -111,7 +111,7 @@ class Materialization:
         fitted = None
         try:
             if table is None or full_refresh or self.mode == "table":  # the new schema wins
-                data = _schema.first_write(data, self.declared)
+                data = _schema.first_write(data, self.declared, None if table is None or full_refresh else table)
             if table is None or full_refresh:
                 return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
                                               schema_mode="overwrite" if table is not None else None, table=table))

@@ -22,9 +22,13 @@ def table_schema(table) -> pl.Schema:
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def first_write(data, declared=None):
-    """The data of a first write or a rebuild: zones in UTC, all-NULL columns typed."""
-    return normalize(data, declared)
+def first_write(data, declared=None, table=None):
+    """The data of a first write or an overwrite: zones in UTC, all-NULL columns typed (the type
+    of the ``table`` being overwritten, else the declared one, else String)."""
+    fallback = dict(declared or {})
+    if table is not None:
+        fallback.update(table_schema(table))
+    return normalize(data, fallback)
 
 
 def fit(mat, data, table, name: str | None) -> Reconciled:
