@@ -75,7 +75,7 @@ def test_schema_strict_rejects_a_late_key_and_evolve_adds_it(rat_project, fmt):
             assert p.read("bronze.evolve")["coupon"].to_list().count("SPRING") == 20
 
 
-@pytest.mark.parametrize("fmt", ["ndjson", "json", "parquet"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_key_that_is_always_null_does_not_block_the_run(rat_project, fmt):
     """Case 3 (ingest): a key whose every value is null lands as a nullable String, or as the
     table's type, or as the declared type."""

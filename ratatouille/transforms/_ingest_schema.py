@@ -66,14 +66,14 @@ def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.Dat
     """The types one file's columns are cast to: the table's / declared types, except that a struct
     or list column keeps the nested fields the file adds (a cast to the table's struct would drop
     them silently: Polars' expression cast selects the first fields)."""
-    from .._types import wider
+    from .._types import _adds_fields_only, wider
 
     out = dict(targets)
     for col, dtype in schema.items():
         old = targets.get(col)
         if isinstance(old, (pl.Struct, pl.List)) and isinstance(dtype, (pl.Struct, pl.List)):
-            both = wider(old, dtype)
-            if both is not None:
+            both = wider(old, storable(dtype, old))
+            if both is not None and _adds_fields_only(old, both):  # other nested changes: the policy's
                 out[col] = both
     return out
 
