@@ -163,14 +163,14 @@ def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
         return {}
     import pyarrow as pa
 
-    from .._types import wider
+    from .._types import _adds_fields_only, wider
 
     current = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
     out = {}
     for col, dtype in schema.items():
         old = current.get(col)
-        if old is not None and old != dtype and wider(old, dtype) == dtype:
-            out[col] = dtype
+        if old is not None and old != dtype and wider(old, dtype) == dtype and not _adds_fields_only(old, dtype):
+            out[col] = dtype  # (new struct fields are added by delta-rs' schema merge, no rewrite)
     return out
 
 

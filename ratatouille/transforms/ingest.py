@@ -482,7 +482,8 @@ class IngestWrite:
             elif full_refresh:
                 df.write_delta(table, mode="overwrite", delta_write_options={
                     "commit_properties": commit, "schema_mode": "overwrite"})
-            elif widen := _ingest_schema.widened(df.schema, table):  # sync_all_columns: one rewrite
+            elif self.t.config.on_schema_change == "sync_all_columns" and (
+                    widen := _ingest_schema.widened(df.schema, table)):  # a wider type: one rewrite
                 _ingest_schema.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).write_delta(
                     table, mode="overwrite", delta_write_options={
                         "commit_properties": commit, "schema_mode": "overwrite",
