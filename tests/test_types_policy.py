@@ -258,3 +258,16 @@ def test_widening_rewrite_on_object_storage(lake_project):
         assert p.run("silver.t")["version"] == id_ - 1
     out = p.read("silver.t").sort("id")
     assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [1, BIG]
+
+
+def test_canary_delta_rs_cannot_widen_a_column_in_place(tmp_path):
+    """Why widening rewrites the table: delta-rs refuses Delta's type widening feature. When this
+    fails after a deltalake upgrade, widen through the table feature instead of rewriting."""
+    from deltalake import DeltaTable
+
+    uri = str(tmp_path / "t")
+    pl.DataFrame({"q": pl.Series([1], dtype=pl.Int32)}).write_delta(uri)
+    with pytest.raises(Exception, match="enableTypeWidening"):
+        DeltaTable(uri).alter.set_table_properties({"delta.enableTypeWidening": "true"})
+    with pytest.raises(Exception, match="(?i)cast"):
+        pl.DataFrame({"q": [BIG]}).write_delta(uri, mode="append", delta_write_options={"schema_mode": "merge"})
