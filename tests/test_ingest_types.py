@@ -190,3 +190,17 @@ def test_zone_aware_timestamps_are_ingested_in_utc_file_after_file(rat_project):
     out = p.read("bronze.tz").sort("id")
     assert out.schema["ts"] == pl.Datetime("us", "UTC")
     assert [t.hour for t in out["ts"].to_list()] == [9, 9, 9]
+
+
+def test_a_widening_reingest_replaces_the_changed_file_rows(rat_project):
+    p = rat_project
+    p.write("bronze/r.yaml", "source: landing/r/\nformat: csv\non_change: reingest\non_schema_change: sync_all_columns\n")
+    p.landing("r/a.csv", "id,amount\n1,1\n2,2\n")
+    p.landing("r/b.csv", "id,amount\n3,3\n")
+    p.run("bronze.r")
+    p.landing("r/a.csv", "id,amount\n1,1.5\n")  # changed: fewer rows, a fractional value
+    result = p.run("bronze.r")
+    assert result["reingested"] == ["landing/r/a.csv"] and result["version"] == 1
+    out = p.read("bronze.r").sort("id")
+    assert out.schema["amount"] == pl.Float64
+    assert out["id"].to_list() == [1, 3] and out["amount"].to_list() == [1.5, 3.0]

@@ -175,7 +175,7 @@ def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
 
 
 def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
-            source_column: str) -> pl.DataFrame:
+            source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""
     from .._types import _to
@@ -186,5 +186,6 @@ def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced:
     if replaced:
         old = old.filter(~pl.col(source_column).is_in(replaced))
     old = old.with_columns(_to(pl.col(c), schema[c], t).alias(c) for c, t in widen.items() if c in schema)
-    out = pl.concat([old.collect(), df], how="diagonal_relaxed")
-    return out.select(df.columns + [c for c in out.columns if c not in df.columns])
+    out = pl.concat([old, df.lazy()], how="diagonal_relaxed")  # streamed by the write
+    names = out.collect_schema().names()
+    return out.select(df.columns + [c for c in names if c not in df.columns])

@@ -484,7 +484,7 @@ class IngestWrite:
                     "commit_properties": commit, "schema_mode": "overwrite"})
             elif self.t.config.on_schema_change == "sync_all_columns" and (
                     widen := _ingest_schema.widened(df.schema, table)):  # a wider type: one rewrite
-                _ingest_schema.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).write_delta(
+                _ingest_schema.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).sink_delta(
                     table, mode="overwrite", delta_write_options={
                         "commit_properties": commit, "schema_mode": "overwrite",
                         "partition_by": list(table.metadata().partition_columns or []) or None})
