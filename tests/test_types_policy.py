@@ -8,6 +8,8 @@ and runs again; the outcome is read back from the Delta table.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from decimal import Decimal as D
 
 import polars as pl
@@ -187,6 +189,10 @@ def ev(src: pl.LazyFrame) -> pl.LazyFrame:
 ''')
     for kwargs in ({}, {}, {"full_refresh": True}, {}, {}):
         assert rat_project.run("silver.ev", **kwargs)["status"] == "success"
+    for args in (["-f"], [], []):  # the CLI, as a user types it
+        cli = subprocess.run([sys.executable, "-m", "ratatouille", "run", "silver.ev", *args], cwd=rat_project.root,
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
     out = rat_project.read("silver.ev").sort("id")
     assert out.schema["ts"] == UTC
     assert out["ts"].to_list() == [dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc),
