@@ -52,10 +52,10 @@ import polars as pl
 
 from .._lake import LandingFile
 from .._names import parse_table_name
-from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
-from ._base import BuildContext, Transform
 from .._types import parse_type
+from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from . import _ingest_schema
+from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
 
 log = logging.getLogger("ratatouille")

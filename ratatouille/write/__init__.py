@@ -26,8 +26,8 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
 from .. import _predicate
-from ..errors import RatatouilleError, SchemaError, StorageError, TransformError
 from .._types import reconcile
+from ..errors import RatatouilleError, SchemaError, StorageError, TransformError
 from . import _schema
 
 Frame = pl.DataFrame | pl.LazyFrame
