@@ -204,3 +204,19 @@ def test_a_widening_reingest_replaces_the_changed_file_rows(rat_project):
     out = p.read("bronze.r").sort("id")
     assert out.schema["amount"] == pl.Float64
     assert out["id"].to_list() == [1, 3] and out["amount"].to_list() == [1.5, 3.0]
+
+
+def test_case_3_an_always_null_key_in_one_file_does_not_block_the_run(rat_project):
+    """Case 3 as reported: a table without `coupon`, then a run with a good file and one whose
+    `coupon` is always null: both land, `coupon` is a nullable String."""
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: ndjson\n")
+    p.landing("orders/1.ndjson", '{"id": 1}\n')
+    p.run("bronze.orders")
+    p.landing("orders/2.ndjson", '{"id": 2, "coupon": null}\n')
+    p.landing("orders/3.ndjson", '{"id": 3}\n')
+    result = p.run("bronze.orders")
+    assert result["status"] == "success" and result["rejected"] == [] and result["rows_written"] == 2
+    out = p.read("bronze.orders").sort("id")
+    assert out["id"].to_list() == [1, 2, 3] and out.schema["coupon"] == pl.String
+    assert out["coupon"].to_list() == [None, None, None]
