@@ -304,7 +304,7 @@ _UNIT_RANK = {"ms": 1, "us": 2, "ns": 3}
 
 def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
     """The type holding every value of both ``old`` (the table's) and ``new``, when the pair is a
-    widening the policy allows (integers, floats, integers into floats, decimals, timestamp units);
+    widening the policy allows (integers, floats, integers and floats to Float64, decimals, timestamp units);
     ``None`` for any other pair. Equal types give ``old``.
 
     >>> wider(pl.Int32, pl.Int64), wider(pl.Decimal(10, 2), pl.Decimal(12, 4)), wider(pl.Int64, pl.String)
@@ -323,7 +323,7 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
         return {2: pl.Int16(), 3: pl.Int32(), 4: pl.Int64(), 5: pl.Int64()}[need] if need <= 4 else None
     if old.is_float() and new.is_float():
         return pl.Float64() if pl.Float64 in (old, new) else old
-    if old.is_float() and new.is_integer():
+    if (old.is_float() and new.is_integer()) or (old.is_integer() and new.is_float()):
         return pl.Float64()
     if isinstance(old, pl.Decimal) and isinstance(new, pl.Decimal):
         scale = max(old.scale, new.scale)

@@ -75,7 +75,7 @@ def test_schema_strict_rejects_a_late_key_and_evolve_adds_it(rat_project, fmt):
             assert p.read("bronze.evolve")["coupon"].to_list().count("SPRING") == 20
 
 
-@pytest.mark.parametrize("fmt", ["ndjson", "json", "parquet"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_key_that_is_always_null_does_not_block_the_run(rat_project, fmt):
     """Case 3 (ingest): a key whose every value is null lands as a nullable String, or as the
     table's type, or as the declared type."""
@@ -146,3 +146,77 @@ def test_a_true_case_clash_is_a_clear_rejection(rat_project):
     assert [r["file"] for r in result["rejected"]] == ["landing/c/a.csv"]
     assert "differ only in case" in result["rejected"][0]["reason"]
     assert p.read("bronze.c")["id"].to_list() == [3]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_a_wider_type_in_a_later_file_names_the_option_or_widens_the_table(rat_project, fmt):
+    """The type policy in ingest: an integer column meeting 2.5 in a later file is rejected with
+    the option to use (append_new_columns), or widens the table in one commit (sync_all_columns)."""
+    p = rat_project
+    ext, first = _file(fmt, [{"id": 1, "amount": 1}])
+    _, later = _file(fmt, [{"id": 2, "amount": 2.5}])
+    _, third = _file(fmt, [{"id": 3, "amount": 3}])
+    for policy in ("append_new_columns", "sync_all_columns"):
+        p.write(f"bronze/{policy}.yaml", f"source: landing/{policy}/\nformat: {fmt}\non_schema_change: {policy}\n")
+        p.landing(f"{policy}/a.{ext}", first)
+        p.run(f"bronze.{policy}")
+        p.landing(f"{policy}/b.{ext}", later)
+        result = p.run(f"bronze.{policy}")
+        out = p.read(f"bronze.{policy}").sort("id")
+        if policy == "append_new_columns":
+            (rejected,) = result["rejected"]
+            assert "amount" in rejected["reason"] and "sync_all_columns" in rejected["reason"]
+            assert out["amount"].to_list() == [1] and p.version(f"bronze.{policy}") == 0
+        else:
+            assert result["rejected"] == [] and result["version"] == 1
+            assert out.schema["amount"] == pl.Float64 and out["amount"].to_list() == [1.0, 2.5]
+            assert out["_source_file"].to_list() == [f"landing/{policy}/a.{ext}", f"landing/{policy}/b.{ext}"]
+            p.landing(f"{policy}/c.{ext}", third)
+            assert p.run(f"bronze.{policy}")["rows_written"] == 1
+            assert p.read(f"bronze.{policy}").sort("id")["amount"].to_list() == [1.0, 2.5, 3.0]
+
+
+def test_zone_aware_timestamps_are_ingested_in_utc_file_after_file(rat_project):
+    """Case 1 in ingest: parquet files holding Europe/Paris timestamps land in UTC, run after run."""
+    p = rat_project
+    p.write("bronze/tz.yaml", "source: landing/tz/\nformat: parquet\n")
+    for day in (1, 2, 3):
+        buf = io.BytesIO()
+        pl.DataFrame({"id": [day], "ts": [f"2024-03-0{day} 10:00:00"]}).with_columns(
+            pl.col("ts").str.to_datetime().dt.replace_time_zone("Europe/Paris")).write_parquet(buf)
+        p.landing(f"tz/{day}.parquet", buf.getvalue())
+        result = p.run("bronze.tz")
+        assert result["rejected"] == [] and result["rows_written"] == 1
+    out = p.read("bronze.tz").sort("id")
+    assert out.schema["ts"] == pl.Datetime("us", "UTC")
+    assert [t.hour for t in out["ts"].to_list()] == [9, 9, 9]
+
+
+def test_a_widening_reingest_replaces_the_changed_file_rows(rat_project):
+    p = rat_project
+    p.write("bronze/r.yaml", "source: landing/r/\nformat: csv\non_change: reingest\non_schema_change: sync_all_columns\n")
+    p.landing("r/a.csv", "id,amount\n1,1\n2,2\n")
+    p.landing("r/b.csv", "id,amount\n3,3\n")
+    p.run("bronze.r")
+    p.landing("r/a.csv", "id,amount\n1,1.5\n")  # changed: fewer rows, a fractional value
+    result = p.run("bronze.r")
+    assert result["reingested"] == ["landing/r/a.csv"] and result["version"] == 1
+    out = p.read("bronze.r").sort("id")
+    assert out.schema["amount"] == pl.Float64
+    assert out["id"].to_list() == [1, 3] and out["amount"].to_list() == [1.5, 3.0]
+
+
+def test_case_3_an_always_null_key_in_one_file_does_not_block_the_run(rat_project):
+    """Case 3 as reported: a table without `coupon`, then a run with a good file and one whose
+    `coupon` is always null: both land, `coupon` is a nullable String."""
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: ndjson\n")
+    p.landing("orders/1.ndjson", '{"id": 1}\n')
+    p.run("bronze.orders")
+    p.landing("orders/2.ndjson", '{"id": 2, "coupon": null}\n')
+    p.landing("orders/3.ndjson", '{"id": 3}\n')
+    result = p.run("bronze.orders")
+    assert result["status"] == "success" and result["rejected"] == [] and result["rows_written"] == 2
+    out = p.read("bronze.orders").sort("id")
+    assert out["id"].to_list() == [1, 2, 3] and out.schema["coupon"] == pl.String
+    assert out["coupon"].to_list() == [None, None, None]

@@ -8,6 +8,8 @@ and runs again; the outcome is read back from the Delta table.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from decimal import Decimal as D
 
 import polars as pl
@@ -47,6 +49,9 @@ MATRIX = [
     ("float32<-float64", pl.Float32, 1.5, pl.Float64, 0.1, None, r"v: the table has Float32, the new data Float64",
      None, None),
     ("float32<-float64, sync", pl.Float32, 1.5, pl.Float64, 0.1, "sync_all_columns", "widen", pl.Float64, 0.1),
+    ("int64<-float64", pl.Int64, 1, pl.Float64, 2.5, None, r"v: the table has Int64, the new data Float64", None,
+     None),
+    ("int64<-float64, sync", pl.Int64, 1, pl.Float64, 2.5, "sync_all_columns", "widen", pl.Float64, 2.5),
     ("float64<-int64", pl.Float64, 1.5, pl.Int64, 3, None, "cast", pl.Float64, 3.0),
     ("utc<-europe/paris", UTC, T1, PARIS, T2, "fail", "cast", UTC, T2),
     ("timestamp ms into us", pl.Datetime("us"), T1.replace(tzinfo=None), pl.Datetime("ms"), T2.replace(tzinfo=None),
@@ -102,7 +107,7 @@ def test_type_matrix(rat_project, mode, case):
     if mode == "table":  # the table is rebuilt: the new schema wins (zones in UTC, all-NULL as String)
         rat_project.run("silver.t")
         out = rat_project.read("silver.t")
-        expected = {pl.Null: pl.String, PARIS: UTC}.get(new_t, new_t)
+        expected = {pl.Null: old_t, PARIS: UTC}.get(new_t, new_t)  # all-NULL: the table's type
         if expected == pl.Datetime("ms"):
             expected = pl.Datetime("us")  # Delta's timestamp precision
         assert out.schema["v"] == expected and out["id"].to_list() == [2]
@@ -184,6 +189,10 @@ def ev(src: pl.LazyFrame) -> pl.LazyFrame:
 ''')
     for kwargs in ({}, {}, {"full_refresh": True}, {}, {}):
         assert rat_project.run("silver.ev", **kwargs)["status"] == "success"
+    for args in (["-f"], [], []):  # the CLI, as a user types it
+        cli = subprocess.run([sys.executable, "-m", "ratatouille", "run", "silver.ev", *args], cwd=rat_project.root,
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
     out = rat_project.read("silver.ev").sort("id")
     assert out.schema["ts"] == UTC
     assert out["ts"].to_list() == [dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc),
@@ -226,3 +235,45 @@ def test_a_dagster_partition_write_follows_the_policy(tmp_path):
     OverwritePartition("p", "a", partition_by=("p",), on_schema_change="sync_all_columns").write(target, new)
     out = pl.read_delta(target.uri).sort("p")
     assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [BIG, 2]
+
+
+def test_merge_with_delete_missing_widens_to_exactly_the_new_rows(rat_project):
+    pl.DataFrame({"id": [1, 2], "p": ["a", "b"], "v": pl.Series([1, 2], dtype=pl.Int32)}).write_delta(
+        f"{rat_project.lake}/bronze/src")
+    rat_project.write("silver/t.sql", "SELECT id, p, v FROM bronze.src")
+    rat_project.write("silver/t.yaml", "materialized: incremental\nstrategy: merge\nunique_key: id\n"
+                                       "delete_missing: true\non_schema_change: sync_all_columns\n")
+    rat_project.run("silver.t")
+    _src(rat_project, 2, "b", pl.Int64, BIG)
+    assert rat_project.run("silver.t")["version"] == 1
+    out = rat_project.read("silver.t")
+    assert out["id"].to_list() == [2] and out["v"].to_list() == [BIG] and out.schema["v"] == pl.Int64
+
+
+@pytest.mark.slow
+def test_widening_rewrite_on_object_storage(lake_project):
+    """sync_all_columns rewrites through delta-rs' object store too (local and moto S3), in one commit."""
+    p = lake_project
+    opts = p.lake_handle.delta_options()
+    for id_, value, dtype in ((1, 1, pl.Int32), (2, BIG, pl.Int64)):
+        pl.DataFrame({"id": [id_], "p": ["a"], "v": pl.Series([value], dtype=dtype)}).write_delta(
+            f"{p.lake}/bronze/src", mode="overwrite", storage_options=opts,
+            delta_write_options={"schema_mode": "overwrite"})
+        if id_ == 1:
+            p.write("silver/t.sql", _sql("append", "sync_all_columns"))
+        assert p.run("silver.t")["version"] == id_ - 1
+    out = p.read("silver.t").sort("id")
+    assert out.schema["v"] == pl.Int64 and out["v"].to_list() == [1, BIG]
+
+
+def test_canary_delta_rs_cannot_widen_a_column_in_place(tmp_path):
+    """Why widening rewrites the table: delta-rs refuses Delta's type widening feature. When this
+    fails after a deltalake upgrade, widen through the table feature instead of rewriting."""
+    from deltalake import DeltaTable
+
+    uri = str(tmp_path / "t")
+    pl.DataFrame({"q": pl.Series([1], dtype=pl.Int32)}).write_delta(uri)
+    with pytest.raises(Exception, match="enableTypeWidening"):
+        DeltaTable(uri).alter.set_table_properties({"delta.enableTypeWidening": "true"})
+    with pytest.raises(Exception, match="(?i)cast"):
+        pl.DataFrame({"q": [BIG]}).write_delta(uri, mode="append", delta_write_options={"schema_mode": "merge"})

@@ -17,9 +17,9 @@ from typing import Any, Callable, Mapping
 import polars as pl
 
 from .._sql import execute_sql, referenced_tables
+from .._types import parse_type
 from ..errors import ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
-from .._types import parse_type
 
 SCHEMA_CHECK = "schema"
 

@@ -16,12 +16,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import polars as pl
 
 from .._order import ends_in_sort
+from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
-from .._types import declared_types, type_nulls
 from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ..write._commit import rerun_if_created_meanwhile
 from ._partition import check_partitionable, restrict_to_partition

@@ -66,14 +66,14 @@ def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.Dat
     """The types one file's columns are cast to: the table's / declared types, except that a struct
     or list column keeps the nested fields the file adds (a cast to the table's struct would drop
     them silently: Polars' expression cast selects the first fields)."""
-    from .._types import wider
+    from .._types import _adds_fields_only, wider
 
     out = dict(targets)
     for col, dtype in schema.items():
         old = targets.get(col)
         if isinstance(old, (pl.Struct, pl.List)) and isinstance(dtype, (pl.Struct, pl.List)):
-            both = wider(old, dtype)
-            if both is not None:
+            both = wider(old, storable(dtype, old))
+            if both is not None and _adds_fields_only(old, both):  # other nested changes: the policy's
                 out[col] = both
     return out
 
@@ -107,3 +107,85 @@ def finish(out: pl.DataFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFram
 
 def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.DataType]) -> bool:
     return any(storable(t, targets.get(c)) != t for c, t in schema.items())
+
+
+def _natural(s: pl.Series) -> pl.DataType:
+    """The type a text column would be inferred as (integers, else floats, else text)."""
+    if s.dtype != pl.String:
+        return s.dtype
+    text = s.str.strip_chars()
+    for dtype in (pl.Int64(), pl.Float64()):
+        try:
+            text.cast(dtype, strict=True)
+            return dtype
+        except pl.exceptions.PolarsError:
+            continue
+    return pl.String()
+
+
+def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: Mapping[str, pl.DataType],
+                  on_schema_change: str | None, failure: Exception) -> dict[str, pl.DataType]:
+    """A file whose values do not cast to the table's types (``failure``): the targets that take
+    them under ``on_schema_change: sync_all_columns`` (the table is widened by the write), or a
+    ``BadFile`` naming the column, both types and the option to use."""
+    from .._types import wider
+    from .ingest import BadFile, cast_column
+
+    out = dict(targets)
+    hints: list[str] = []
+    for col, old in table.items():
+        if col not in df.columns or targets.get(col) != old:
+            continue
+        try:
+            cast_column(df.get_column(col), old)
+            continue
+        except BadFile:
+            pass
+        natural = storable(_natural(df.get_column(col)), old)
+        both = wider(old, natural)
+        if both is None or both == old:
+            continue  # not a widening: the cast's own reason stands
+        if on_schema_change == "sync_all_columns":
+            out[col] = both
+        else:
+            hints.append(f"column {col!r}: the table has {old}, this file {natural} with values that do not "
+                         "fit; set on_schema_change: sync_all_columns to widen the table (it is rewritten once)")
+    if hints:
+        raise BadFile("; ".join(hints))
+    if out == dict(targets):
+        raise failure
+    return out
+
+
+def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
+    """The table's columns that the run's rows widen (``sync_all_columns``): ``{column: new type}``."""
+    if table is None:
+        return {}
+    import pyarrow as pa
+
+    from .._types import _adds_fields_only, wider
+
+    current = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    out = {}
+    for col, dtype in schema.items():
+        old = current.get(col)
+        if old is not None and old != dtype and wider(old, dtype) == dtype and not _adds_fields_only(old, dtype):
+            out[col] = dtype  # (new struct fields are added by delta-rs' schema merge, no rewrite)
+    return out
+
+
+def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
+            source_column: str) -> pl.LazyFrame:
+    """The whole table after a widening ingest: its rows (except those of re-ingested files)
+    cast to the wider types, then the run's rows."""
+    from .._types import _to
+
+    old = pl.scan_delta(table)
+    schema = old.collect_schema()
+    replaced = list(replaced)
+    if replaced:
+        old = old.filter(~pl.col(source_column).is_in(replaced))
+    old = old.with_columns(_to(pl.col(c), schema[c], t).alias(c) for c, t in widen.items() if c in schema)
+    out = pl.concat([old, df.lazy()], how="diagonal_relaxed")  # streamed by the write
+    names = out.collect_schema().names()
+    return out.select(df.columns + [c for c in names if c not in df.columns])

@@ -52,10 +52,10 @@ import polars as pl
 
 from .._lake import LandingFile
 from .._names import parse_table_name
-from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
-from ._base import BuildContext, Transform
 from .._types import parse_type
+from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from . import _ingest_schema
+from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
 from . import _landing
 from ._settle import Gate, Waiting, check_settle_config, describe_change
@@ -344,10 +344,15 @@ class IngestTransform(Transform):
             try:
                 df = self._read_checked(f, lake, string_columns)
                 df = _ingest_schema.match_names(df, table_names)  # "Coupon" is the table's "coupon"
-                return self._conform(df, _ingest_schema.file_targets(targets, df.schema), meta=[
-                    pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
-                    pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
-                    pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)])
+                meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+                        pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
+                        pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+                file_targets = _ingest_schema.file_targets(targets, df.schema)
+                try:
+                    return self._conform(df, file_targets, meta=meta)
+                except BadFile as exc:  # a wider type: widened (sync_all_columns) or the option named
+                    return self._conform(df, _ingest_schema.widen_targets(
+                        df, file_targets, table_types, self.config.on_schema_change, exc), meta=meta)
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
@@ -499,6 +504,12 @@ class IngestWrite:
             elif full_refresh:
                 df.write_delta(table, mode="overwrite", delta_write_options={
                     "commit_properties": commit, "schema_mode": "overwrite"})
+            elif self.t.config.on_schema_change == "sync_all_columns" and (
+                    widen := _ingest_schema.widened(df.schema, table)):  # a wider type: one rewrite
+                _ingest_schema.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).sink_delta(
+                    table, mode="overwrite", delta_write_options={
+                        "commit_properties": commit, "schema_mode": "overwrite",
+                        "partition_by": list(table.metadata().partition_columns or []) or None})
             elif self.plan.reingested:
                 df.write_delta(table, mode="overwrite", delta_write_options={
                     "commit_properties": commit, "schema_mode": "merge",

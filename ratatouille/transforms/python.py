@@ -183,6 +183,11 @@ def transform(
     the :class:`~ratatouille.transforms.BuildContext` (``is_incremental``, the
     current ``target`` table).
 
+    ``on_schema_change`` (``append_new_columns``, the default, ``sync_all_columns``
+    or ``fail``) decides what an incremental run does when its output's schema
+    differs from the table's (see :mod:`ratatouille._types`); a refused change
+    raises :class:`~ratatouille.errors.SchemaError` and writes nothing.
+
     Example
     -------
     >>> import polars as pl

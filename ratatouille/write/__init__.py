@@ -101,7 +101,7 @@ class Materialization:
         fitted = None
         try:
             if table is None or full_refresh or self.mode == "table":  # the new schema wins
-                data = _schema.first_write(data, self.declared)
+                data = _schema.first_write(data, self.declared, None if table is None or full_refresh else table)
             if table is None or full_refresh:  # a creating write is refused when the table exists meanwhile
                 return _finish(target, _write(data, target, "overwrite" if table is not None else "error", commit,
                                               partition_by=self.partition_by,

@@ -22,9 +22,13 @@ def table_schema(table) -> pl.Schema:
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def first_write(data, declared=None):
-    """The data of a first write or a rebuild: zones in UTC, all-NULL columns typed."""
-    return normalize(data, declared)
+def first_write(data, declared=None, table=None):
+    """The data of a first write or an overwrite: zones in UTC, all-NULL columns typed (the type
+    of the ``table`` being overwritten, else the declared one, else String)."""
+    fallback = dict(declared or {})
+    if table is not None:
+        fallback.update(table_schema(table))
+    return normalize(data, fallback)
 
 
 def fit(mat, data, table, name: str | None) -> Reconciled:
@@ -54,7 +58,8 @@ def _keep_old(mat) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] | Non
 def rewrite(mat, target, table, rec: Reconciled, commit, write: Callable[..., Any]):
     """Rewrite the table with the widened types and the new data in one overwrite commit."""
     old = pl.scan_delta(table)
-    frame = rewrite_frame(old, rec.data, rec, _keep_old(mat)).collect()  # the old files are read before the commit
+    # streamed: the old files stay in place until the overwrite's commit removes them from the log
+    frame = rewrite_frame(old, rec.data, rec, _keep_old(mat))
     partition_by = tuple(table.metadata().partition_columns or ()) or tuple(mat.partition_by)
     return write(frame, target, "overwrite", commit, partition_by=partition_by, schema_mode="overwrite",
                  table=table)
