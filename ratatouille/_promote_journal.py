@@ -120,7 +120,8 @@ def apply_changes(default_dir: Path, changes: Sequence[tuple[str, Path | None, P
                 if action == "remove":
                     steps.append({"action": "remove", "dest": rel})
                     continue
-                assert source is not None
+                if source is None:  # a planned replacement always has its source file
+                    raise RuntimeError(f"promotion plan has no source for {rel}")
                 staged = stage / f"{i}{''.join(Path(dest).suffixes)}"
                 _write_synced(staged, Path(source).read_bytes())
                 steps.append({"action": "replace", "dest": rel, "staged": os.path.relpath(staged, default_dir)})

@@ -250,7 +250,8 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
 
     def _ingest_tick(context, stamped, cursor):
         """An ingest sensor's tick: new files, retries of failed ones, files in flight left alone."""
-        assert ingested is not None
+        if ingested is None:  # only ingest transforms' sensors tick here
+            raise RuntimeError(f"sensor of {name} has no ingested-files reader")
         now = time.time()
         done, requested, retries = ingested(), set(_pending(context.cursor)), _retries(context.cursor)
         rel = {p: lake.relative(p) for _, p in stamped}

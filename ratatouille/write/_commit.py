@@ -135,5 +135,5 @@ def rerun_if_created_meanwhile(fn: Callable[[], T], *, name: str = "", attempts:
                 raise
             log.info("%s: another run created the table meanwhile; running again on the existing table "
                      "(attempt %d of %d)", name, attempt + 1, attempts)
-            time.sleep(random.uniform(0.05, 0.2) * attempt)
+            time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - backoff jitter, not a secret
     raise AssertionError("unreachable")
