@@ -13,6 +13,7 @@ as is.
 from __future__ import annotations
 
 import os
+import time
 import re
 import string
 from importlib import resources
@@ -100,8 +101,5 @@ def init_project(directory: str | Path, *, name: str | None = None, force: bool 
         _inside(root, path)  # checked again once its folders exist: a linked folder is refused
         path.write_bytes(data)
         if "landing" in path.relative_to(root).parts:  # sample data is complete: no settle time to wait
-            import os
-            import time
-
             os.utime(path, (time.time() - 3600, time.time() - 3600))
     return [p for p, _ in plan]
