@@ -68,6 +68,20 @@ def test_the_sandbox_refuses_python_internals():
             render(text, {}, transform="silver.x", file="silver/x.sql")
 
 
+def test_the_sandbox_bounds_memory_and_cpu(project):
+    """A template cannot exhaust the machine while the project loads (discovery renders every SQL file)."""
+    from ratatouille._jinja import render
+
+    for text in ("{{ 'x' * 10**12 }}", "{{ [0] * 10**9 }}", "{{ 2 ** 100000000 }}", "{{ range(10**9) | list }}"):
+        with pytest.raises(SQLError, match="template error"):
+            render(text, {}, transform="silver.x", file="silver/x.sql")
+    assert render("{{ 'ab' * 3 }} {{ 2 ** 10 }}", {}) == "ababab 1024"
+    project.write("silver/bomb.sql", "SELECT '{{ 'x' * 10**12 }}' AS x FROM bronze.items")
+    assert "silver.fine" in Project.load().transforms
+    with pytest.raises(SQLError, match="too large"):
+        project.run("silver.bomb")
+
+
 def test_one_environment_for_the_project():
     """SQL transforms and SQL tests render through the same sandboxed environment."""
     from ratatouille import check
