@@ -214,7 +214,9 @@ def _describe(node: exp.Expression | None) -> str:
 # defence in depth: the decision above is made on sqlglot's parse, Polars parses again with its own
 # parser. A table-function call anywhere in the raw text (even where sqlglot saw a comment or a string)
 # is refused too, so a difference between the two parsers cannot smuggle one through.
-_RAW_TABLE_FUNCTION = re.compile(r"\bread_[a-z0-9_]*\s*\(", re.IGNORECASE)
+# (The names of Polars' readers only: the decision itself is the allow-list above.)
+_RAW_TABLE_FUNCTION = re.compile(r"\bread_(?:csv|parquet|json|ndjson|ipc|delta|avro|excel|database|lines)\w*\s*\(",
+                                 re.IGNORECASE)
 
 
 def _check_raw(sql: str, refuse) -> None:

@@ -131,6 +131,10 @@ def test_allowed_sql_still_runs(project):
     """)
     assert sorted(df["sku"].to_list()) == ["A1", "z"]
     assert project.query("SELECT COUNT(*) AS n FROM bronze.items")["n"][0] == 3
+    # scalar functions, and text that only looks like a reader, stay allowed
+    df = project.query("SELECT 'read_me (draft)' AS note, LOWER(sku) AS s, COALESCE(qty, 0) AS q FROM bronze.items "
+                       "WHERE sku = 'A1'")
+    assert df.row(0) == ("read_me (draft)", "a1", 1)
 
 
 def _rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
