@@ -177,18 +177,22 @@ def test_sql_transform_is_refused_with_transform_file_and_line(project, http_ser
     assert http_server.hits == []
 
 
-def test_sql_test_is_refused(project, http_server):
+@pytest.mark.parametrize("source", ["url", "pyproject.toml"])
+def test_sql_test_is_refused(project, http_server, source):
+    where = http_server.url if source == "url" else "pyproject.toml"
     project.write("silver/checked.sql", "SELECT sku, qty FROM bronze.items")
     project.write("silver/checked.yaml", f"""
         materialized: table
         tests:
           - name: sneaky
-            sql: SELECT * FROM {{{{ this }}}} JOIN read_csv('{http_server.url}') AS r ON TRUE
+            sql: SELECT * FROM {{{{ this }}}} JOIN read_csv('{where}') AS r ON TRUE
+            severity: warn
     """)
     with pytest.raises(SQLError) as info:
         project.run("silver.checked")
     assert "silver.checked" in str(info.value) and "READ_CSV" in str(info.value)
-    assert project.table("silver.checked") is None
+    assert "SECRET-MARKER" not in str(info.value)
+    assert project.table("silver.checked") is None  # even a warn test that cannot run blocks the write
     assert http_server.hits == []
 
 
