@@ -212,3 +212,21 @@ def test_a_lake_table_not_registered_for_the_query_is_refused():
     frames = {"bronze.items": pl.LazyFrame({"sku": ["A1"]})}
     with pytest.raises(SQLError, match="bronze.other is not a lake table registered"):
         execute_sql("SELECT * FROM bronze.other", frames)
+
+
+def test_a_refused_sql_test_names_its_yaml_file_and_line(project):
+    project.write("silver/checked.sql", "SELECT sku, qty FROM bronze.items")
+    yaml = project.write("silver/checked.yaml", """
+        tests:
+          - name: fine
+            sql: SELECT * FROM {{ this }} WHERE qty < 0
+          - name: sneaky
+            sql: |
+              SELECT *
+              FROM {{ this }}
+              JOIN read_csv('pyproject.toml') AS r ON TRUE
+    """)
+    with pytest.raises(SQLError) as info:
+        project.run("silver.checked")
+    err = info.value
+    assert err.file == str(yaml) and err.line == 8 and "sneaky" in err.transform
