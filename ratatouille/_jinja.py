@@ -72,7 +72,9 @@ def render(text: str, context: Mapping[str, Any], *, transform: str | None = Non
     """
     try:
         return ENV.from_string(text).render(**context)
-    except RatatouilleError:
+    except RatatouilleError as exc:  # a helper's own error (var(), watermark()): add where it was called
+        exc.line = exc.line or _line(exc, line_offset)
+        exc.locate(transform=transform, file=file)
         raise
     except jinja2.TemplateSyntaxError as exc:
         raise SQLError(f"template error: {exc.message}", transform=transform, file=file,

@@ -147,3 +147,20 @@ def test_dagster_definitions_load_and_the_broken_asset_fails_with_the_error(proj
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
     assert "ZeroDivisionError" in message and "broken.sql" in message and "silver.broken" in message
+
+
+def test_a_helper_error_at_run_time_names_the_template_line(project):
+    """An error raised by a helper only on an incremental run (an unknown watermark column)."""
+    path = project.write("silver/inc.sql", """
+        -- @materialized: incremental
+        SELECT id FROM bronze.items
+        {% if is_incremental() %}
+        WHERE id > {{ watermark('nope') }}
+        {% endif %}
+    """)
+    assert project.run("silver.inc")["rows_written"] == 3
+    with pytest.raises(SQLError) as info:
+        project.run("silver.inc")
+    err = info.value
+    assert (err.transform, err.file, err.line) == ("silver.inc", str(path), 4)
+    assert "'nope' is not in the target table" in err.message
