@@ -22,13 +22,34 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import RatatouilleError, SQLError
 
 __all__ = ["ENV", "render"]
 
-ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_MAX_SIZE = 10_000_000  # the longest string or list an expression may build (a template renders SQL)
+_MAX_EXPONENT = 1_000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, plus limits on ``*`` and ``**`` so one expression cannot exhaust memory or CPU
+    (``{{ 'x' * 10**12 }}``) while the project loads. ``range`` is limited by the sandbox itself."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large (at most {_MAX_EXPONENT})")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
+                    raise SecurityError(f"a sequence of {len(seq) * n} items is too large (at most {_MAX_SIZE})")
+        return super().call_binop(context, operator, left, right)
+
+
+ENV = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 def render(text: str, context: Mapping[str, Any], *, transform: str | None = None, file: str | None = None,
@@ -51,12 +72,14 @@ def render(text: str, context: Mapping[str, Any], *, transform: str | None = Non
     """
     try:
         return ENV.from_string(text).render(**context)
-    except RatatouilleError:
+    except RatatouilleError as exc:  # a helper's own error (var(), watermark()): add where it was called
+        exc.line = exc.line or _line(exc, line_offset)
+        exc.locate(transform=transform, file=file)
         raise
     except jinja2.TemplateSyntaxError as exc:
         raise SQLError(f"template error: {exc.message}", transform=transform, file=file,
                        line=(exc.lineno + line_offset) if exc.lineno else None) from None
-    except jinja2.exceptions.SecurityError as exc:
+    except SecurityError as exc:
         raise SQLError(f"template error: unsafe operation refused by the sandbox: {exc}", transform=transform,
                        file=file, line=_line(exc, line_offset)) from None
     except jinja2.TemplateError as exc:

@@ -7,7 +7,7 @@ exactly that column's type, so ``WHERE ts > {{ watermark('ts') }}`` compares lik
 column type                    rendered literal
 =============================  ====================================================================
 ``Datetime(unit)`` (naive)     ``CAST('2024-01-01 12:00:00.123456789' AS TIMESTAMP(p))``, p = 3/6/9
-``Datetime(unit, "UTC")``      the same ``AT TIME ZONE 'UTC'`` (an aware UTC timestamp)
+``Datetime(unit, "UTC")``      ``(CAST(...) AT TIME ZONE 'UTC')``: an aware UTC timestamp
 ``Datetime(unit, other zone)`` ``'2024-01-01 11:00:00.123456789+00:00'``: the instant, which Polars
                                converts to the compared column's type (Polars SQL has no literal
                                of a zone other than UTC)
@@ -24,7 +24,7 @@ The value is formatted by Polars itself, so nanoseconds are never rounded away (
 >>> import datetime as dt, polars as pl
 >>> lf = pl.LazyFrame({"ts": [dt.datetime(2024, 1, 1, 12)]}, schema={"ts": pl.Datetime("us", "UTC")})
 >>> watermark_literal(lf, "ts")
-"CAST('2024-01-01 12:00:00.000000' AS TIMESTAMP(6)) AT TIME ZONE 'UTC'"
+"(CAST('2024-01-01 12:00:00.000000' AS TIMESTAMP(6)) AT TIME ZONE 'UTC')"
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def typed_literal(value: Any, dtype: pl.DataType) -> str:
         if tz is None:
             return f"CAST('{text}' AS TIMESTAMP({digits}))"
         if tz == "UTC":
-            return f"CAST('{text}' AS TIMESTAMP({digits})) AT TIME ZONE 'UTC'"
+            return f"(CAST('{text}' AS TIMESTAMP({digits})) AT TIME ZONE 'UTC')"
         return f"'{text}+00:00'"
     if dtype == pl.Date:
         text = _one(lazy.select(col.dt.strftime("%Y-%m-%d")))

@@ -35,7 +35,7 @@ def ends_in_sort(lf: pl.LazyFrame) -> bool:
         text = line.strip()
         if not text or not _NODE.match(text):
             continue  # an expression line of the node above (e.g. WITH_COLUMNS' columns)
-        if text.startswith("SORT BY") or text.startswith("SORT"):
+        if text.startswith("SORT"):
             return True
         if text.startswith(_KEEPS_ORDER):
             continue

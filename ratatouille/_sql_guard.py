@@ -115,11 +115,26 @@ def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str 
 
     def refuse(what: str, node: exp.Expression | None, *, at: int | None = None, why: str | None = None) -> SQLError:
         line, col = _position(sql, node) if at is None else _line_col(sql, at)
+        if line and col and what.startswith("table function "):  # the name as written, not sqlglot's
+            offset = len("".join(sql.splitlines(keepends=True)[:line - 1])) + col - 1
+            m = re.match(r'"?([A-Za-z_]\w*)"?\s*(?:/\*.*?\*/\s*)?\(', sql[offset:], re.S)
+            if m:
+                what = f"table function {m.group(1).upper()}(...)"
         where = f" (at line {line}, column {col})" if line and col else ""
         why = why or "is not allowed: SQL may read only the lake's tables (layer.name) and the query's own CTEs"
         return SQLError(f"{what} {why}{where}", transform=transform, file=file,
                         line=(line + line_offset) if line else None)
 
+    try:
+        return _check(sql, trees, allowed, refuse)
+    except SQLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail closed: what cannot be checked does not run
+        raise SQLError(f"SQL could not be checked ({type(exc).__name__}); nothing was run", transform=transform,
+                       file=file) from None
+
+
+def _check(sql: str, trees: list[exp.Expression], allowed: Iterable[str] | None, refuse) -> exp.Expression:
     if len(trees) > 1:
         raise refuse("a second SQL statement", trees[1])
     tree = trees[0]
@@ -185,7 +200,9 @@ def _check_table(table: exp.Table, allow: set[str] | None, ctes: set[str], refus
         raise refuse(f"table {qualified}", table, why="is not a lake table registered for this query")
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: exp.Expression | None) -> str:
+    if node is None:
+        return "an empty table reference"
     if isinstance(node, exp.Func):
         name = node.sql_name() if not isinstance(node, exp.Anonymous) else str(node.this)
         return f"table function {name.upper()}(...)"
@@ -197,7 +214,9 @@ def _describe(node: exp.Expression) -> str:
 # defence in depth: the decision above is made on sqlglot's parse, Polars parses again with its own
 # parser. A table-function call anywhere in the raw text (even where sqlglot saw a comment or a string)
 # is refused too, so a difference between the two parsers cannot smuggle one through.
-_RAW_TABLE_FUNCTION = re.compile(r"\bread_[a-z0-9_]*\s*\(", re.IGNORECASE)
+# (The names of Polars' readers only: the decision itself is the allow-list above.)
+_RAW_TABLE_FUNCTION = re.compile(r"\bread_(?:csv|parquet|json|ndjson|ipc|delta|avro|excel|database|lines)\w*\s*\(",
+                                 re.IGNORECASE)
 
 
 def _check_raw(sql: str, refuse) -> None:

@@ -40,6 +40,8 @@ def rewrite_date_differences(sql: str, frames: Mapping[str, pl.LazyFrame]) -> st
     """
     if "-" not in sql:
         return None
+    if "date" not in sql.lower() and not any(t == pl.Date for lf in frames.values() for t in lf.collect_schema().dtypes()):
+        return None  # no DATE operand can exist
     tree = parse_sql(sql)[0]
     subs = list(tree.find_all(exp.Sub))
     if not subs:

@@ -57,8 +57,9 @@ def test_a_broken_template_is_a_located_error_of_that_transform_only(project, te
 
 
 def test_the_sandbox_refuses_python_internals():
-    from ratatouille._jinja import ENV, render
     from jinja2.sandbox import SandboxedEnvironment
+
+    from ratatouille._jinja import ENV, render
 
     assert isinstance(ENV, SandboxedEnvironment)
     for text in ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "{{ (1).__class__.__base__ }}",
@@ -67,10 +68,24 @@ def test_the_sandbox_refuses_python_internals():
             render(text, {}, transform="silver.x", file="silver/x.sql")
 
 
+def test_the_sandbox_bounds_memory_and_cpu(project):
+    """A template cannot exhaust the machine while the project loads (discovery renders every SQL file)."""
+    from ratatouille._jinja import render
+
+    for text in ("{{ 'x' * 10**12 }}", "{{ [0] * 10**9 }}", "{{ 2 ** 100000000 }}", "{{ range(10**9) | list }}"):
+        with pytest.raises(SQLError, match="template error"):
+            render(text, {}, transform="silver.x", file="silver/x.sql")
+    assert render("{{ 'ab' * 3 }} {{ 2 ** 10 }}", {}) == "ababab 1024"
+    project.write("silver/bomb.sql", "SELECT '{{ 'x' * 10**12 }}' AS x FROM bronze.items")
+    assert "silver.fine" in Project.load().transforms
+    with pytest.raises(SQLError, match="too large"):
+        project.run("silver.bomb")
+
+
 def test_one_environment_for_the_project():
     """SQL transforms and SQL tests render through the same sandboxed environment."""
-    import ratatouille.check as check
-    import ratatouille.transforms.sql as sql
+    from ratatouille import check
+    from ratatouille.transforms import sql
 
     src = Path(sql.__file__).read_text() + Path(check.__file__).read_text()
     assert "jinja2.Environment(" not in src and "from .._jinja import" in src
@@ -103,7 +118,7 @@ def test_rat_run_of_other_transforms_works_with_a_broken_one(project):
 
     def rat(*args):
         return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=project.root, capture_output=True,
-                              text=True, env=env, timeout=120)
+                              text=True, env=env, timeout=120, check=False)
 
     ok = rat("run", "silver.fine")
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -132,3 +147,20 @@ def test_dagster_definitions_load_and_the_broken_asset_fails_with_the_error(proj
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
     assert "ZeroDivisionError" in message and "broken.sql" in message and "silver.broken" in message
+
+
+def test_a_helper_error_at_run_time_names_the_template_line(project):
+    """An error raised by a helper only on an incremental run (an unknown watermark column)."""
+    path = project.write("silver/inc.sql", """
+        -- @materialized: incremental
+        SELECT id FROM bronze.items
+        {% if is_incremental() %}
+        WHERE id > {{ watermark('nope') }}
+        {% endif %}
+    """)
+    assert project.run("silver.inc")["rows_written"] == 3
+    with pytest.raises(SQLError) as info:
+        project.run("silver.inc")
+    err = info.value
+    assert (err.transform, err.file, err.line) == ("silver.inc", str(path), 4)
+    assert "'nope' is not in the target table" in err.message

@@ -24,7 +24,7 @@ from ratatouille.testing import run_transform
 class _Recorder(http.server.BaseHTTPRequestHandler):
     hits: list[str]
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.server.hits.append(self.path)
         body = b"a,b\n1,2\n"
         self.send_response(200)
@@ -79,6 +79,15 @@ def attacks(url: str) -> list[str]:
         "SELECT * FROM read_avro('x.avro')",
         "SELECT * FROM some_future_reader('x')",
         "SELECT * FROM 'pyproject.toml'",
+        "SELECT * FROM generate_series(1, 3)",
+        "SELECT * FROM \"read_csv\"('pyproject.toml')",
+        f"SELECT * FROM (read_csv('{url}'))",
+        f"SELECT * FROM bronze.items JOIN (read_csv('{url}')) ON TRUE",
+        f"SELECT * FROM read_csv /* a comment */ ('{url}')",
+        "SELECT * FROM ROWS FROM (read_csv('pyproject.toml'))",
+        "SELECT * FROM bronze.items CROSS JOIN UNNEST([1, 2]) AS u(y)",
+        "SELECT * FROM bronze.items, LATERAL (SELECT 1 AS y) AS l",
+        "SELECT * FROM other.catalog.items",
         # only queries: no statements that change the context or run something else
         "CREATE TABLE t AS SELECT * FROM read_csv('pyproject.toml')",
         "SHOW TABLES",
@@ -122,13 +131,17 @@ def test_allowed_sql_still_runs(project):
     """)
     assert sorted(df["sku"].to_list()) == ["A1", "z"]
     assert project.query("SELECT COUNT(*) AS n FROM bronze.items")["n"][0] == 3
+    # scalar functions, and text that only looks like a reader, stay allowed
+    df = project.query("SELECT 'read_me (draft)' AS note, LOWER(sku) AS s, COALESCE(qty, 0) AS q FROM bronze.items "
+                       "WHERE sku = 'A1'")
+    assert df.row(0) == ("read_me (draft)", "a1", 1)
 
 
 def _rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")}
     env["COLUMNS"] = "200"
     return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=120, check=False)
 
 
 @pytest.mark.slow
@@ -164,18 +177,22 @@ def test_sql_transform_is_refused_with_transform_file_and_line(project, http_ser
     assert http_server.hits == []
 
 
-def test_sql_test_is_refused(project, http_server):
+@pytest.mark.parametrize("source", ["url", "pyproject.toml"])
+def test_sql_test_is_refused(project, http_server, source):
+    where = http_server.url if source == "url" else "pyproject.toml"
     project.write("silver/checked.sql", "SELECT sku, qty FROM bronze.items")
     project.write("silver/checked.yaml", f"""
         materialized: table
         tests:
           - name: sneaky
-            sql: SELECT * FROM {{{{ this }}}} JOIN read_csv('{http_server.url}') AS r ON TRUE
+            sql: SELECT * FROM {{{{ this }}}} JOIN read_csv('{where}') AS r ON TRUE
+            severity: warn
     """)
     with pytest.raises(SQLError) as info:
         project.run("silver.checked")
     assert "silver.checked" in str(info.value) and "READ_CSV" in str(info.value)
-    assert project.table("silver.checked") is None
+    assert "SECRET-MARKER" not in str(info.value)
+    assert project.table("silver.checked") is None  # even a warn test that cannot run blocks the write
     assert http_server.hits == []
 
 
@@ -195,3 +212,21 @@ def test_a_lake_table_not_registered_for_the_query_is_refused():
     frames = {"bronze.items": pl.LazyFrame({"sku": ["A1"]})}
     with pytest.raises(SQLError, match="bronze.other is not a lake table registered"):
         execute_sql("SELECT * FROM bronze.other", frames)
+
+
+def test_a_refused_sql_test_names_its_yaml_file_and_line(project):
+    project.write("silver/checked.sql", "SELECT sku, qty FROM bronze.items")
+    yaml = project.write("silver/checked.yaml", """
+        tests:
+          - name: fine
+            sql: SELECT * FROM {{ this }} WHERE qty < 0
+          - name: sneaky
+            sql: |
+              SELECT *
+              FROM {{ this }}
+              JOIN read_csv('pyproject.toml') AS r ON TRUE
+    """)
+    with pytest.raises(SQLError) as info:
+        project.run("silver.checked")
+    err = info.value
+    assert err.file == str(yaml) and err.line == 8 and "sneaky" in err.transform

@@ -113,22 +113,45 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows."""
     from .._jinja import render
 
-    sql = render(test.sql, {"this": t.name, "ref": lambda n: n}, transform=f"{t.name} test {test.name!r}",
-                 file=t.file)
+    where, offset = _test_place(t, test)
+    label = f"{t.name} test {test.name!r}"
+    sql = render(test.sql, {"this": t.name, "ref": lambda n: n}, transform=label, file=where, line_offset=offset)
     frames: dict[str, pl.LazyFrame] = {t.name: data}
-    for name in referenced_tables(sql, transform=t.name, file=t.file):
+    for name in referenced_tables(sql, transform=label, file=where, line_offset=offset):
         if name not in frames:
             if resolve is None:
                 raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
                                   transform=t.name, file=t.file)
             frames[name] = resolve(name)
-    lf = execute_sql(sql, frames, transform=f"{t.name} test {test.name!r}", file=t.file)
+    lf = execute_sql(sql, frames, transform=label, file=where, line_offset=offset)
     failing = lf.head(5).collect()
     count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
     passed = count == 0
     msg = "" if passed else f"{count} rows returned by {test.name}"
     return CheckResult(test.name, "sql", passed, test.severity, count, msg,
                        failing.head(5).to_dicts() if not passed else [])
+
+
+def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
+    """The file that holds a SQL test (the YAML beside the transform) and the line its SQL starts on,
+    minus one, so errors name the test's own line."""
+    path = t.path
+    if path is None:
+        return t.file, 0
+    for candidate in ([path] if path.suffix in (".yaml", ".yml") else [path.with_suffix(".yaml"), path.with_suffix(".yml")]):
+        try:
+            lines = candidate.read_text().splitlines() if candidate.is_file() else None
+        except OSError:
+            lines = None
+        if not lines:
+            continue
+        first = next((ln.strip() for ln in test.sql.splitlines() if ln.strip()), "")
+        start = next((i for i, line in enumerate(lines) if "name" in line and test.name in line), 0)
+        for i, line in enumerate(lines[start:], start=start):
+            if first and first in line:
+                return str(candidate), i
+        return str(candidate), 0
+    return t.file, 0
 
 
 def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
