@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from ._sql_guard import check_sql
-from ._sql_semantics import rewrite_date_differences
+from ._sql_semantics import NARROW_INTEGERS, Untypable, rewrite
 from .errors import SQLError
 
 
@@ -49,13 +49,17 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
 
     The SQL is first checked against the tables of ``frames`` (:func:`~ratatouille._sql_guard.check_sql`):
     it may read only them and its own CTEs; anything else raises :class:`SQLError` and nothing runs.
-    Narrow integer columns are registered widened (:func:`widen_integers`) and ``date - date``
-    counts days (:mod:`ratatouille._sql_semantics`).
+    Integer arithmetic over narrow columns computes in BIGINT and ``date - date`` counts days
+    (:mod:`ratatouille._sql_semantics`).
     """
     check_sql(sql, frames.keys(), transform=transform, file=file, line_offset=line_offset)
     try:
-        registered = {name: widen_integers(lf) for name, lf in frames.items()}
-        run = rewrite_date_differences(sql, registered) or sql  # date - date: days (_sql_semantics.py)
+        registered = dict(frames)
+        try:
+            run = rewrite(sql, registered) or sql  # integer sums in BIGINT, date - date in days
+        except Untypable:  # narrow integers sqlglot cannot follow: never wrap, widen the tables
+            registered = {name: widen_integers(lf) for name, lf in frames.items()}
+            run = sql
         if run is not sql:
             check_sql(run, frames.keys(), transform=transform, file=file)
         ctx = pl.SQLContext(frames=registered, eager=False)
@@ -69,15 +73,15 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
                        line=(line + line_offset) if line else None) from None
 
 
-_WIDER = {pl.Int8: pl.Int64, pl.Int16: pl.Int64, pl.Int32: pl.Int64,
-          pl.UInt8: pl.UInt64, pl.UInt16: pl.UInt64, pl.UInt32: pl.UInt64}
+_WIDER = {t: (pl.UInt64 if t in (pl.UInt8, pl.UInt16, pl.UInt32) else pl.Int64) for t in NARROW_INTEGERS}
 
 
 def widen_integers(lf: pl.LazyFrame) -> pl.LazyFrame:
     """``lf`` with its narrow integer columns widened (Int8/16/32 to Int64, UInt8/16/32 to UInt64).
 
-    Tables are registered for SQL this way so that ``SUM`` and arithmetic never wrap around
-    silently (Polars keeps an Int32 sum in Int32). The cast is lazy and keeps pushdown.
+    The fallback of :func:`execute_sql` for a query sqlglot cannot type, so that ``SUM`` and
+    arithmetic never wrap around silently (Polars keeps an Int32 sum in Int32). The cast is
+    lazy and keeps pushdown.
 
     >>> widen_integers(pl.LazyFrame({"q": pl.Series([1], dtype=pl.Int32)})).collect_schema()["q"]
     Int64

@@ -1,19 +1,30 @@
 """SQL semantics Ratatouille fixes on top of Polars SQL, so numbers do not lie.
 
+Both fixes type the query once with sqlglot's optimizer (``qualify`` + ``annotate_types``,
+the registered tables' schemas) and rewrite only the nodes that need it; a query with
+neither runs exactly as written.
+
 * ``date - date`` is an integer number of days, as in DuckDB and Postgres (Polars returns
-  a Duration, so ``d1 - d2 > 30`` compared with 30 microseconds). The query is typed with
-  sqlglot's optimizer (the registered tables' schemas), and each subtraction of two DATE
-  operands becomes ``CAST(a AS BIGINT) - CAST(b AS BIGINT)`` (days since the epoch). Only a
-  query that has such a subtraction is rewritten; every other query runs as written.
-* Narrow integer columns are widened where tables are registered for SQL
-  (:func:`ratatouille._sql.widen_integers`), so ``SUM`` never wraps around.
+  a Duration, so ``d1 - d2 > 30`` compared with 30 microseconds): each subtraction of two
+  DATE operands becomes ``CAST(a AS BIGINT) - CAST(b AS BIGINT)`` (days since the epoch).
+* Integer arithmetic never wraps around silently. Polars keeps ``SUM`` of an Int32 column,
+  and ``a * b`` of two, in Int32, where Postgres sums an ``int4`` into an ``int8`` and
+  DuckDB into a ``HUGEINT``. ``SUM``, ``+``, ``-`` and ``*`` over a narrow integer
+  (Int8/16/32, UInt8/16/32) compute in BIGINT (Int64); a column selected as it is keeps its
+  type, so a transform's output types stay those of its inputs.
+* A query the annotator cannot type is run over tables whose narrow integer columns are
+  widened instead (:func:`ratatouille._sql.widen_integers`): it may return Int64 where the
+  input had Int32, never a wrapped number.
 
 >>> import datetime as dt, polars as pl
 >>> frames = {"bronze.t": pl.LazyFrame({"a": [dt.date(2024, 3, 1)], "b": [dt.date(2024, 1, 1)]})}
->>> rewrite_date_differences("SELECT a - b AS days FROM bronze.t", frames)
+>>> rewrite("SELECT a - b AS days FROM bronze.t", frames)
 'SELECT CAST(a AS BIGINT) - CAST(b AS BIGINT) AS days FROM bronze.t'
->>> rewrite_date_differences("SELECT a FROM bronze.t", frames) is None
+>>> rewrite("SELECT a FROM bronze.t", frames) is None
 True
+>>> q = {"bronze.q": pl.LazyFrame({"n": pl.Series([2_000_000_000] * 2, dtype=pl.Int32)})}
+>>> rewrite("SELECT n, SUM(n) AS total FROM bronze.q GROUP BY n", q)
+'SELECT n, SUM(CAST(n AS BIGINT)) AS total FROM bronze.q GROUP BY n'
 """
 
 from __future__ import annotations
@@ -26,52 +37,93 @@ from sqlglot import exp
 from ._sql_guard import Polars, parse_sql
 
 _TYPES = {pl.Date: "DATE", pl.Datetime: "TIMESTAMP", pl.Time: "TIME", pl.Duration: "INTERVAL", pl.Boolean: "BOOLEAN",
-          pl.String: "TEXT", pl.Int8: "BIGINT", pl.Int16: "BIGINT", pl.Int32: "BIGINT", pl.Int64: "BIGINT",
-          pl.UInt8: "UBIGINT", pl.UInt16: "UBIGINT", pl.UInt32: "UBIGINT", pl.UInt64: "UBIGINT",
+          pl.String: "TEXT", pl.Int8: "TINYINT", pl.Int16: "SMALLINT", pl.Int32: "INT", pl.Int64: "BIGINT",
+          # unsigned narrow integers are typed as the signed type that flags them narrow: only that matters here
+          pl.UInt8: "SMALLINT", pl.UInt16: "INT", pl.UInt32: "INT", pl.UInt64: "UBIGINT",
           pl.Float32: "DOUBLE", pl.Float64: "DOUBLE", pl.Decimal: "DECIMAL"}
-_MARK = "rat_sub"
+NARROW_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
+_NARROW = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT}
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul)
+_MARK = "rat_node"
 
 
-def rewrite_date_differences(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
-    """``sql`` with every ``date - date`` turned into a day count, or ``None`` when it has none.
+class Untypable(Exception):
+    """The query has narrow integers but sqlglot cannot type it: widen the tables instead."""
 
-    ``frames`` are the tables the query reads (their schemas type the columns). A query the
-    type annotator cannot follow is left as it is (``None``).
+
+def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
+    """``sql`` with its date differences counted in days and its narrow integer arithmetic
+    in BIGINT, or ``None`` when nothing needs rewriting.
+
+    ``frames`` are the tables the query reads (their schemas type the columns). Raises
+    :class:`Untypable` when narrow integers occur in a query the annotator cannot follow
+    (the caller then widens the tables); a query with only dates is then run as written.
     """
-    if "-" not in sql:
+    schemas = {name: lf.collect_schema() for name, lf in frames.items()}
+    narrow = any(t.base_type() in NARROW_INTEGERS for schema in schemas.values() for t in schema.dtypes())
+    dates = "-" in sql and ("date" in sql.lower() or any(t == pl.Date for schema in schemas.values()
+                                                           for t in schema.dtypes()))
+    if not narrow and not dates:
         return None
-    if "date" not in sql.lower() and not any(t == pl.Date for lf in frames.values() for t in lf.collect_schema().dtypes()):
-        return None  # no DATE operand can exist
     tree = parse_sql(sql)[0]
-    subs = list(tree.find_all(exp.Sub))
-    if not subs:
+    kinds = (_ARITHMETIC + (exp.Sum,)) if narrow else (exp.Sub,)
+    nodes = list(tree.find_all(*kinds))
+    if not nodes:
         return None
-    for i, node in enumerate(subs):
+    for i, node in enumerate(nodes):
         node.meta[_MARK] = i
-    schema: dict[str, dict[str, dict[str, str]]] = {}
-    for name, lf in frames.items():
+    mapping: dict[str, dict[str, dict[str, str]]] = {}
+    for name, schema in schemas.items():
         db, table = name.split(".", 1) if "." in name else ("", name)
-        cols = {c: _TYPES.get(t.base_type(), "UNKNOWN") for c, t in lf.collect_schema().items()}
-        schema.setdefault(db, {})[table] = cols
+        mapping.setdefault(db, {})[table] = {c: _TYPES.get(t.base_type(), "UNKNOWN") for c, t in schema.items()}
     try:
         from sqlglot.optimizer.annotate_types import annotate_types
         from sqlglot.optimizer.qualify import qualify
 
-        typed = annotate_types(qualify(tree.copy(), dialect=Polars, schema=schema, validate_qualify_columns=False,
+        typed = annotate_types(qualify(tree.copy(), dialect=Polars, schema=mapping, validate_qualify_columns=False,
                                        quote_identifiers=False, identify=False, expand_stars=False),
-                               schema=schema, dialect=Polars)
-    except Exception:  # noqa: BLE001 - untypable: run the query as written
+                               schema=mapping, dialect=Polars)
+    except Exception as exc:  # noqa: BLE001 - untypable: widen the tables, or run as written
+        if narrow:
+            raise Untypable(str(exc)) from exc
         return None
-    days = {node.meta[_MARK] for node in typed.find_all(exp.Sub)
-            if _MARK in node.meta and _is_date(node.left) and _is_date(node.right)}
-    if not days:
+    days: set[int] = set()
+    sums: set[int] = set()
+    wide: set[int] = set()
+    for node in typed.find_all(*kinds):
+        mark = node.meta.get(_MARK)
+        if mark is None:
+            continue
+        if isinstance(node, exp.Sub) and _is(node.left, {exp.DataType.Type.DATE}) \
+                and _is(node.right, {exp.DataType.Type.DATE}):
+            days.add(mark)
+        elif isinstance(node, exp.Sum) and _is(node.this, _NARROW):
+            sums.add(mark)
+        elif isinstance(node, _ARITHMETIC) and (_is(node.left, _NARROW) or _is(node.right, _NARROW)) \
+                and not _is(node.left, _NOT_INTEGER) and not _is(node.right, _NOT_INTEGER):
+            wide.add(mark)
+    if not (days or sums or wide):
         return None
-    for node in subs:
-        if node.meta.get(_MARK) in days:
-            node.set("this", exp.cast(node.left, "BIGINT"))
-            node.set("expression", exp.cast(node.right, "BIGINT"))
+    for node in nodes:
+        mark = node.meta.get(_MARK)
+        if mark in sums:
+            node.set("this", exp.cast(node.this, "BIGINT", copy=False))
+        elif mark in days or mark in wide:
+            node.set("this", _bigint(node.left))
+            node.set("expression", _bigint(node.right))
     return tree.sql(dialect=Polars)
 
 
-def _is_date(node: exp.Expression) -> bool:
-    return node.type is not None and node.type.this == exp.DataType.Type.DATE
+_NOT_INTEGER = {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIME,
+                exp.DataType.Type.INTERVAL, exp.DataType.Type.TEXT, exp.DataType.Type.DOUBLE,
+                exp.DataType.Type.DECIMAL, exp.DataType.Type.UNKNOWN}
+
+
+def _bigint(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.BIGINT:
+        return node
+    return exp.cast(node, "BIGINT", copy=False)  # in place: an inner node marked for rewriting stays in the tree
+
+
+def _is(node: exp.Expression, types: set) -> bool:
+    return node.type is not None and node.type.this in types

@@ -86,6 +86,17 @@ def test_sql_the_pre_parse_cannot_read_is_a_located_error_and_never_runs(rat_pro
 
 
 # -- numbers that lie (case 9) ---------------------------------------------------------------------
+def test_selected_integer_columns_keep_their_type_while_arithmetic_widens(rat_project):
+    _table(rat_project, "bronze.narrow", pl.DataFrame({
+        "id": pl.Series([1, 2], dtype=pl.Int32), "q": pl.Series([2_000_000_000, 2_000_000_000], dtype=pl.Int32)}))
+    rat_project.write("silver/narrow.sql", "SELECT id, q, q * 2 AS doubled, SUM(q) OVER () AS total FROM bronze.narrow")
+    rat_project.run("silver.narrow")
+    out = rat_project.read("silver.narrow").sort("id")
+    assert out.schema["id"] == pl.Int32 and out.schema["q"] == pl.Int32  # passed through as they are
+    assert out.schema["doubled"] == pl.Int64 and out["doubled"].to_list() == [4_000_000_000] * 2
+    assert out["total"].to_list() == [4_000_000_000] * 2
+
+
 def test_integer_sums_never_wrap(rat_project):
     n = 3
     _table(rat_project, "bronze.parts", pl.DataFrame({
