@@ -256,6 +256,10 @@ class Lake:
             if info.get("type", "file") != "file":
                 continue
             full = self.full(name)
+            if not self.is_local and any(p in (".", "..") for p in name.split("/")):
+                # an object key with '.' or '..' segments: readers would resolve it elsewhere
+                refused.append(RefusedLink(full, self.relative(full), "", "object key with '.' or '..' segments"))
+                continue
             out.append(LandingFile(full, self.relative(full), int(info.get("size") or 0), fingerprint(info)))
         return out
 
