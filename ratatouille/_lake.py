@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -218,8 +219,6 @@ class Lake:
         Raises ConfigError when ``path`` lies outside the lake.
         """
         refused = refused if refused is not None else []
-        import os
-
         seen = {os.path.realpath(self._strip(self.path(path)))} if self.is_local else set()
         out = self._files(path, recursive, refused, seen)
         for r in refused:
@@ -256,13 +255,15 @@ class Lake:
             if info.get("type", "file") != "file":
                 continue
             full = self.full(name)
+            if not self.is_local and any(p in (".", "..") for p in name.split("/")):
+                # an object key with '.' or '..' segments: readers would resolve it elsewhere
+                refused.append(RefusedLink(full, self.relative(full), "", "object key with '.' or '..' segments"))
+                continue
             out.append(LandingFile(full, self.relative(full), int(info.get("size") or 0), fingerprint(info)))
         return out
 
     def _linked(self, name: str, recursive: bool, refused: list[RefusedLink], seen: set[str]) -> list[LandingFile]:
         """A local symbolic link found by a listing: its file (or folder's files) if it points inside the lake."""
-        import os
-
         real, reason = link_target(self.uri, name)
         if real is None:
             refused.append(RefusedLink(name, self.relative(name), os.readlink(name) if os.path.islink(name) else "",

@@ -75,7 +75,7 @@ def init_project(directory: str | Path, *, name: str | None = None, force: bool 
     """
     root = Path(directory)
     if root.is_symlink():
-        raise ConfigError(f"{root} is a symbolic link (to {os.readlink(root)}): rat init writes only into a "
+        raise ConfigError(f"{root} is a symbolic link (to {root.readlink()}): rat init writes only into a "
                           "real folder; name the folder itself")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} exists and is not a directory")

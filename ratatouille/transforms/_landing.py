@@ -92,4 +92,6 @@ def quarantine_paths(lake: "Lake", rel: str) -> tuple[str, str]:
     dest = f"{lake.uri}/{LANDING}/_rejected/{'/'.join(parts[1:])}"
     for loc in (src, dest):
         check_inside(zone, loc, follow_links=False)
+    for loc in (dest, dest + ".reason.txt"):  # written to: a link planted there must not lead out
+        check_inside(zone, loc)
     return src, dest
