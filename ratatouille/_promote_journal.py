@@ -140,15 +140,28 @@ def apply_changes(default_dir: Path, changes: Sequence[tuple[str, Path | None, P
         _complete(default_dir, steps, pause=True)
 
 
+def _inside(base: Path, rel: str) -> Path:
+    """``base / rel``, refused unless it resolves under ``base`` (a hand-edited journal never
+    reaches outside the workspace)."""
+    path = base / rel
+    real, root = os.path.realpath(path), os.path.realpath(base)
+    if os.path.isabs(rel) or not real.startswith(root.rstrip(os.sep) + os.sep):
+        raise ValueError(f"promotion journal step {rel!r} leaves {base}")
+    return path
+
+
 def _complete(default_dir: Path, steps: list[dict], *, pause: bool = False) -> None:
     folder = default_dir / FOLDER
+    # every path is checked before anything moves: a bad journal changes nothing
+    planned = [(step, _inside(default_dir, step["dest"]),
+                None if step["action"] == "remove" else _inside(folder / "stage", os.path.relpath(
+                    default_dir / step["staged"], folder / "stage"))) for step in steps]
     touched = set()
-    for step in steps:
-        dest = default_dir / step["dest"]
+    for step, dest, staged in planned:
         if step["action"] == "remove":
             dest.unlink(missing_ok=True)
         else:
-            staged = default_dir / step["staged"]
+            assert staged is not None  # noqa: S101 - a replace step always has its staged file
             if staged.exists():  # else: renamed before the crash
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, dest)
@@ -168,10 +181,10 @@ def _recover_locked(default_dir: Path) -> str | None:
     if journal.is_file():
         try:
             steps = json.loads(journal.read_text())["steps"]
-        except (ValueError, KeyError, OSError) as exc:  # never written half (renamed into place)
-            log.error("cannot read the promotion journal %s: %s", journal, exc)
+            _complete(default_dir, steps)
+        except (ValueError, KeyError, TypeError, OSError) as exc:  # never written half (renamed into place)
+            log.error("cannot complete the promotion journal %s: %s", journal, exc)
             return None
-        _complete(default_dir, steps)
         log.warning("completed an interrupted promotion into default (%d file(s), journal %s)", len(steps), journal)
         return "completed"
     leftovers = [p for p in (folder / "stage", folder / (JOURNAL + ".tmp")) if p.exists()]

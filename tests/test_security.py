@@ -516,3 +516,25 @@ def test_dagster_metadata_never_carries_storage_secrets(s3_project):
     texts += [repr(e) for e in result.all_events]
     texts += [repr(defs.metadata)] if getattr(defs, "metadata", None) else []
     assert not [t for t in texts if secret in t]
+
+
+def test_a_hand_edited_promotion_journal_cannot_reach_outside_default(tmp_path):
+    import json
+
+    from ratatouille._promote_journal import FOLDER, JOURNAL, recover
+
+    default = tmp_path / "workspaces" / "default"
+    (default / FOLDER / "stage").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    staged = default / FOLDER / "stage" / "0.sql"
+    staged.write_text("SELECT 1")
+    (default / FOLDER / JOURNAL).write_text(json.dumps({"steps": [
+        {"action": "remove", "dest": "../../victim.txt"},
+        {"action": "replace", "dest": "../../victim.txt", "staged": f"{FOLDER}/stage/0.sql"}]}))
+    assert recover(default) is None  # refused: nothing applied
+    assert victim.read_text() == "keep me"
+    (default / FOLDER / JOURNAL).write_text(json.dumps({"steps": [
+        {"action": "replace", "dest": "pipelines/x.sql", "staged": "../../../victim.txt"}]}))
+    assert recover(default) is None
+    assert victim.read_text() == "keep me" and not (default / "pipelines" / "x.sql").exists()
