@@ -70,8 +70,8 @@ class Harness:
         return sorted(self.p.read(table)["id"].to_list()) if t is not None else []
 
 
-def test_a_failed_file_is_retried_and_never_holds_back_later_files(rat_project):
-    h = Harness(rat_project)
+def test_a_failed_file_is_retried_and_never_holds_back_later_files(lake_project):
+    h = Harness(lake_project)  # a local lake, then S3 (moto): a fix in place is seen by its ETag there
     p = h.p
     p.landing("orders/bad.csv", "id,amount\n1,-5\n")  # the blocking check fails the whole run
     [first] = h.tick().run_requests
