@@ -207,7 +207,12 @@ def recover(default_dir: Path) -> str | None:
     if not (folder / JOURNAL).exists() and not (folder / "stage").exists() \
             and not (folder / (JOURNAL + ".tmp")).exists():
         return None
-    with _locked(folder, wait=False) as got:
-        if not got:
-            return None  # a live promotion holds it
-        return _recover_locked(default_dir)
+    try:
+        with _locked(folder, wait=False) as got:
+            if not got:
+                return None  # a live promotion holds it
+            return _recover_locked(default_dir)
+    except OSError as exc:  # e.g. a read-only checkout: say so, do not stop the command
+        log.warning("an interrupted promotion into default could not be finished (%s): run `rat workspace list` "
+                    "where the project is writable", exc)
+        return None

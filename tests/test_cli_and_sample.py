@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")}
     env["COLUMNS"] = "200"
+    env["RAT_SETTLE_SECONDS"] = "0"  # landing files written by a test are complete: ingest them at once
     return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=cwd, capture_output=True, text=True,
                           env=env, timeout=120)
 

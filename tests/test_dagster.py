@@ -677,7 +677,8 @@ def test_workspace_definitions_overlay_default(rat_project):
 def test_rat_run_partition_flag_rebuilds_one_partition(rat_project):
     _partitioned_project(rat_project)
     rat_project.run("bronze.raw")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")} | {"COLUMNS": "200"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")} | {"COLUMNS": "200",
+                                                                                "RAT_SETTLE_SECONDS": "0"}
 
     def rat(*args):
         return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=rat_project.root,

@@ -33,7 +33,7 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAT_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(home), DAGSTER_DISABLE_TELEMETRY="1", **extra)
+    env.update(DAGSTER_HOME=str(home), DAGSTER_DISABLE_TELEMETRY="1", RAT_SETTLE_SECONDS="0", **extra)
     return env
 
 

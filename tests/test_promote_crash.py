@@ -112,7 +112,9 @@ def test_killed_while_renaming_is_completed_by_the_next_load(template, tmp_path)
     old, new = _expected(root)
     proc = _start(root)
     _wait_for(root / "workspaces/default/.promote/journal.json", proc)
-    time.sleep(DELAY * 3.5)  # a few renames done, most not
+    end = time.monotonic() + 60
+    while _state(root) == old and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.002)  # until the first renames are done, most not
     _kill(proc)
     half = _state(root)
     assert half != old and half != new  # the window is real: default is half-promoted on disk...

@@ -70,8 +70,8 @@ class Harness:
         return sorted(self.p.read(table)["id"].to_list()) if t is not None else []
 
 
-def test_a_failed_file_is_retried_and_never_holds_back_later_files(rat_project):
-    h = Harness(rat_project)
+def test_a_failed_file_is_retried_and_never_holds_back_later_files(lake_project):
+    h = Harness(lake_project)  # a local lake, then S3 (moto): a fix in place is seen by its ETag there
     p = h.p
     p.landing("orders/bad.csv", "id,amount\n1,-5\n")  # the blocking check fails the whole run
     [first] = h.tick().run_requests
@@ -108,7 +108,7 @@ def test_a_failed_file_is_retried_and_never_holds_back_later_files(rat_project):
 
 
 @pytest.mark.slow
-def test_retries_are_bounded_and_logged(rat_project, caplog):
+def test_retries_are_bounded_and_logged(rat_project, capfd):
     h = Harness(rat_project)
     p = h.p
     p.landing("orders/bad.csv", "id,amount\n1,-5\n")
@@ -125,6 +125,9 @@ def test_retries_are_bounded_and_logged(rat_project, caplog):
         assert not h.execute(req)
         assert requests <= MAX_ATTEMPTS
     assert requests == MAX_ATTEMPTS
+    log = capfd.readouterr().err  # the sensor's log (Dagster's console logger)
+    assert "retrying landing/orders/bad.csv (attempt 2 of 5)" in log
+    assert "gave up on landing/orders/bad.csv after 5 failed runs" in log
     assert "gave up on 1 file(s)" in data.skip_message and "landing/orders/bad.csv" in data.skip_message
     assert h.retries()["landing/orders/bad.csv"]["gave_up"] is True
     assert not h.tick().run_requests  # stays given up...

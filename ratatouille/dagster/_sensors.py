@@ -108,8 +108,10 @@ def _mtime(info: Mapping[str, Any]) -> float:
     return 0.0
 
 
-def stamped_files(lake, files: Sequence[str], source: str) -> list[tuple[float, str]]:
-    """``(modification time, path)`` of each file, from one listing of the watched folder."""
+def stamped_files(lake, files: Sequence[str], source: str,
+                  fingerprints: dict[str, str] | None = None) -> list[tuple[float, str]]:
+    """``(modification time, path)`` of each file, from one listing of the watched folder
+    (``fingerprints``, if given, is filled with each path's fingerprint: ETag, else size and mtime)."""
     fs = lake.fs
     base = source.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
     root = lake._strip(lake.path(base if base.endswith("/") or not any(c in source for c in "*?[")
@@ -127,6 +129,10 @@ def stamped_files(lake, files: Sequence[str], source: str) -> list[tuple[float, 
             except (FileNotFoundError, OSError):
                 continue  # moved away meanwhile
         out.append((_mtime(info), path))
+        if fingerprints is not None:
+            from .._lake import fingerprint
+
+            fingerprints[path] = fingerprint(info)
     return sorted(out)
 
 
@@ -230,10 +236,11 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
                description=description or f"New files under {source} -> materialize "
                                           f"{', '.join(k.to_user_string() for k in keys)}")
     def _sensor(context: dg.SensorEvaluationContext):
-        stamped = stamped_files(lake, list_files(), source)
+        fps: dict[str, str] = {}
+        stamped = stamped_files(lake, list_files(), source, fps if ingested is not None else None)
         cursor = parse_cursor(context.cursor)
         if ingested is not None:
-            return _ingest_tick(context, stamped, cursor)
+            return _ingest_tick(context, stamped, cursor, fps)
         fresh = new_files(stamped, cursor)
         if not fresh:
             return dg.SkipReason(f"no new file under {source}")
@@ -248,7 +255,7 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
         return [dg.RunRequest(run_key=f"{name}:{newest}:{mtime}:{key}", partition_key=key, tags=tags)
                 for key in latest_keys(partitions)]
 
-    def _ingest_tick(context, stamped, cursor):
+    def _ingest_tick(context, stamped, cursor, fps):
         """An ingest sensor's tick: new files, retries of failed ones, files in flight left alone."""
         if ingested is None:  # only ingest transforms' sensors tick here
             raise RuntimeError(f"sensor of {name} has no ingested-files reader")
@@ -277,7 +284,8 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
             e = entries.get(r)
             if e is None:
                 fresh.append((m, p))
-            elif e.get("mtime") is not None and float(e["mtime"]) != m:  # fixed in place: start again
+            elif (e.get("fp") is not None and e["fp"] != fps.get(p)) or \
+                    (e.get("fp") is None and e.get("mtime") is not None and float(e["mtime"]) != m):  # fixed in place
                 context.log.info(f"{name}: {r} changed since it was requested: requested again")
                 entries.pop(r)
                 fresh.append((m, p))
@@ -322,7 +330,7 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
         for m, p in batch:
             r = rel[p]
             attempts = int(entries[r].get("attempts", 1)) + 1 if r in entries else 1
-            entries[r] = {"attempts": attempts, "mtime": m, "next": now + backoff(interval, attempts),
+            entries[r] = {"attempts": attempts, "mtime": m, "fp": fps.get(p), "next": now + backoff(interval, attempts),
                           "batch": batch_id}
         chosen = {rel[p] for _, p in batch}
         # files whose run failed wait for their own retry; requested ones with no verdict yet come along

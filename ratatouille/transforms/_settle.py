@@ -139,26 +139,41 @@ class Gate:
         self.lake = lake
         self.settle = settle_seconds(config)
         self.marker = getattr(config, "ready_marker", None)
+        self.source = str(getattr(config, "source", "") or "")
         self.now = time.time() if now is None else now
-        self._exists: dict[str, bool] = {}
+        self._listing: dict[str, Mapping[str, Any]] | None = None
 
     @property
     def active(self) -> bool:
         return self.settle > 0 or bool(self.marker) or bool(HELD_FILES.get())
 
-    def _info(self, path: str) -> Mapping[str, Any] | None:
+    def _listed(self) -> dict[str, Mapping[str, Any]]:
+        """Every object under the source's folder, markers included, from ONE listing (made the
+        first time a modification time or a marker is needed: object stores give both in it)."""
+        if self._listing is None:
+            base = self.source.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
+            if any(c in self.source for c in "*?[") or not base.endswith("/"):
+                base = base.rsplit("/", 1)[0] if "/" in base else ""
+            root = self.lake._strip(self.lake.path(base))
+            try:
+                self._listing = dict(self.lake.fs.find(root, detail=True)) if self.lake.fs.exists(root) else {}
+            except (FileNotFoundError, OSError):
+                self._listing = {}
+        return self._listing
+
+    def _info(self, path: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
+        key = self.lake._strip(path)
+        if not fresh:
+            found = self._listed().get(key)
+            if found is not None:
+                return found
         try:
-            return self.lake.fs.info(self.lake._strip(path))
+            return self.lake.fs.info(key)
         except (FileNotFoundError, OSError):
             return None
 
     def _has(self, path: str) -> bool:
-        if path not in self._exists:
-            try:
-                self._exists[path] = bool(self.lake.fs.exists(self.lake._strip(path)))
-            except OSError:
-                self._exists[path] = False
-        return self._exists[path]
+        return self.lake._strip(path) in self._listed()
 
     def waiting(self, f) -> str | None:
         """Why landing file ``f`` (a ``LandingFile``) is not ready yet, or ``None``."""
@@ -210,7 +225,7 @@ class Gate:
             return None
         from .._lake import fingerprint
 
-        info = self._info(f.path)
+        info = self._info(f.path, fresh=True)
         if info is None:
             return "gone while it was being read"
         now = fingerprint(info)

@@ -8,6 +8,7 @@ A bronze YAML with ``source:`` and ``format:`` declares one::
     schema: evolve                  # or strict
     on_error: reject                # or skip, fail
     on_change: ignore               # or reingest
+    settle_seconds: 5               # files in flight wait (transforms/_settle.py); ready_marker: _SUCCESS / .done
     columns:
       - {name: order_id, type: int64, tests: [not_null]}
 
