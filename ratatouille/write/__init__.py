@@ -203,9 +203,11 @@ class ReplacePartitions(Materialization):
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         if source.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        predicate = partition_predicate(source, self.partition_by)
-        return _finish(target, _write(source, target, "overwrite", commit, predicate=predicate,
-                                      schema_mode="merge", table=table), commit)
+        predicate, since = partition_predicate(source, self.partition_by), table.version()
+        parts = source.select(self.partition_by).unique().to_dicts()
+        return _commit.retry_disjoint(lambda: _finish(target, _write(
+            source, target, "overwrite", commit, predicate=predicate, schema_mode="merge", table=table), commit,
+            since=since), target=target, since=since, partitions=parts)
 
 
 class OverwritePartition(Materialization):
@@ -243,8 +245,9 @@ class OverwritePartition(Materialization):
                 return _finish(target, _write(source, target, "error", commit, partition_by=self.partition_by),
                                commit)
             source, since = align_schema(source, table, target.name), table.version()
-            return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
-                                          schema_mode="merge"), commit, since=since)
+            return _commit.retry_disjoint(lambda: _finish(target, _write(
+                source, target, "overwrite", commit, predicate=self.predicate, schema_mode="merge"), commit,
+                since=since), target=target, since=since, partitions=[{self.column: self.value}])
         except RatatouilleError:
             raise
         except Exception as exc:  # delta-rs refuses rows outside the predicate too: nothing committed
