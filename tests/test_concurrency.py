@@ -258,3 +258,20 @@ def test_partition_writes_that_only_lose_races_to_other_partitions_are_retried_w
     df = p.read("silver.daily")
     assert sorted(df["id"].to_list()) == list(range(8))
     _assert_versions_are_their_commits(p, "silver.daily", outcomes)
+
+
+def test_two_ingests_of_new_files_into_an_existing_table_take_each_file_once(lake_project):
+    """Both runs see the same new files on the same snapshot: one commits them, the other is refused
+    by the Delta app transaction (ConcurrentIngestError, nothing written) or finds nothing new."""
+    p = lake_project
+    p.write("bronze/sales.yaml", INGEST_YAML)
+    p.landing("sales/f0.csv", "order_id\n0\n")
+    p.run("bronze.sales")
+    for f in range(1, 4):
+        p.landing(f"sales/f{f}.csv", f"order_id\n{f}\n")
+    (outcomes,) = run_together(p.root, [[("bronze.sales", {})] for _ in range(2)])
+    assert any(o[2] == "success" for o in outcomes), outcomes
+    assert all(o[5] in (None, "ConcurrentIngestError") for o in outcomes), outcomes
+    df = p.read("bronze.sales")
+    assert sorted(df["order_id"].to_list()) == [0, 1, 2, 3]
+    _assert_versions_are_their_commits(p, "bronze.sales", outcomes)
