@@ -19,11 +19,21 @@ message (see :func:`is_data_error`).
 from __future__ import annotations
 
 import polars as pl
-from deltalake.exceptions import CommitFailedError, DeltaProtocolError, SchemaMismatchError
+from deltalake.exceptions import (
+    CommitFailedError,
+    DeltaProtocolError,
+    SchemaMismatchError,
+)
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 
-from .errors import (ConcurrentCommitError, RatatouilleError, SchemaError, StorageError, TableNotFoundError,
-                     TransformError)
+from .errors import (
+    ConcurrentCommitError,
+    RatatouilleError,
+    SchemaError,
+    StorageError,
+    TableNotFoundError,
+    TransformError,
+)
 
 # Polars errors of computing the data (a cast, a missing column): the transform's fault, not the store's
 DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -129,5 +139,5 @@ def write_error(exc: BaseException, *, action: str, transform: str | None = None
         message = first_line(exc)
         cause = message.find("conversion from `")  # past delta-rs' wrapping of the Polars stream's error
         return TransformError(f"computing the output failed while writing it (nothing written): "
-                              f"{message[cause if cause > 0 else 0:]}", transform=transform, file=file)
+                              f"{message[max(0, cause):]}", transform=transform, file=file)
     return StorageError(f"{action}: {first_line(exc)}", transform=transform, file=file)

@@ -26,7 +26,6 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
 from .._errors_map import first_line as _first
-from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
 from ..errors import RatatouilleError, SchemaError, StorageError
 from . import _commit
