@@ -26,6 +26,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
 from .._errors_map import first_line as _first
+from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
 from ..errors import RatatouilleError, SchemaError, StorageError
 from . import _commit
@@ -202,11 +203,9 @@ class ReplacePartitions(Materialization):
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         if source.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        predicate, since = partition_predicate(source, self.partition_by), table.version()
-        parts = source.select(self.partition_by).unique().to_dicts()
-        return _commit.retry_disjoint(lambda: _finish(target, _write(
-            source, target, "overwrite", commit, predicate=predicate, schema_mode="merge", table=table), commit,
-            since=since), target=target, since=since, partitions=parts)
+        predicate = partition_predicate(source, self.partition_by)
+        return _finish(target, _write(source, target, "overwrite", commit, predicate=predicate,
+                                      schema_mode="merge", table=table), commit)
 
 
 class OverwritePartition(Materialization):
@@ -244,9 +243,8 @@ class OverwritePartition(Materialization):
                 return _finish(target, _write(source, target, "error", commit, partition_by=self.partition_by),
                                commit)
             source, since = align_schema(source, table, target.name), table.version()
-            return _commit.retry_disjoint(lambda: _finish(target, _write(
-                source, target, "overwrite", commit, predicate=self.predicate, schema_mode="merge"), commit,
-                since=since), target=target, since=since, partitions=[{self.column: self.value}])
+            return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
+                                          schema_mode="merge"), commit, since=since)
         except RatatouilleError:
             raise
         except Exception as exc:  # delta-rs refuses rows outside the predicate too: nothing committed
@@ -364,7 +362,10 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
     if isinstance(data, pl.LazyFrame):
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
     else:
-        data.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+        frame = data
+        _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
+            lambda: frame.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options),
+            target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:
         return rows

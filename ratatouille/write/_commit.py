@@ -149,6 +149,21 @@ def touched(target: Any, since: int, partitions: Sequence[Mapping[str, Any]]) ->
     return False
 
 
+def retry_partition_overwrite(write: Callable[[], T], *, target: Any, table: DeltaTable | None, data: Any,
+                              overwrite: bool = True) -> T:
+    """Call ``write``; for a predicate ``overwrite`` of a partitioned table (``replace_partitions``,
+    a partition run) through :func:`retry_disjoint`, with the partitions present in ``data`` and the
+    version of ``table`` (the snapshot the data was fitted to; the table as it is now when ``None``)."""
+    if not overwrite:
+        return write()
+    table = table if table is not None else target.open()
+    columns = list(table.metadata().partition_columns or []) if table is not None else []
+    if not columns or any(c not in data.columns for c in columns):
+        return write()  # not partitioned: delta-rs' own conflict check and retries decide
+    partitions = data.select(columns).unique().to_dicts()
+    return retry_disjoint(write, target=target, since=table.version(), partitions=partitions)
+
+
 def retry_disjoint(write: Callable[[], T], *, target: Any, since: int, partitions: Sequence[Mapping[str, Any]],
                    rounds: int | None = None) -> T:
     """Call ``write`` (a partition overwrite based on version ``since``); when delta-rs refused it
@@ -164,7 +179,7 @@ def retry_disjoint(write: Callable[[], T], *, target: Any, since: int, partition
         except CommitFailedError:
             if attempt == rounds or touched(target, since, partitions):
                 raise
-            pause = min(5.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.5)
+            pause = min(5.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
             log.info("%s: commits to other partitions kept winning; writing again in %.1fs (round %d of %d)",
                      target.name or target.uri, pause, attempt + 1, rounds)
             time.sleep(pause)
