@@ -19,11 +19,21 @@ message (see :func:`is_data_error`).
 from __future__ import annotations
 
 import polars as pl
-from deltalake.exceptions import CommitFailedError, DeltaProtocolError, SchemaMismatchError
+from deltalake.exceptions import (
+    CommitFailedError,
+    DeltaProtocolError,
+    SchemaMismatchError,
+)
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 
-from .errors import (ConcurrentCommitError, RatatouilleError, SchemaError, StorageError, TableNotFoundError,
-                     TransformError)
+from .errors import (
+    ConcurrentCommitError,
+    RatatouilleError,
+    SchemaError,
+    StorageError,
+    TableNotFoundError,
+    TransformError,
+)
 
 # Polars errors of computing the data (a cast, a missing column): the transform's fault, not the store's
 DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -33,6 +43,13 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
 _STREAMED_DATA_ERRORS = ("conversion from `", "unable to find column", "InvalidOperationError")
 
 CONCURRENT_HINT = "concurrent commit, run again"
+
+# reading a landing file: what the object store's client says when it fails, for the errors Polars raises
+# as a plain ComputeError (never what a parser says about a file's content)
+_STORE_WORDS = ("object-store error", "object_store", "generic s3 error", "request timed out", "operation timed out",
+                "connection refused", "connection reset", "dns error", "accessdenied", "slowdown",
+                "service unavailable")
+_PARSER_WORDS = ("could not parse", "found more fields", "invalid utf", "malformed", "expected")
 
 
 def first_line(exc: BaseException) -> str:
@@ -52,6 +69,32 @@ def is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, (CommitFailedError, DeltaTableNotFound, DeltaProtocolError, OSError)):
         return False
     return any(hint in str(exc) for hint in _STREAMED_DATA_ERRORS)
+
+
+def is_storage_read_error(exc: BaseException, *, content_errors: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether reading a file failed because of the store (network, permissions), not the file.
+
+    By type first: ``content_errors``, a corrupt gzip stream, a truncated file or bad text
+    encoding are the file's fault; ``PermissionError``, ``ConnectionError`` and ``TimeoutError``
+    (what Polars and fsspec raise when the store fails) are the store's. Polars reports some
+    object-store failures as a plain ``ComputeError``: those are recognised by the object
+    store client's own words, never by a parser's message quoting the file's content.
+
+    >>> is_storage_read_error(ConnectionRefusedError("refused")), is_storage_read_error(EOFError())
+    (True, False)
+    >>> is_storage_read_error(pl.exceptions.ComputeError("object-store error: Generic S3 error: request timed out"))
+    True
+    >>> is_storage_read_error(pl.exceptions.ComputeError("could not parse `request timed out` as dtype i64"))
+    False
+    """
+    import gzip
+
+    if isinstance(exc, content_errors + (gzip.BadGzipFile, EOFError, UnicodeError)):
+        return False
+    if isinstance(exc, (PermissionError, ConnectionError, TimeoutError)):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in _STORE_WORDS) and not any(word in text for word in _PARSER_WORDS)
 
 
 def is_commit_conflict(exc: BaseException) -> bool:
@@ -96,5 +139,5 @@ def write_error(exc: BaseException, *, action: str, transform: str | None = None
         message = first_line(exc)
         cause = message.find("conversion from `")  # past delta-rs' wrapping of the Polars stream's error
         return TransformError(f"computing the output failed while writing it (nothing written): "
-                              f"{message[cause if cause > 0 else 0:]}", transform=transform, file=file)
+                              f"{message[max(0, cause):]}", transform=transform, file=file)
     return StorageError(f"{action}: {first_line(exc)}", transform=transform, file=file)

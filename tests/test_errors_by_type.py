@@ -13,8 +13,16 @@ from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 
 import ratatouille.errors as errors_module
 from ratatouille._errors_map import write_error
-from ratatouille.errors import (ConcurrentCommitError, ConcurrentIngestError, RatatouilleError, RunError,
-                                SchemaError, StorageError, TableNotFoundError, TransformError)
+from ratatouille.errors import (
+    ConcurrentCommitError,
+    ConcurrentIngestError,
+    RatatouilleError,
+    RunError,
+    SchemaError,
+    StorageError,
+    TableNotFoundError,
+    TransformError,
+)
 from ratatouille.execute._result import RunResult
 from ratatouille.write._commit import TableCreatedMeanwhile
 

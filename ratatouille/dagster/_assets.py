@@ -282,20 +282,21 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
         md["checks_passed"] = dg.MetadataValue.text(f"{sum(1 for c in checks if c.get('passed'))}/{len(checks)}")
     if t.mode == "view":
         return md
-    table = _open(table_uri, storage_options)
+    # the table as this run left it (its own commit), never a later commit of another process
+    version = result.get("version")
+    table = _open(table_uri, storage_options, version)
     if table is None:
         return md
     import polars as pl
 
-    if result.get("version") is None:
-        md["delta_version"] = dg.MetadataValue.int(int(table.version()))
     rows = _row_count(table, table_uri, storage_options)
     if rows is not None:
         md["dagster/row_count"] = dg.MetadataValue.int(rows)
     schema = _table_schema(table)
     md["dagster/column_schema"] = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()])
     try:
-        lf = pl.scan_delta(table_uri, storage_options=dict(storage_options) if storage_options else None)
+        lf = pl.scan_delta(table_uri, version=version,
+                           storage_options=dict(storage_options) if storage_options else None)
         if partition is not None and t.config.partition_by:
             from ..execute._partition import partition_value
 
@@ -307,11 +308,11 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     return md
 
 
-def _open(uri: str, storage_options: Mapping[str, str] | None):
+def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None):
     from ..write import Target
 
     try:
-        return Target(uri, storage_options, "").open()
+        return Target(uri, storage_options, "").open(version)
     except RatatouilleError:
         return None
 
@@ -330,7 +331,7 @@ def _row_count(table, uri: str, storage_options) -> int | None:
         pass
     try:
         opts = dict(storage_options) if storage_options else None
-        return int(pl.scan_delta(uri, storage_options=opts).select(pl.len()).collect().item())
+        return int(pl.scan_delta(uri, version=table.version(), storage_options=opts).select(pl.len()).collect().item())
     except Exception:  # noqa: BLE001
         return None
 

@@ -179,7 +179,8 @@ class Runner:
             try:
                 if name in invalid:
                     raise invalid[name]
-                result = rerun_if_created_meanwhile(lambda: self.run_one(self.project.transforms[name]), name=name)
+                t = self.project.transforms[name]
+                result = rerun_if_created_meanwhile(lambda t=t: self.run_one(t), name=name)
             except RatatouilleError as exc:
                 blocked.add(name)
                 errors.append(exc)

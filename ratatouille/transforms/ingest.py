@@ -764,29 +764,18 @@ def _has_magic(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-# what the object store's client says when it fails (never what a parser says about a file's content)
-_STORAGE_WORDS = ("object-store error", "object_store", "generic s3 error", "request timed out", "operation timed out",
-                  "connection refused", "connection reset", "dns error", "accessdenied", "slowdown",
-                  "service unavailable")
-_PARSER_WORDS = ("could not parse", "found more fields", "invalid utf", "malformed", "expected")
-
-
 def _is_storage_error(exc: BaseException) -> bool:
-    """Whether reading a file failed because of the store (network, permissions), not the file.
+    """Whether reading a file failed because of the store (network, permissions), not the file
+    (``ratatouille/_errors_map.py``).
 
     >>> _is_storage_error(PermissionError("denied")), _is_storage_error(ValueError("bad quoting"))
     (True, False)
     >>> _is_storage_error(ValueError("could not parse `request timed out` as dtype i64"))
     False
     """
-    import gzip
+    from .._errors_map import is_storage_read_error
 
-    if isinstance(exc, BadFile | gzip.BadGzipFile | EOFError | UnicodeError):
-        return False
-    if isinstance(exc, (PermissionError, ConnectionError, TimeoutError)):
-        return True
-    text = str(exc).lower()
-    return any(word in text for word in _STORAGE_WORDS) and not any(word in text for word in _PARSER_WORDS)
+    return is_storage_read_error(exc, content_errors=(BadFile,))
 
 
 def _reason(exc: BaseException) -> str:

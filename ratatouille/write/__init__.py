@@ -354,7 +354,10 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
     if isinstance(data, pl.LazyFrame):
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
     else:
-        data.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+        frame = data
+        _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
+            lambda: frame.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options),
+            target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:
         return rows

@@ -21,7 +21,11 @@ Other commits
     disjoint partitions both land; overlapping writes make delta-rs raise
     ``CommitFailedError``, which becomes a
     :class:`~ratatouille.errors.ConcurrentCommitError` ("concurrent commit, run
-    again").
+    again"). delta-rs retries at once; when a partition write still fails
+    although no commit since it started touched its partitions (delta-rs ran
+    out of attempts against commits to other partitions, e.g. a wide backfill),
+    :func:`retry_disjoint` writes it again after an exponential backoff with
+    jitter, a bounded number of times (:data:`DISJOINT_ROUNDS`).
 
 The version of a commit
     Each commit carries a unique ``ratatouille.commit_id`` in its commit
@@ -49,6 +53,7 @@ log = logging.getLogger("ratatouille")
 COMMIT_ID = "ratatouille.commit_id"
 MAX_COMMIT_RETRIES = 15  # delta-rs' attempts to commit on top of concurrent commits (conflict-checked)
 RERUNS = 3  # how often a run that lost the creation of its table is run again
+DISJOINT_ROUNDS = 4  # how often a partition write that only lost races against other partitions is tried
 T = TypeVar("T")
 
 
@@ -78,34 +83,107 @@ def commit_id(commit: CommitProperties) -> str | None:
     return (commit.custom_metadata or {}).get(COMMIT_ID)
 
 
+def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newest: int, after: int | None):
+    """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
+    file name through delta-rs' object store (the same storage options as its commits)."""
+    from deltalake.fs import DeltaStorageHandler
+
+    store = DeltaStorageHandler(table_uri, options=dict(storage_options) if storage_options else None)
+    for version in range(newest, -1 if after is None else after, -1):
+        try:
+            raw = store.open_input_file(f"_delta_log/{version:020d}.json").read()
+        except FileNotFoundError:  # cleaned up after a checkpoint: older than any write in flight
+            return
+        yield version, [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
 def landed(table: DeltaTable, commit: CommitProperties | str, since: int | None = None,
            storage_options: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     """The version this commit landed at and its commit info, found by its commit id in the log.
 
     ``commit`` is the commit's properties or its id; ``since`` the version the write was based
     on (``None`` for a creating write): only the log entries after it are read, newest first,
-    each by its own file name (``_delta_log/<version>.json``, through delta-rs' object store), so
-    the version is exact even while other processes keep committing. Raises
-    :class:`~ratatouille.errors.StorageError` when the commit is not in the log."""
-    from deltalake.fs import DeltaStorageHandler
-
+    each by its own file name (``_delta_log/<version>.json``), so the version is exact even
+    while other processes keep committing. Raises :class:`~ratatouille.errors.StorageError`
+    when the commit is not in the log."""
     ident = commit if isinstance(commit, str) else commit_id(commit)
     table.update_incremental()
     latest = table.version()
-    store = DeltaStorageHandler(table.table_uri, options=dict(storage_options) if storage_options else None)
-    for version in range(latest, -1 if since is None else since, -1):
-        try:
-            raw = store.open_input_file(f"_delta_log/{version:020d}.json").read()
-        except FileNotFoundError:  # cleaned up by a checkpoint: older than this write
-            break
-        for line in raw.splitlines():
-            if b'"commitInfo"' in line:
-                info = json.loads(line).get("commitInfo") or {}
-                if ident is not None and info.get(COMMIT_ID) == ident:
-                    return version, info
-                break
+    for version, actions in _log_entries(table.table_uri, storage_options, latest, since):
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        if ident is not None and info.get(COMMIT_ID) == ident:
+            return version, info
     raise StorageError(f"the commit {ident} is not in the log of {table.table_uri} (versions after "
                        f"{since if since is not None else 'none'} up to {latest})")
+
+
+def _partition_text(value: Any) -> str | None:
+    """A partition value as the Delta log writes it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
+
+
+def touched(target: Any, since: int, partitions: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a commit after version ``since`` added or removed files in one of ``partitions``
+    (``{column: value}`` each) or changed the table's metadata; an action without partition
+    values counts as touching everything."""
+    table = target.open()
+    if table is None:
+        return True
+    wanted = [{k: _partition_text(v) for k, v in p.items()} for p in partitions]
+    for _, actions in _log_entries(table.table_uri, target.storage_options, table.version(), since):
+        for action in actions:
+            if "metaData" in action or "protocol" in action:
+                return True
+            change = action.get("add") or action.get("remove")
+            if change is None:
+                continue
+            values = change.get("partitionValues")
+            if not values or any(all(values.get(k) == v for k, v in p.items()) for p in wanted):
+                return True
+    return False
+
+
+def retry_partition_overwrite(write: Callable[[], T], *, target: Any, table: DeltaTable | None, data: Any,
+                              overwrite: bool = True) -> T:
+    """Call ``write``; for a predicate ``overwrite`` of a partitioned table (``replace_partitions``,
+    a partition run) through :func:`retry_disjoint`, with the partitions present in ``data`` and the
+    version of ``table`` (the snapshot the data was fitted to; the table as it is now when ``None``)."""
+    if not overwrite:
+        return write()
+    table = table if table is not None else target.open()
+    columns = list(table.metadata().partition_columns or []) if table is not None else []
+    if not columns or any(c not in data.columns for c in columns):
+        return write()  # not partitioned: delta-rs' own conflict check and retries decide
+    partitions = data.select(columns).unique().to_dicts()
+    return retry_disjoint(write, target=target, since=table.version(), partitions=partitions)
+
+
+def retry_disjoint(write: Callable[[], T], *, target: Any, since: int, partitions: Sequence[Mapping[str, Any]],
+                   rounds: int | None = None) -> T:
+    """Call ``write`` (a partition overwrite based on version ``since``); when delta-rs refused it
+    with ``CommitFailedError`` although no commit since touched ``partitions`` (it ran out of
+    attempts against commits to other partitions), wait (exponential backoff with jitter) and
+    call it again, at most ``rounds`` times. A real overlap is re-raised at once."""
+    from deltalake.exceptions import CommitFailedError
+
+    rounds = rounds or DISJOINT_ROUNDS
+    for attempt in range(1, rounds + 1):
+        try:
+            return write()
+        except CommitFailedError:
+            if attempt == rounds or touched(target, since, partitions):
+                raise
+            pause = min(5.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
+            log.info("%s: commits to other partitions kept winning; writing again in %.1fs (round %d of %d)",
+                     target.name or target.uri, pause, attempt + 1, rounds)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def created_meanwhile(exc: BaseException, target: Any) -> bool:
