@@ -276,7 +276,8 @@ class Cgroup:
 
 def spawn(engine: str, home: Path, *, dump: Path | None = None, cgroup: Cgroup | None = None) -> dict:
     """One phase of one engine in a fresh process: wall time, work time, peak RSS (MiB), completed."""
-    env = dict(os.environ, POLARS_VERBOSE="0")
+    # the landing files are complete when copied: no settle time to wait (the other engines wait for none)
+    env = dict(os.environ, POLARS_VERBOSE="0", RAT_SETTLE_SECONDS="0")
     if engine == "rat-cli":
         argv = [str(Path(sys.executable).with_name("rat")), "run", "--all"]
         env["RAT_PROJECT_DIR"] = str(home)
