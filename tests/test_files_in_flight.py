@@ -208,3 +208,16 @@ def test_gate_sees_a_file_that_changed_while_it_was_read(rat_project):
     with open(os.path.join(p.lake, "landing", "pay", "a.csv"), "a") as fh:
         fh.write(".75\n")
     assert "changed while it was being read" in gate.moved(listed)
+
+
+def test_downstream_of_an_ingest_whose_files_are_all_settling_is_skipped_not_failed(rat_project, monkeypatch):
+    monkeypatch.setenv("RAT_SETTLE_SECONDS", "3600")  # every landing file is still "in flight"
+    rat_project.landing("sales/a.csv", "id,amount\n1,2.5\n")
+    rat_project.write("bronze/sales.yaml", "source: landing/sales/\nformat: csv\n")
+    rat_project.write("silver/sales.sql", "SELECT id, amount FROM bronze.sales")
+    result = rat_project.run("*")
+    by_table = {r["table"]: r for r in result.results}
+    assert by_table["bronze.sales"]["status"] == "skipped"
+    assert by_table["silver.sales"]["status"] == "skipped"
+    assert "bronze.sales has no table yet" in by_table["silver.sales"]["reason"]
+    assert rat_project.table("silver.sales") is None

@@ -168,12 +168,20 @@ class Runner:
         results: list[RunResult] = []
         errors: list[RatatouilleError] = []
         blocked: set[str] = set()
+        unbuilt: set[str] = set()  # skipped in this run with no table yet (e.g. every landing file still settling)
         for name in order:
             if any(dep in blocked for dep in self.dag.upstream[name]):
                 blocked.add(name)
                 results.append(RunResult(status="skipped", table=name, reason="an upstream transform failed",
                                          mode=self.project.transforms[name].mode, rows_written=0, version=None,
                                          duration_s=0.0, checks=[]))
+                continue
+            empty = [dep for dep in self.dag.upstream[name] if dep in unbuilt]
+            if empty:
+                unbuilt.add(name)
+                results.append(RunResult(status="skipped", table=name, mode=self.project.transforms[name].mode,
+                                         reason=f"upstream {', '.join(empty)} has no table yet (nothing to read)",
+                                         rows_written=0, version=None, duration_s=0.0, checks=[]))
                 continue
             self._emit("start", name, None)
             try:
@@ -188,6 +196,9 @@ class Runner:
                                    error=str(exc), rows_written=0, version=None, duration_s=0.0,
                                    checks=jsonable(exc.checks) if exc.checks and not isinstance(exc.checks[0], dict)
                                    else list(exc.checks))
+            if result.get("status") == "skipped" and result.get("version") is None \
+                    and name not in self.fresh and self._read_target(name) is None:
+                unbuilt.add(name)
             results.append(result)
             self._emit("end", name, result)
         if single and len(results) == 1:
