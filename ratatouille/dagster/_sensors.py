@@ -45,6 +45,7 @@ import dagster as dg
 
 from ..errors import ConfigError
 from ..transforms import Transform
+from ..transforms._settle import mtime_of
 from ._partitions import latest_keys, settings_file
 
 _TRIGGER_KEYS = {"schedule", "sensor", "name", "status", "timezone", "minimum_interval_seconds", "upstream",
@@ -92,22 +93,6 @@ def parse_triggers(t: Transform) -> list[dict[str, Any]]:
 
 
 # -- landing sensors ----------------------------------------------------------------------------
-def _mtime(info: Mapping[str, Any]) -> float:
-    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
-        value = info.get(key)
-        if value is None:
-            continue
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, dt.datetime):
-            return value.timestamp()
-        try:
-            return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-    return 0.0
-
-
 def stamped_files(lake, files: Sequence[str], source: str,
                   fingerprints: dict[str, str] | None = None) -> list[tuple[float, str]]:
     """``(modification time, path)`` of each file, from one listing of the watched folder
@@ -128,7 +113,7 @@ def stamped_files(lake, files: Sequence[str], source: str,
                 info = fs.info(lake._strip(path))
             except (FileNotFoundError, OSError):
                 continue  # moved away meanwhile
-        out.append((_mtime(info), path))
+        out.append((mtime_of(info) or 0.0, path))
         if fingerprints is not None:
             from .._lake import fingerprint
 
