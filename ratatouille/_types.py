@@ -235,13 +235,17 @@ def polars_type(text: Any) -> pl.DataType:
 
 
 # -- the policy -------------------------------------------------------------------------------------
-_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Int64()}
+# Delta has no unsigned nor 128-bit integers: the smallest Delta type holding every value (as Spark
+# reads Parquet's UINT_64: decimal(20,0)); an Int128 value past 38 digits is an error naming the column
+_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Decimal(20, 0)}
+_HUGE_INTEGERS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
 
 
 def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.DataType:
     """The type a column of ``dtype`` is stored as: time zones become UTC, nanoseconds become
     microseconds (Delta's precision), unsigned integers the signed type holding them (UInt64:
-    Int64, a value past it is an error), and ``Null`` becomes ``fallback`` (or String), also
+    ``Decimal(20, 0)``, as Spark reads Parquet's UINT_64), 128-bit integers ``Decimal(38, 0)``
+    (a value past 38 digits is an error), and ``Null`` becomes ``fallback`` (or String), also
     inside lists and structs.
 
     >>> storable(pl.Datetime("us", "Europe/Paris")), storable(pl.Null)
@@ -252,6 +256,8 @@ def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.Data
     if isinstance(dtype, pl.Datetime) and (dtype.time_zone not in (None, "UTC") or dtype.time_unit == "ns"):
         unit = "us" if dtype.time_unit == "ns" else (dtype.time_unit or "us")  # Delta keeps microseconds
         return pl.Datetime(unit, "UTC" if dtype.time_zone else None)  # type: ignore[arg-type]
+    if isinstance(dtype, _HUGE_INTEGERS) or dtype in _HUGE_INTEGERS:
+        return pl.Decimal(38, 0)
     if dtype.is_unsigned_integer():  # Delta has no unsigned types: the signed type holding every value
         return _UNSIGNED_AS[type(dtype) if not isinstance(dtype, type) else dtype]
     if isinstance(dtype, (pl.List, pl.Array)):
@@ -300,6 +306,7 @@ def _to(expr: pl.Expr, old: pl.DataType, new: pl.DataType) -> pl.Expr:
 _RANK_INT = {pl.Int8: 1, pl.Int16: 2, pl.Int32: 3, pl.Int64: 4, pl.Int128: 5,
              pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 3, pl.UInt64: 4}
 _UNIT_RANK = {"ms": 1, "us": 2, "ns": 3}
+_INT_DIGITS = {1: 3, 2: 5, 3: 10, 4: 19, 5: 38}  # decimal digits holding every value of an integer rank
 
 
 def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
@@ -332,6 +339,8 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
     if isinstance(old, pl.Decimal) and new.is_integer():
         digits = {1: 3, 2: 5, 3: 10, 4: 19, 5: 38}[_RANK_INT[type(new)]]
         return wider(old, pl.Decimal(min(38, digits), 0))
+    if old.is_integer() and isinstance(new, pl.Decimal):  # Delta widens integers to decimals
+        return wider(pl.Decimal(_INT_DIGITS[_RANK_INT[type(old)]], 0), new)
     if isinstance(old, pl.Datetime) and isinstance(new, pl.Datetime):
         if (old.time_zone is None) != (new.time_zone is None):
             return None
@@ -381,6 +390,8 @@ def _fits_exactly(old: pl.DataType, new: pl.DataType) -> bool:
         return new.scale <= old.scale
     if isinstance(old, pl.Decimal) and new.is_integer():
         return True
+    if old.is_integer() and isinstance(new, pl.Decimal):
+        return new.scale == 0  # a fraction would be truncated
     if isinstance(old, pl.Struct) and isinstance(new, pl.Struct):
         fields = {f.name: f.dtype for f in old.fields}
         return all(f.name in fields and (fields[f.name] == storable(f.dtype, fields[f.name])

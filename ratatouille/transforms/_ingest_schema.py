@@ -110,11 +110,12 @@ def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.Dat
 
 
 def _natural(s: pl.Series) -> pl.DataType:
-    """The type a text column would be inferred as (integers, else floats, else text)."""
+    """The type a text column would be inferred as (integers, 128-bit integers, else floats, else text):
+    an integer past Int64 is not read as a float, which would round it."""
     if s.dtype != pl.String:
         return s.dtype
     text = s.str.strip_chars()
-    for dtype in (pl.Int64(), pl.Float64()):
+    for dtype in (pl.Int64(), pl.Int128(), pl.Float64()):
         try:
             text.cast(dtype, strict=True)
             return dtype

@@ -1,0 +1,122 @@
+"""Issue 11, attacked as real users' data would: more cases of each kind the issue names.
+
+Each test is a hole found by trying the kinds of issue 11 beyond its examples (real Delta
+tables, real transforms, real landing files). Kinds covered here:
+
+* integers Delta cannot store (unsigned 64-bit hashes, 128-bit integers read from JSON/CSV)
+  are kept exactly, never rounded through a float nor blocking the run;
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal as D
+
+import polars as pl
+import pytest
+
+from ratatouille import SchemaError
+
+MODES = {
+    "table": 'materialized="table"',
+    "append": 'materialized="incremental", strategy="append"',
+    "merge": 'materialized="incremental", strategy="merge", unique_key="id"',
+    "replace_partitions": 'materialized="incremental", strategy="replace_partitions", partition_by="p"',
+}
+HUGE = 2**64 - 1  # a UInt64 hash
+HUGER = 2**100  # past UInt64: Polars reads it from JSON/CSV as Int128
+
+
+def _py(project, mode: str, body: str, extra: str = "") -> None:
+    project.write("gold/t.py", f'''
+import polars as pl
+from ratatouille import transform
+
+@transform("gold.t", inputs=[], {MODES[mode]}{extra})
+def t():
+    return {body}.lazy()
+''')
+
+
+# -- integers Delta cannot store ---------------------------------------------------------------------
+@pytest.mark.parametrize("mode", list(MODES))
+def test_unsigned_64_bit_and_128_bit_integers_are_stored_exactly(rat_project, mode):
+    """A UInt64 hash past Int64 (half of all hashes) and an Int128 failed the write (a conversion
+    error, or delta-rs refusing Int128): they are stored as decimal(20,0) / decimal(38,0), as Spark
+    reads Parquet's UINT_64, with every digit, run after run."""
+    for run in range(2):
+        _py(rat_project, mode, f'pl.DataFrame({{"id": [{run}], "p": ["a"], '
+                               f'"h": pl.Series([{HUGE - run}], dtype=pl.UInt64), '
+                               f'"big": pl.Series([{HUGER + run}], dtype=pl.Int128)}})')
+        assert rat_project.run("gold.t")["status"] == "success"
+    out = rat_project.read("gold.t").sort("id")
+    assert out.schema["h"] == pl.Decimal(20, 0) and out.schema["big"] == pl.Decimal(38, 0)
+    last = out.row(-1, named=True)
+    assert last["h"] == D(HUGE - 1) and last["big"] == D(HUGER + 1)
+    if mode != "table" and mode != "replace_partitions":
+        assert out["h"].to_list() == [D(HUGE), D(HUGE - 1)]
+
+
+def test_an_int64_table_meets_unsigned_values(rat_project):
+    """Table created with Int64; UInt64 values that fit are cast; one past Int64 is ONE SchemaError
+    naming the column, both types and the option, and sync_all_columns widens the table exactly."""
+    _py(rat_project, "append", 'pl.DataFrame({"id": [1], "p": ["a"], "h": [5]})')
+    rat_project.run("gold.t")
+    _py(rat_project, "append", 'pl.DataFrame({"id": [2], "p": ["a"], "h": pl.Series([7], dtype=pl.UInt64)})')
+    rat_project.run("gold.t")
+    assert rat_project.read("gold.t").schema["h"] == pl.Int64
+    _py(rat_project, "append", f'pl.DataFrame({{"id": [3], "p": ["a"], "h": pl.Series([{HUGE}], dtype=pl.UInt64)}})')
+    with pytest.raises(SchemaError, match=r"h: the table has Int64.*sync_all_columns") as err:
+        rat_project.run("gold.t")
+    assert "gold.t" in str(err.value) and rat_project.version("gold.t") == 1
+    _py(rat_project, "append", f'pl.DataFrame({{"id": [3], "p": ["a"], "h": pl.Series([{HUGE}], dtype=pl.UInt64)}})',
+        ', on_schema_change="sync_all_columns"')
+    rat_project.run("gold.t")
+    out = rat_project.read("gold.t").sort("id")
+    assert out.schema["h"] == pl.Decimal(20, 0) and out["h"].to_list() == [D(5), D(7), D(HUGE)]
+    assert rat_project.version("gold.t") == 2
+
+
+def _landing(fmt: str, rows: list[dict]) -> tuple[str, bytes]:
+    if fmt == "ndjson":
+        return "ndjson", "\n".join(json.dumps(r) for r in rows).encode() + b"\n"
+    if fmt == "json":
+        return "json", json.dumps(rows).encode()
+    cols = list(rows[0])
+    if fmt == "csv":
+        return "csv", ("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n").encode()
+    buf = io.BytesIO()  # parquet: a writer's unsigned 64-bit column where a value needs it
+    wide = any(r["n"] >= 2**63 for r in rows)
+    pl.DataFrame({c: pl.Series([r[c] for r in rows], dtype=pl.UInt64 if c == "n" and wide else None)
+                  for c in cols}).write_parquet(buf)
+    return "parquet", buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json", "parquet"])
+def test_ingest_keeps_integers_past_int64_exactly(rat_project, fmt):
+    """A landing file with an integer past Int64 failed the whole run (StorageError: delta-rs has
+    no Int128; or a conversion error for UInt64), and under sync_all_columns a CSV's big integer
+    widened the table to Float64, rounding it silently. Now: exact decimals, file by file."""
+    p = rat_project
+    big = HUGE if fmt in ("csv", "parquet") else HUGER
+    p.write("bronze/first.yaml", f"source: landing/first/\nformat: {fmt}\n")
+    ext, data = _landing(fmt, [{"id": 1, "n": big}])
+    p.landing(f"first/a.{ext}", data)
+    result = p.run("bronze.first")
+    assert result["status"] == "success" and result["rejected"] == []
+    assert p.read("bronze.first")["n"].to_list() == [D(big)]
+    for policy in ("append_new_columns", "sync_all_columns"):
+        p.write(f"bronze/{policy}.yaml", f"source: landing/{policy}/\nformat: {fmt}\non_schema_change: {policy}\n")
+        p.landing(f"{policy}/a.{ext}", _landing(fmt, [{"id": 1, "n": 3}])[1])
+        p.run(f"bronze.{policy}")
+        p.landing(f"{policy}/b.{ext}", _landing(fmt, [{"id": 2, "n": big}])[1])
+        result = p.run(f"bronze.{policy}")
+        out = p.read(f"bronze.{policy}").sort("id")
+        if policy == "append_new_columns":
+            (rejected,) = result["rejected"]
+            assert "'n'" in rejected["reason"] and "sync_all_columns" in rejected["reason"]
+            assert out["n"].to_list() == [3]
+        else:
+            assert result["rejected"] == [] and isinstance(out.schema["n"], pl.Decimal)
+            assert out["n"].to_list() == [D(3), D(big)]  # every digit: never through a float
