@@ -5,6 +5,8 @@ tables, real transforms, real landing files). Kinds covered here:
 
 * integers Delta cannot store (unsigned 64-bit hashes, 128-bit integers read from JSON/CSV)
   are kept exactly, never rounded through a float nor blocking the run;
+* a final order is kept in the written table after ``SELECT DISTINCT ... ORDER BY``,
+  ``DISTINCT ON``, and order-keeping steps after a sort (a row index, ``explode``, ``unnest``);
 """
 
 from __future__ import annotations
@@ -120,3 +122,42 @@ def test_ingest_keeps_integers_past_int64_exactly(rat_project, fmt):
         else:
             assert result["rejected"] == [] and isinstance(out.schema["n"], pl.Decimal)
             assert out["n"].to_list() == [D(3), D(big)]  # every digit: never through a float
+
+
+# -- a final order kept through order-keeping steps ---------------------------------------------------
+N = 2_000_000  # the streaming writer loses the order of a sorted plan at this size
+
+
+@pytest.mark.slow
+def test_distinct_order_by_and_order_keeping_steps_keep_the_order(rat_project):
+    """``SELECT DISTINCT ... ORDER BY`` (Polars plans a UNIQUE keeping order above the SORT), and a
+    Python sort followed by a row index, ``unique(maintain_order=True)`` or ``explode``, were
+    streamed to the writer as if unordered: the table came out in another order."""
+    n = pl.int_range(N, eager=True)
+    pl.DataFrame({"k": n.shuffle(seed=1), "v": n.shuffle(seed=2)}).write_delta(f"{rat_project.lake}/bronze/nums")
+    rat_project.write("gold/distinct.sql", "SELECT DISTINCT k, v FROM bronze.nums ORDER BY k DESC")
+    rat_project.write("gold/distinct_on.sql", "SELECT DISTINCT ON (k) k, v FROM bronze.nums ORDER BY k, v")
+    rat_project.write("gold/ranked.py", """
+        import polars as pl
+        from ratatouille import transform
+
+        @transform("gold.ranked", inputs=["bronze.nums"])
+        def ranked(nums: pl.LazyFrame) -> pl.LazyFrame:
+            return nums.sort("v").with_row_index("rank")
+
+        @transform("gold.uniq", inputs=["bronze.nums"])
+        def uniq(nums: pl.LazyFrame) -> pl.LazyFrame:
+            return nums.sort("v").unique(maintain_order=True)
+
+        @transform("gold.exploded", inputs=["bronze.nums"])
+        def exploded(nums: pl.LazyFrame) -> pl.LazyFrame:
+            return nums.sort("v").with_columns(pl.concat_list("k", "k").alias("k")).explode("k")
+    """)
+    rat_project.run(["gold.distinct", "gold.distinct_on", "gold.ranked", "gold.uniq", "gold.exploded"])
+    assert rat_project.read("gold.distinct")["k"].is_sorted(descending=True)
+    assert rat_project.read("gold.distinct_on")["k"].is_sorted()
+    ranked = rat_project.read("gold.ranked")
+    assert ranked["v"].is_sorted() and ranked["rank"].to_list()[:3] == [0, 1, 2]
+    assert rat_project.read("gold.uniq")["v"].is_sorted()
+    exploded = rat_project.read("gold.exploded")
+    assert exploded.height == 2 * N and exploded["v"].is_sorted()
