@@ -55,10 +55,25 @@ _NAMES: dict[str, pl.DataType] = {
     "datetime": pl.Datetime("us"), "timestamp": pl.Datetime("us"), "timestamp_ntz": pl.Datetime("us"),
     "timestamp_tz": pl.Datetime("us", "UTC"), "timestamptz": pl.Datetime("us", "UTC"),
     "duration": pl.Duration("us"), "interval": pl.Duration("us"),
+    "int2": pl.Int16(), "int4": pl.Int32(), "float4": pl.Float32(), "float8": pl.Float64(), "mediumint": pl.Int32(),
+    "varbinary": pl.Binary(), "date32": pl.Date(), "large_string": pl.String(), "large_utf8": pl.String(),
 }
 _UNITS = {"ms": "ms", "us": "us", "μs": "us", "ns": "ns", "millisecond": "ms", "microsecond": "us",
           "nanosecond": "ns", "milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}
 _TOKEN = re.compile(r"\s*(<|>|\(|\)|,|:|[^\s<>(),:]+)")
+# SQL spellings of the same types (Postgres, MySQL, Spark, dbt), rewritten before parsing
+_SPELLINGS = [
+    (re.compile(r"\b(timestamp|datetime|time)\s*(\(\s*\d+\s*\))?\s+with\s+time\s+zone\b", re.I),
+     lambda m: ("timestamptz" if m[1].lower() != "time" else "time") + (m[2] or "")),
+    (re.compile(r"\s+without\s+time\s+zone\b", re.I), lambda m: ""),
+    (re.compile(r"\bdouble\s+precision\b", re.I), lambda m: "double"),
+    (re.compile(r"\bcharacter\s+varying\b|\bcharacter\b", re.I), lambda m: "varchar"),
+    (re.compile(r"\b([A-Za-z_][\w]*(?:\s*\([^()]*\))?)\s*\[\s*\]"), lambda m: f"list<{m[1]}>"),  # int[]
+]
+_SQL_PRECISION = {**{str(d): "ms" for d in range(4)}, **{str(d): "us" for d in range(4, 7)},
+                  **{str(d): "ns" for d in range(7, 10)}}  # timestamp(3), timestamp(6), timestamp(9)
+_WIDTH_IGNORED = {"int", "integer", "bigint", "smallint", "tinyint", "mediumint", "int2", "int4", "time", "binary",
+                  "varbinary", "bytes", "float", "double", "real", "bool", "boolean"}  # MySQL display widths...
 
 
 @dataclass(frozen=True)
@@ -102,8 +117,11 @@ def parse_type(text: Any) -> DeclaredType:
     List(String)
     """
     raw = str(text).strip()
-    tokens = [t for t in _TOKEN.findall(raw)]
-    if not raw or "".join(tokens).replace(" ", "") != raw.replace(" ", ""):
+    spelled = raw
+    for pattern, repl in _SPELLINGS:
+        spelled = pattern.sub(repl, spelled)
+    tokens = [t for t in _TOKEN.findall(spelled)]
+    if not raw or "".join(tokens).replace(" ", "") != spelled.replace(" ", ""):
         raise ConfigError(f"unknown column type {text!r}")
     pos = 0
     open_decimal = False
@@ -125,7 +143,9 @@ def parse_type(text: Any) -> DeclaredType:
         take("(")
         out: list[str] = []
         while peek() != ")":
-            out.append(take())
+            arg = take().split("=", 1)[-1].strip("'\"")  # Polars' repr: Datetime(time_unit='us', time_zone='UTC')
+            if arg.lower() != "none":
+                out.append(arg)
             if peek() == ",":
                 take(",")
         take(")")
@@ -141,9 +161,17 @@ def parse_type(text: Any) -> DeclaredType:
                 inner = one(False)
                 take(">")
                 return pl.List(inner)
-            if peek() == "(":
-                (inner_text,) = args() or ["string"]
-                return pl.List(parse_type(inner_text).dtype)
+            if peek() == "(":  # Polars' reprs: List(String), List(Decimal(precision=10, scale=2)), Array(Int64, 3)
+                take("(")
+                inner_type = one(False)
+                width = None
+                if peek() == ",":
+                    take(",")
+                    width = take().split("=", 1)[-1]
+                    if key != "array" or not width.isdigit():
+                        raise ConfigError(f"unknown column type {text!r}")
+                take(")")
+                return pl.Array(inner_type, int(width)) if width else pl.List(inner_type)
             raise ConfigError(f"column type {text!r}: write the element type, e.g. list<string>")
         if key == "struct":
             take("<")
@@ -176,6 +204,8 @@ def parse_type(text: Any) -> DeclaredType:
             for arg in a:
                 if arg.lower() in _UNITS:
                     unit = _UNITS[arg.lower()]
+                elif arg in _SQL_PRECISION:  # SQL's fractional-second digits: timestamp(3)
+                    unit = _SQL_PRECISION[arg]
                 else:
                     zone = _zone(arg, text)
             return pl.Datetime(unit, zone)  # type: ignore[arg-type]
@@ -188,6 +218,9 @@ def parse_type(text: Any) -> DeclaredType:
         if key in ("varchar", "char", "string", "text") and peek() == "(":
             args()  # a length is accepted and ignored: Delta strings have none
             return pl.String()
+        if key in _WIDTH_IGNORED and key in _NAMES and peek() == "(":
+            args()  # int(11), tinyint(1), time(6), binary(16): a display width or precision Delta has not
+            return _NAMES[key]
         if key in _NAMES:
             return _NAMES[key]
         dtype = getattr(pl, name, None)

@@ -5,12 +5,16 @@ tables, real transforms, real landing files). Kinds covered here:
 
 * integers Delta cannot store (unsigned 64-bit hashes, 128-bit integers read from JSON/CSV)
   are kept exactly, never rounded through a float nor blocking the run;
+* declared types in the spellings users port (SQL: ``timestamp(3)``, ``timestamp with time zone``,
+  ``double precision``, ``character varying(20)``, ``int[]``; the Polars reprs ``tools.schema()``
+  prints: ``Decimal(precision=12, scale=2)``, ``Datetime(time_unit='us', time_zone='UTC')``);
 * a final order is kept in the written table after ``SELECT DISTINCT ... ORDER BY``,
   ``DISTINCT ON``, and order-keeping steps after a sort (a row index, ``explode``, ``unnest``);
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from decimal import Decimal as D
@@ -18,7 +22,8 @@ from decimal import Decimal as D
 import polars as pl
 import pytest
 
-from ratatouille import SchemaError
+from ratatouille import CheckError, ConfigError, SchemaError
+from ratatouille._types import parse_type
 
 MODES = {
     "table": 'materialized="table"',
@@ -161,3 +166,57 @@ def test_distinct_order_by_and_order_keeping_steps_keep_the_order(rat_project):
     assert rat_project.read("gold.uniq")["v"].is_sorted()
     exploded = rat_project.read("gold.exploded")
     assert exploded.height == 2 * N and exploded["v"].is_sorted()
+
+
+# -- declared types in the spellings users port ------------------------------------------------------
+SPELLED = [
+    ("timestamp(3)", pl.Datetime("ms")), ("timestamp(6)", pl.Datetime("us")), ("datetime(6)", pl.Datetime("us")),
+    ("timestamp(9) without time zone", pl.Datetime("ns")), ("timestamp with time zone", pl.Datetime("us", "UTC")),
+    ("TIMESTAMP(3) WITH TIME ZONE", pl.Datetime("ms", "UTC")), ("timestamptz(6)", pl.Datetime("us", "UTC")),
+    ("double precision", pl.Float64), ("character varying(20)", pl.String), ("int4", pl.Int32),
+    ("float8", pl.Float64), ("float4", pl.Float32), ("tinyint(1)", pl.Int8), ("bigint(20)", pl.Int64),
+    ("text[]", pl.List(pl.String)), ("decimal(10,2)[]", pl.List(pl.Decimal(10, 2))),
+    ("Decimal(precision=12, scale=2)", pl.Decimal(12, 2)),
+    ("Datetime(time_unit='us', time_zone='UTC')", pl.Datetime("us", "UTC")),
+    ("Datetime(time_unit='ns', time_zone=None)", pl.Datetime("ns")),
+    ("List(Decimal(precision=10, scale=2))", pl.List(pl.Decimal(10, 2))),
+    ("list<timestamp with time zone>", pl.List(pl.Datetime("us", "UTC"))), ("Array(Int64, 3)", pl.Array(pl.Int64, 3)),
+]
+
+
+@pytest.mark.parametrize("text,dtype", SPELLED, ids=[t for t, _ in SPELLED])
+def test_declared_types_in_sql_and_polars_spellings(text, dtype):
+    """These were ConfigErrors ("unknown unit or time zone '3'"; Array(Int64, 3) a bare ValueError)."""
+    assert parse_type(text).dtype == dtype
+
+
+@pytest.mark.parametrize("text", ["timestamp(12)", "Array(Int64, 3, 4)", "List(String, 3)", "foo[]", "list<>"])
+def test_declared_types_still_refuse_nonsense(text):
+    with pytest.raises(ConfigError, match="type"):
+        parse_type(text)
+
+
+def test_types_copied_from_a_schema_print_check_and_ingest(rat_project):
+    """A user pastes ``tools.schema()``'s Polars reprs into ``columns:``, or a Postgres DDL's types
+    into an ingest YAML: the checks and the casts follow them."""
+    p = rat_project
+    pl.DataFrame({"id": [1], "amount": pl.Series([D("12.50")], dtype=pl.Decimal(12, 2)),
+                  "ts": pl.Series([dt.datetime(2024, 1, 1)]).dt.replace_time_zone("UTC")}
+                 ).write_delta(f"{p.lake}/bronze/src")
+    p.write("silver/c.sql", "SELECT * FROM bronze.src")
+    p.write("silver/c.yaml", "columns:\n  - {name: amount, type: 'Decimal(precision=12, scale=2)'}\n"
+                             "  - {name: ts, type: \"Datetime(time_unit='us', time_zone='UTC')\"}\n")
+    assert p.run("silver.c")["status"] == "success"
+    p.write("silver/c.yaml", "columns:\n  - {name: amount, type: 'Decimal(precision=10, scale=2)'}\n")
+    with pytest.raises(CheckError, match="silver.c"):
+        p.run("silver.c")
+    p.write("bronze/o.yaml", "source: landing/o/\nformat: csv\ncolumns:\n"
+                             "  - {name: at, type: 'timestamp(3) with time zone'}\n"
+                             "  - {name: price, type: 'double precision'}\n"
+                             "  - {name: code, type: 'character varying(3)'}\n")
+    p.landing("o/a.csv", "at,price,code\n2024-01-01 10:00:00.123,2,007\n")
+    assert p.run("bronze.o")["rejected"] == []
+    out = p.read("bronze.o")
+    assert out.schema["price"] == pl.Float64 and out["code"].to_list() == ["007"]
+    assert out.schema["at"].time_zone == "UTC"
+    assert out["at"][0] == dt.datetime(2024, 1, 1, 10, 0, 0, 123000, tzinfo=dt.timezone.utc)
