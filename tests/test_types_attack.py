@@ -8,6 +8,8 @@ tables, real transforms, real landing files). Kinds covered here:
 * declared types in the spellings users port (SQL: ``timestamp(3)``, ``timestamp with time zone``,
   ``double precision``, ``character varying(20)``, ``int[]``; the Polars reprs ``tools.schema()``
   prints: ``Decimal(precision=12, scale=2)``, ``Datetime(time_unit='us', time_zone='UTC')``);
+* watermarks compared with an input column in another zone than the table's UTC (a Python
+  view converting to local time), exact across a DST overlap;
 * names that need quoting: a merge on columns whose names hold a backtick (delta-rs' *_all
   merge clauses wrap names in unescaped backticks);
 * a final order is kept in the written table after ``SELECT DISTINCT ... ORDER BY``,
@@ -243,3 +245,38 @@ def m():
     assert out[key].to_list() == ["k1", "k2", "k3"]
     assert out["v`al"].to_list() == [1, 0, 1]  # k1 updated, k2 kept, k3 inserted
     assert out["note`s"].to_list() == ["x", None, "y"]  # a new column (schema evolution) still lands
+
+
+# -- watermarks compared with a column in another zone ------------------------------------------------
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York"])
+def test_watermark_against_a_view_in_local_time(rat_project, zone):
+    """The table stores ``ts`` in UTC, its input is a view in local time: the second run failed with
+    "could not evaluate '>' comparison between Datetime('us', 'Europe/Paris') and Datetime('us', 'UTC')".
+    Rows one hour apart that share a local wall clock (the autumn DST overlap) are told apart."""
+    p = rat_project
+    utc = pl.Datetime("us", "UTC")
+
+    def events(hours: list[tuple[int, int]]) -> None:  # (id, UTC hour on the DST-overlap night)
+        day = {"Europe/Paris": (2024, 10, 27), "America/New_York": (2024, 11, 3)}[zone]
+        base = 0 if zone == "Europe/Paris" else 5  # New York's overlap is at 05:30/06:30 UTC
+        pl.DataFrame({"id": [i for i, _ in hours],
+                      "ts": pl.Series([dt.datetime(*day, base + h, 30) for _, h in hours]).cast(utc)}
+                     ).write_delta(f"{p.lake}/bronze/events", mode="overwrite")
+
+    p.write("silver/local.py", f"""
+import polars as pl
+from ratatouille import transform
+
+@transform("silver.local", inputs=["bronze.events"], materialized="view")
+def local(events: pl.LazyFrame) -> pl.LazyFrame:
+    return events.with_columns(pl.col("ts").dt.convert_time_zone({zone!r}))
+""")
+    p.write("gold/inc.sql", "-- @materialized: incremental\nSELECT id, ts FROM silver.local\n"
+                            "{% if is_incremental() %}WHERE ts > {{ watermark('ts') }}{% endif %}\n")
+    events([(1, 0)])
+    assert p.run("gold.inc")["rows_written"] == 1
+    events([(1, 0), (2, 1)])  # the same local wall clock, one hour later
+    assert p.run("gold.inc")["rows_written"] == 1
+    assert p.run("gold.inc")["rows_written"] == 0  # nothing past the watermark
+    out = p.read("gold.inc").sort("id")
+    assert out["id"].to_list() == [1, 2] and out.schema["ts"] == utc
