@@ -5,6 +5,9 @@ tables, real transforms, real landing files). Kinds covered here:
 
 * integers Delta cannot store (unsigned 64-bit hashes, 128-bit integers read from JSON/CSV)
   are kept exactly, never rounded through a float nor blocking the run;
+* ingest of files real tools write: a header padded with spaces (" amount ") lands in the
+  table's column instead of a new one; an NDJSON file with a UTF-8 byte-order mark is read;
+  an NDJSON file of blank lines is an empty file;
 * declared types in the spellings users port (SQL: ``timestamp(3)``, ``timestamp with time zone``,
   ``double precision``, ``character varying(20)``, ``int[]``; the Polars reprs ``tools.schema()``
   prints: ``Decimal(precision=12, scale=2)``, ``Datetime(time_unit='us', time_zone='UTC')``);
@@ -280,3 +283,46 @@ def local(events: pl.LazyFrame) -> pl.LazyFrame:
     assert p.run("gold.inc")["rows_written"] == 0  # nothing past the watermark
     out = p.read("gold.inc").sort("id")
     assert out["id"].to_list() == [1, 2] and out.schema["ts"] == utc
+
+
+# -- landing files as real tools write them -------------------------------------------------------------
+def _excel(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_excel(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json", "excel"])
+def test_a_header_padded_with_spaces_lands_in_the_tables_column(rat_project, fmt):
+    """A second file whose header reads " Amount " added a new column " Amount " and left
+    ``amount`` NULL in its rows (the value silently in the wrong column)."""
+    p = rat_project
+    p.write("bronze/o.yaml", f"source: landing/o/\nformat: {fmt}\n")
+    files = {
+        "csv": ("csv", b"id,amount\n1,2\n", b"id, Amount \n2,3\n"),
+        "ndjson": ("ndjson", b'{"id": 1, "amount": 2}\n', b'{"id": 2, " Amount ": 3}\n'),
+        "json": ("json", b'[{"id": 1, "amount": 2}]', b'[{"id": 2, " Amount ": 3}]'),
+        "excel": ("xlsx", _excel(pl.DataFrame({"id": [1], "amount": [2]})),
+                  _excel(pl.DataFrame({"id": [2], " Amount ": [3]}))),
+    }
+    ext, first, second = files[fmt]
+    p.landing(f"o/a.{ext}", first)
+    p.run("bronze.o")
+    p.landing(f"o/b.{ext}", second)
+    assert p.run("bronze.o")["rejected"] == []
+    out = p.read("bronze.o").sort("id")
+    assert [c for c in out.columns if not c.startswith("_")] == ["id", "amount"]
+    assert out["amount"].to_list() == [2, 3]
+
+
+def test_ndjson_with_a_byte_order_mark_and_blank_lines(rat_project):
+    """A BOM (Windows tools) rejected a valid NDJSON file ("TapeError at character 0"); a file of
+    blank lines was rejected as "could not infer data-type" instead of an empty file."""
+    p = rat_project
+    p.write("bronze/o.yaml", "source: landing/o/\nformat: ndjson\n")
+    p.landing("o/a.ndjson", b'\xef\xbb\xbf{"id": 1, "note": "caf\xc3\xa9"}\r\n{"id": 2}\r\n')
+    p.landing("o/b.ndjson", b"\n\n  \n")
+    result = p.run("bronze.o")
+    assert [(r["file"], r["reason"]) for r in result["rejected"]] == [("landing/o/b.ndjson", "empty file (no data rows)")]
+    out = p.read("bronze.o").sort("id")
+    assert out["id"].to_list() == [1, 2] and out["note"].to_list() == ["café", None]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any, Iterable, Mapping
 
 import polars as pl
@@ -26,12 +27,30 @@ def inference(opts: Mapping[str, Any]) -> dict[str, Any]:
     return {} if "infer_schema_length" in opts else {"infer_schema_length": WHOLE_FILE}
 
 
+def _fold(name: str) -> str:
+    """A header name as matched: case and surrounding spaces ignored (``" Amount "`` is ``amount``)."""
+    return name.strip().casefold()
+
+
+def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
+    """An NDJSON file Polars' scanner refused: without its UTF-8 byte-order mark (Windows tools
+    write one), or with blank lines only (an empty frame: the caller reports "no data rows").
+
+    >>> read_ndjson_bytes(b'\\xef\\xbb\\xbf{"id": 1}\\n', {}).to_dicts(), read_ndjson_bytes(b"\\n\\n", {}).height
+    ([{'id': 1}], 0)
+    """
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if not data.strip():
+        return pl.DataFrame()
+    return pl.read_ndjson(io.BytesIO(data), **kwargs)
+
+
 def canonical_names(known: Iterable[str]) -> dict[str, str]:
     """``{folded name: name}`` of the table's and declared columns; a fold shared by two of
     them is ambiguous (mapped to ``None``) and never used."""
     out: dict[str, Any] = {}
     for name in known:
-        key = name.casefold()
+        key = _fold(name)
         if key in out and out[key] != name:
             out[key] = None
         else:
@@ -50,9 +69,10 @@ def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFra
     seen: dict[str, str] = {}
     rename: dict[str, str] = {}
     for col in df.columns:
-        key = col.casefold()
+        key = _fold(col)
         if key in seen:
-            raise BadFile(f"columns {seen[key]!r} and {col!r} differ only in case: rename one of them")
+            raise BadFile(f"columns {seen[key]!r} and {col!r} differ only in case (or surrounding spaces): "
+                          "rename one of them")
         seen[key] = col
         target = names.get(key)
         if target is None and key in names and col not in names.values():

@@ -270,9 +270,12 @@ class IngestTransform(Transform):
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
             kwargs.update(_ingest_schema.inference(opts))  # a key first seen late is kept
-            if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
-                return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
-            return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+            try:
+                if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
+                    return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
+                return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+            except pl.exceptions.ComputeError:  # a byte-order mark, or blank lines only
+                return _ingest_schema.read_ndjson_bytes(lake.read_bytes(full), kwargs)
         data = lake.read_bytes(full)
         if fmt == "json":
             kwargs = {"schema_overrides": overrides} if overrides else {}
