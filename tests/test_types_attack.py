@@ -15,6 +15,8 @@ tables, real transforms, real landing files). Kinds covered here:
   view converting to local time), exact across a DST overlap;
 * names that need quoting: a merge on columns whose names hold a backtick (delta-rs' *_all
   merge clauses wrap names in unescaped backticks);
+* SQL: ``SUM(DISTINCT n)`` over a narrow integer was rewritten into invalid SQL (a syntax
+  error for a query Polars answers) and now sums in BIGINT;
 * a final order is kept in the written table after ``SELECT DISTINCT ... ORDER BY``,
   ``DISTINCT ON``, and order-keeping steps after a sort (a row index, ``explode``, ``unnest``);
 """
@@ -326,3 +328,17 @@ def test_ndjson_with_a_byte_order_mark_and_blank_lines(rat_project):
     assert [(r["file"], r["reason"]) for r in result["rejected"]] == [("landing/o/b.ndjson", "empty file (no data rows)")]
     out = p.read("bronze.o").sort("id")
     assert out["id"].to_list() == [1, 2] and out["note"].to_list() == ["café", None]
+
+
+# -- SQL the pre-parse and the rewrite must keep valid ----------------------------------------------------
+def test_sum_distinct_over_a_narrow_integer(rat_project):
+    """``SUM(DISTINCT n)`` was rewritten to ``SUM(CAST(DISTINCT n AS BIGINT))``: "SQL syntax error:
+    Expected AS after CAST", though Polars' SQLContext answers it."""
+    p = rat_project
+    pl.DataFrame({"k": ["a", "a", "b", "b"], "n": pl.Series([2_000_000_000, 2_100_000_000] * 2, dtype=pl.Int32)}
+                 ).write_delta(f"{p.lake}/bronze/t")
+    out = p.query("SELECT k, SUM(DISTINCT n) AS d, SUM(n) AS s, COUNT(DISTINCT n) AS c FROM bronze.t GROUP BY k ORDER BY k")
+    assert out["d"].to_list() == [4_100_000_000, 4_100_000_000] and out["s"].to_list() == [4_100_000_000] * 2
+    p.write("gold/d.sql", "SELECT SUM(DISTINCT n) AS d FROM bronze.t")
+    p.run("gold.d")
+    assert p.read("gold.d")["d"].to_list() == [4_100_000_000]
