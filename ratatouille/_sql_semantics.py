@@ -104,6 +104,7 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
             wide.add(mark)
     if not (days or sums or wide):
         return None
+    original = tree.copy()
     for node in nodes:
         mark = node.meta.get(_MARK)
         if mark in sums:
@@ -114,6 +115,23 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
         elif mark in days or mark in wide:
             node.set("this", _bigint(node.left))
             node.set("expression", _bigint(node.right))
+    return _written_back(tree, original, narrow)
+
+
+def _written_back(tree: exp.Expression, original: exp.Expression, narrow: bool) -> str | None:
+    """The rewritten tree as SQL, checked first: written back without the rewrite, the query
+    must read as it was parsed (sqlglot writes some functions in Postgres' terms that Polars
+    reads otherwise). If not, the rewrite is not used: narrow integers widen the tables
+    (:class:`Untypable`), a query with only dates runs as written."""
+    text = original.sql(dialect=Polars)
+    try:
+        same = parse_sql(text)[0] == original
+    except Exception:  # noqa: BLE001
+        same = False
+    if not same:
+        if narrow:
+            raise Untypable(f"sqlglot does not write this query back as written: {text}")
+        return None
     return tree.sql(dialect=Polars)
 
 
