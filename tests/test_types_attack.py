@@ -8,6 +8,9 @@ tables, real transforms, real landing files). Kinds covered here:
 * ingest of files real tools write: a header padded with spaces (" amount ") lands in the
   table's column instead of a new one; an NDJSON file with a UTF-8 byte-order mark is read;
   an NDJSON file of blank lines is an empty file;
+* a value that does not fit the table's type exactly is never rounded silently by ingest, also
+  inside structs and lists (``{"m": {"a": 2.5}}`` into a struct of integers was stored as 2) and
+  for a decimal's scale (1.2345 into decimal(10,2) was stored as 1.23);
 * declared types in the spellings users port (SQL: ``timestamp(3)``, ``timestamp with time zone``,
   ``double precision``, ``character varying(20)``, ``int[]``; the Polars reprs ``tools.schema()``
   prints: ``Decimal(precision=12, scale=2)``, ``Datetime(time_unit='us', time_zone='UTC')``);
@@ -371,3 +374,36 @@ def test_sql_written_back_after_the_rewrite_means_the_same(rat_project, sql, col
     expected = pl.SQLContext(q=frame).execute(sql.replace("bronze.q", "q"), eager=True)
     got = rat_project.query(sql)
     assert got[col].dtype == expected[col].dtype and got[col].to_list() == expected[col].to_list()
+
+
+# -- ingest never rounds a value silently -------------------------------------------------------------
+def test_ingest_never_rounds_nested_fractions_or_decimal_digits(rat_project):
+    """Top-level 2.5 into an integer column was already refused with the option; inside a struct
+    or a list it was stored as 2 (file recorded as ingested), and a parquet decimal(12,4) into a
+    decimal(10,2) table lost its last digits. Now: rejected naming the option by default,
+    widened exactly under sync_all_columns."""
+    p = rat_project
+    first = b'{"id": 1, "m": {"a": 1}, "l": [1]}\n'
+    later = b'{"id": 2, "m": {"a": 2.5}, "l": [2.5, 3]}\n'
+    for policy in ("append_new_columns", "sync_all_columns"):
+        p.write(f"bronze/{policy}.yaml", f"source: landing/{policy}/\nformat: ndjson\non_schema_change: {policy}\n")
+        p.landing(f"{policy}/a.ndjson", first)
+        p.run(f"bronze.{policy}")
+        p.landing(f"{policy}/b.ndjson", later)
+        result = p.run(f"bronze.{policy}")
+        out = p.read(f"bronze.{policy}").sort("id")
+        if policy == "append_new_columns":
+            (rejected,) = result["rejected"]
+            assert "'m'" in rejected["reason"] and "sync_all_columns" in rejected["reason"]
+            assert out["id"].to_list() == [1]
+        else:
+            assert result["rejected"] == []
+            assert out["m"].to_list() == [{"a": 1.0}, {"a": 2.5}] and out["l"].to_list() == [[1.0], [2.5, 3.0]]
+    p.write("bronze/dec.yaml", "source: landing/dec/\nformat: parquet\n")
+    for name, value, dtype in (("a", D("1.25"), pl.Decimal(10, 2)), ("b", D("1.2345"), pl.Decimal(12, 4))):
+        buf = io.BytesIO()
+        pl.DataFrame({"amount": pl.Series([value], dtype=dtype)}).write_parquet(buf)
+        p.landing(f"dec/{name}.parquet", buf.getvalue())
+        result = p.run("bronze.dec")
+    assert [r["file"] for r in result["rejected"]] == ["landing/dec/b.parquet"]
+    assert p.read("bronze.dec")["amount"].to_list() == [D("1.25")]

@@ -45,6 +45,37 @@ def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
     return pl.read_ndjson(io.BytesIO(data), **kwargs)
 
 
+def _rounds(src: pl.DataType, dst: pl.DataType) -> bool:
+    """Whether a cast from ``src`` to ``dst`` may round a value without failing, at any depth:
+    a float into an integer (the fraction is cut), a decimal into a smaller scale, Float64 into
+    Float32 (the type policy never narrows those silently)."""
+    if isinstance(src, pl.Struct) and isinstance(dst, pl.Struct):
+        fields = {f.name: f.dtype for f in dst.fields}
+        return any(f.name in fields and _rounds(f.dtype, fields[f.name]) for f in src.fields)
+    if isinstance(src, (pl.List, pl.Array)) and isinstance(dst, (pl.List, pl.Array)):
+        return _rounds(src.inner, dst.inner)  # type: ignore[arg-type]
+    if src.is_float() and dst.is_integer():
+        return True
+    if isinstance(src, pl.Decimal) and isinstance(dst, pl.Decimal):
+        return (dst.scale or 0) < (src.scale or 0)
+    return src == pl.Float64 and dst == pl.Float32
+
+
+def rounded(s: pl.Series, out: pl.Series) -> pl.Series | None:
+    """The values of ``s`` that ``out`` (``s`` cast to the table's type) no longer holds exactly
+    (``2.5`` in a struct field of integers became ``2``), or ``None``: such a file is not ingested
+    as if it fitted; the caller reports it with the option that widens the table.
+
+    >>> s = pl.Series("m", [{"a": 1.0}, {"a": 2.5}])
+    >>> rounded(s, s.cast(pl.Struct({"a": pl.Int64}))).to_list()
+    [{'a': 2.5}]
+    """
+    if s.dtype == out.dtype or not _rounds(s.dtype, out.dtype):
+        return None
+    lost = s.is_not_null() & ~out.cast(s.dtype, strict=False).eq_missing(s)
+    return s.filter(lost) if lost.any() else None
+
+
 def canonical_names(known: Iterable[str]) -> dict[str, str]:
     """``{folded name: name}`` of the table's and declared columns; a fold shared by two of
     them is ambiguous (mapped to ``None``) and never used."""

@@ -714,6 +714,9 @@ def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
             out = s.cast(dtype, strict=True)
         else:
             out = s.cast(dtype, strict=True)
+            lost = _ingest_schema.rounded(s, out)  # 2.5 in a struct of integers, a decimal's last digits
+            if lost is not None:
+                _raise(lost[0])
     except BadFile as exc:
         raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})") from None
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
@@ -744,8 +747,8 @@ def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None
         if isinstance(dtype, pl.Datetime):
             return text.str.to_datetime(time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=True)
         return text.cast(dtype, strict=True)
-    if src.is_float() and dtype.is_integer():
-        return None  # a fractional value must not be truncated: checked eagerly
+    if (src.is_float() and dtype.is_integer()) or _ingest_schema._rounds(src, dtype):
+        return None  # a fractional value must not be truncated (also nested, or a decimal's scale): checked eagerly
     return col.cast(dtype, strict=True)
 
 
