@@ -293,14 +293,53 @@ def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.Data
         return pl.Decimal(38, 0)
     if dtype.is_unsigned_integer():  # Delta has no unsigned types: the signed type holding every value
         return _UNSIGNED_AS[type(dtype) if not isinstance(dtype, type) else dtype]
+    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype in (pl.Categorical, pl.Enum):
+        return pl.String()  # Delta has no dictionary type (delta-rs' writer panics on one)
     if isinstance(dtype, (pl.List, pl.Array)):
         inner_fb = fallback.inner if isinstance(fallback, (pl.List, pl.Array)) else None
         inner = storable(dtype.inner, inner_fb)  # type: ignore[arg-type]
-        return pl.List(inner) if isinstance(dtype, pl.List) else pl.Array(inner, dtype.shape)
+        return pl.List(inner)  # Delta's arrays have no fixed size: Array(Int64, 2) is stored as a list
     if isinstance(dtype, pl.Struct):
         fb = {f.name: f.dtype for f in fallback.fields} if isinstance(fallback, pl.Struct) else {}
         return pl.Struct([pl.Field(f.name, storable(f.dtype, fb.get(f.name))) for f in dtype.fields])
     return dtype
+
+
+_UNSTORABLE = {pl.Time: "a time of day", pl.Duration: "a duration", pl.Object: "Python objects"}
+_UNSTORABLE_HINT = {pl.Time: "cast it to a string (.dt.to_string(), CAST(t AS VARCHAR)) or combine it with a date",
+                    pl.Duration: "cast it to a number (.dt.total_seconds(); in SQL CAST(d AS BIGINT), microseconds)",
+                    pl.Object: "convert it to a Polars type"}
+
+
+def refuse_unstorable(schema: Mapping[str, pl.DataType], name: str | None = None) -> None:
+    """One :class:`~ratatouille.errors.SchemaError` naming every column (also nested) whose type
+    Delta Lake cannot store (time of day, duration, Python objects), with the cast to use;
+    raised before anything is written (delta-rs would fail with a bare "Invalid data type").
+
+    >>> refuse_unstorable({"elapsed": pl.Duration("us")})
+    Traceback (most recent call last):
+    ...
+    ratatouille.errors.SchemaError: column 'elapsed' is Duration(time_unit='us') (a duration), which Delta Lake cannot store: cast it to a number (.dt.total_seconds(); in SQL CAST(d AS BIGINT), microseconds)
+    """
+    problems = []
+    for col, dtype in schema.items():
+        found = _unstorable_in(_inst(dtype))
+        if found is not None:
+            base = found.base_type()
+            problems.append(f"column {col!r} is {_inst(dtype)} ({_UNSTORABLE[base]}), which Delta Lake cannot store: "
+                            f"{_UNSTORABLE_HINT[base]}")
+    if problems:
+        raise SchemaError("; ".join(problems), transform=name)
+
+
+def _unstorable_in(dtype: pl.DataType) -> pl.DataType | None:
+    if dtype.base_type() in _UNSTORABLE:
+        return dtype
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _unstorable_in(_inst(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return next((t for t in (_unstorable_in(_inst(f.dtype)) for f in dtype.fields) if t is not None), None)
+    return None
 
 
 def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) -> Frame:
@@ -311,6 +350,7 @@ def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) ->
     String
     """
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    refuse_unstorable(schema)
     declared = declared or {}
     exprs = [_to(pl.col(c), t, storable(t, declared.get(c))) for c, t in schema.items()
              if storable(t, declared.get(c)) != t]
@@ -471,6 +511,7 @@ def reconcile(data: Frame, table_schema: Mapping[str, pl.DataType], *, on_schema
                           transform=name)
     declared = declared or {}
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    refuse_unstorable(schema, name)
     exprs: list[pl.Expr] = []
     widen: dict[str, pl.DataType] = {}
     narrowed: dict[str, tuple[pl.DataType, pl.DataType]] = {}

@@ -23,6 +23,10 @@ tables, real transforms, real landing files). Kinds covered here:
 * SQL written back after the BIGINT / days rewrite means what the user wrote: sqlglot wrote
   ``TRY_CAST`` as ``CAST``, ``LOG10(x)`` as ``LOG(10, x)`` (Polars: log of 10 in base x, a wrong
   number), ``MEDIAN``/``ARRAY_LENGTH`` in forms Polars refuses, ``TINYINT`` as ``SMALLINT``;
+* types Delta cannot store at all: categoricals/enums (delta-rs' writer panicked) are stored as
+  strings, fixed-size arrays as lists; a time of day or a duration (``SELECT t2 - t1``) is one
+  SchemaError naming the column and the cast (a bare "Invalid data type" before), and in ingest
+  rejects that file only (it failed every run);
 * a final order is kept in the written table after ``SELECT DISTINCT ... ORDER BY``,
   ``DISTINCT ON``, and order-keeping steps after a sort (a row index, ``explode``, ``unnest``);
 """
@@ -407,3 +411,50 @@ def test_ingest_never_rounds_nested_fractions_or_decimal_digits(rat_project):
         result = p.run("bronze.dec")
     assert [r["file"] for r in result["rejected"]] == ["landing/dec/b.parquet"]
     assert p.read("bronze.dec")["amount"].to_list() == [D("1.25")]
+
+
+# -- types Delta cannot store at all ------------------------------------------------------------------
+@pytest.mark.parametrize("mode", list(MODES))
+def test_categoricals_enums_and_arrays_are_stored(rat_project, mode):
+    """A Categorical or Enum column made delta-rs' writer panic ("cannot downcast Utf8View
+    dictionary value"); a fixed-size Array failed with "incoming Array(Int64, 2) != target List"."""
+    for run in range(2):
+        _py(rat_project, mode, f'pl.DataFrame({{"id": [{run}], "p": ["a"], "c": ["x"], "e": ["y"], "a": [[1, {run}]]}})'
+                               '.with_columns(pl.col("c").cast(pl.Categorical), pl.col("e").cast(pl.Enum(["y", "z"])),'
+                               ' pl.col("a").cast(pl.Array(pl.Int64, 2)))')
+        assert rat_project.run("gold.t")["status"] == "success"
+    out = rat_project.read("gold.t").sort("id")
+    assert (out.schema["c"], out.schema["e"], out.schema["a"]) == (pl.String, pl.String, pl.List(pl.Int64))
+    assert out.row(-1, named=True) | {"p": "a"} == {"id": 1, "p": "a", "c": "x", "e": "y", "a": [1, 1]}
+
+
+def test_a_duration_or_time_of_day_is_one_clear_error(rat_project):
+    pl.DataFrame({"id": [1], "t1": [dt.datetime(2024, 1, 1)], "t2": [dt.datetime(2024, 1, 2)]}
+                 ).write_delta(f"{rat_project.lake}/bronze/ev")
+    rat_project.write("silver/el.sql", "SELECT id, t2 - t1 AS elapsed, CAST(t2 AS TIME) AS at FROM bronze.ev")
+    with pytest.raises(SchemaError, match=r"(?s)'elapsed' is Duration.*CAST\(d AS BIGINT\).*'at' is Time") as err:
+        rat_project.run("silver.el")
+    assert "silver.el" in str(err.value) and rat_project.version("silver.el") is None
+    rat_project.write("silver/el.sql", "SELECT id, CAST(t2 - t1 AS BIGINT) AS elapsed, CAST(CAST(t2 AS TIME) AS VARCHAR) AS at "
+                                       "FROM bronze.ev")
+    assert rat_project.run("silver.el")["status"] == "success"
+    assert rat_project.read("silver.el").row(0) == (1, 86_400_000_000, "00:00:00")
+
+
+def test_ingest_rejects_only_the_file_with_a_time_of_day(rat_project):
+    """A parquet file with a Time column failed every ingest run (the good files never landed)."""
+    p = rat_project
+    p.write("bronze/o.yaml", "source: landing/o/\nformat: parquet\n")
+    for name, frame in (("a", pl.DataFrame({"id": [1], "at": [dt.time(1, 2)]})), ("b", pl.DataFrame({"id": [2]}))):
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        p.landing(f"o/{name}.parquet", buf.getvalue())
+    result = p.run("bronze.o")
+    assert [r["file"] for r in result["rejected"]] == ["landing/o/a.parquet"]
+    assert "'at' is Time" in result["rejected"][0]["reason"] and p.read("bronze.o")["id"].to_list() == [2]
+    p.write("bronze/d.yaml", "source: landing/d/\nformat: parquet\ncolumns:\n  - {name: at, type: string}\n")
+    buf = io.BytesIO()
+    pl.DataFrame({"id": [1], "at": [dt.time(1, 2)]}).write_parquet(buf)
+    p.landing("d/a.parquet", buf.getvalue())
+    assert p.run("bronze.d")["rejected"] == []  # declared as a string: it lands
+    assert p.read("bronze.d")["at"].to_list() == ["01:02:00"]

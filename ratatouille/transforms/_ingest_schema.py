@@ -76,6 +76,19 @@ def rounded(s: pl.Series, out: pl.Series) -> pl.Series | None:
     return s.filter(lost) if lost.any() else None
 
 
+def storable_file(df: pl.DataFrame) -> None:
+    """Raise ``BadFile`` (the file is rejected, the run goes on) when a column of ``df`` has a type
+    Delta Lake cannot store (a time of day, a duration), naming it and the way out."""
+    from .._types import refuse_unstorable
+    from ..errors import SchemaError
+    from .ingest import BadFile
+
+    try:
+        refuse_unstorable(df.schema)
+    except SchemaError as exc:
+        raise BadFile(f"{exc.args[0]}; or declare the column's type (columns: - {{name: ..., type: string}})") from None
+
+
 def canonical_names(known: Iterable[str]) -> dict[str, str]:
     """``{folded name: name}`` of the table's and declared columns; a fold shared by two of
     them is ambiguous (mapped to ``None``) and never used."""

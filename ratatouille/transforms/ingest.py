@@ -352,10 +352,12 @@ class IngestTransform(Transform):
                         pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
                 file_targets = _ingest_schema.file_targets(targets, df.schema)
                 try:
-                    return self._conform(df, file_targets, meta=meta)
+                    out = self._conform(df, file_targets, meta=meta)
                 except BadFile as exc:  # a wider type: widened (sync_all_columns) or the option named
-                    return self._conform(df, _ingest_schema.widen_targets(
+                    out = self._conform(df, _ingest_schema.widen_targets(
                         df, file_targets, table_types, self.config.on_schema_change, exc), meta=meta)
+                _ingest_schema.storable_file(out)  # a time of day, a duration: this file is rejected, not the run
+                return out
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
@@ -396,7 +398,7 @@ class IngestTransform(Transform):
                     expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
                 if known is not None:
                     plan.reingested.append(f.rel)
-                seen.update((c.casefold(), c) for c in df.columns if c.casefold() not in seen)
+                seen.update((_ingest_schema._fold(c), c) for c in df.columns if _ingest_schema._fold(c) not in seen)
                 plan.files.append(f.rel)
                 plan.fingerprints[f.rel] = f.fingerprint
                 frames.append(df)
