@@ -117,7 +117,7 @@ def parse_type(text: Any) -> DeclaredType:
     List(String)
     """
     raw = str(text).strip()
-    spelled = raw
+    spelled = _polars_structs(raw)
     for pattern, repl in _SPELLINGS:
         spelled = pattern.sub(repl, spelled)
     tokens = [t for t in _TOKEN.findall(spelled)]
@@ -239,6 +239,28 @@ def parse_type(text: Any) -> DeclaredType:
     if pos != len(tokens):
         raise ConfigError(f"unknown column type {text!r}")
     return DeclaredType(raw, dtype, open_decimal)
+
+
+def _polars_structs(text: str) -> str:
+    """Polars' struct repr as the declared form: ``Struct({'a': Int64})`` -> ``struct<a: Int64>``."""
+    out, i = [], 0
+    while True:
+        start = text.lower().find("struct({", i)
+        if start < 0:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:start] + "struct<")
+        depth, j = 0, start + len("struct(")
+        while j < len(text):
+            depth += {"(": 1, "{": 1, ")": -1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        if j >= len(text) or text[j] != "}" or text[j + 1:j + 2] != ")":
+            return text  # not Polars' repr: the parser reports it
+        inner = _polars_structs(text[start + len("struct({"):j])
+        out.append(re.sub(r"""(['"])([^'"]*)\1\s*:""", r"\2:", inner) + ">")
+        i = j + 2
 
 
 def _arg(text: str) -> Any:

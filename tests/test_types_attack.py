@@ -200,6 +200,9 @@ SPELLED = [
     ("Datetime(time_unit='ns', time_zone=None)", pl.Datetime("ns")),
     ("List(Decimal(precision=10, scale=2))", pl.List(pl.Decimal(10, 2))),
     ("list<timestamp with time zone>", pl.List(pl.Datetime("us", "UTC"))), ("Array(Int64, 3)", pl.Array(pl.Int64, 3)),
+    ("Struct({'a': Int64, 'b': String})", pl.Struct({"a": pl.Int64, "b": pl.String})),
+    ("List(Struct({'a': Decimal(precision=10, scale=2), 's': Struct({'x': Datetime(time_unit='us', time_zone='UTC')})}))",
+     pl.List(pl.Struct({"a": pl.Decimal(10, 2), "s": pl.Struct({"x": pl.Datetime("us", "UTC")})}))),
 ]
 
 
@@ -209,7 +212,8 @@ def test_declared_types_in_sql_and_polars_spellings(text, dtype):
     assert parse_type(text).dtype == dtype
 
 
-@pytest.mark.parametrize("text", ["timestamp(12)", "Array(Int64, 3, 4)", "List(String, 3)", "foo[]", "list<>"])
+@pytest.mark.parametrize("text", ["timestamp(12)", "Array(Int64, 3, 4)", "List(String, 3)", "foo[]", "list<>",
+                                  "Struct({'a': Int64", "Struct({'a': Int64})x"])
 def test_declared_types_still_refuse_nonsense(text):
     with pytest.raises(ConfigError, match="type"):
         parse_type(text)
@@ -467,3 +471,18 @@ def test_a_bigint_sum_past_int64_does_not_wrap(rat_project):
     pl.DataFrame({"ns": [9_000_000_000_000_000_000, 9_000_000_000_000_000_000]}).write_delta(f"{rat_project.lake}/bronze/big")
     total = rat_project.query("SELECT SUM(ns) AS total FROM bronze.big")["total"][0]
     assert total == 18_000_000_000_000_000_000
+
+
+def test_every_type_tools_schema_prints_can_be_declared(rat_project):
+    """What ``tools.schema()`` shows is what a user pastes into ``columns:``: each printed type
+    parses back to itself (a struct's repr was refused)."""
+    from ratatouille import tools
+
+    pl.DataFrame({"i": [1], "d": pl.Series([D("1.5")], dtype=pl.Decimal(12, 2)), "f": [1.5], "b": [True],
+                  "s": ["x"], "day": [dt.date(2024, 1, 1)], "ts": pl.Series([dt.datetime(2024, 1, 1)]).dt.replace_time_zone("UTC"),
+                  "naive": [dt.datetime(2024, 1, 1)], "l": [["a"]], "st": [{"a": 1, "n": {"x": [1.5]}}], "bin": [b"x"]}
+                 ).write_delta(f"{rat_project.lake}/bronze/all")
+    schema = tools.schema("bronze.all")
+    assert len(schema) == 11
+    for col, dtype in schema.items():
+        assert parse_type(str(dtype)).dtype == dtype, col
