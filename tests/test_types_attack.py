@@ -486,3 +486,25 @@ def test_every_type_tools_schema_prints_can_be_declared(rat_project):
     assert len(schema) == 11
     for col, dtype in schema.items():
         assert parse_type(str(dtype)).dtype == dtype, col
+
+
+def test_a_declared_local_zone_is_met_by_the_stored_utc_instants(rat_project):
+    """Ingest with ``type: 'timestamp(us, Europe/Paris)'`` converted the values to UTC (Delta's
+    zone) and then failed its own dtype check on every run: the table could never be built."""
+    p = rat_project
+    p.write("bronze/o.yaml", "source: landing/o/\nformat: csv\ncolumns:\n"
+                             "  - {name: ts, type: 'timestamp(us, Europe/Paris)'}\n")
+    p.landing("o/a.csv", "id,ts\n1,2024-07-01 02:30:00\n")
+    assert p.run("bronze.o")["rejected"] == []
+    p.landing("o/b.csv", "id,ts\n2,2024-01-01 02:30:00\n")
+    assert p.run("bronze.o")["rows_written"] == 1
+    out = p.read("bronze.o").sort("id")
+    assert out.schema["ts"] == pl.Datetime("us", "UTC")
+    assert [t.hour for t in out["ts"].to_list()] == [0, 1]  # 02:30 in Paris: summer UTC+2, winter UTC+1
+    # a SQL transform over it declaring the local zone passes its check too; a naive declaration does not
+    p.write("silver/s.sql", "SELECT id, ts FROM bronze.o")
+    p.write("silver/s.yaml", "columns:\n  - {name: ts, type: 'timestamp(us, Europe/Paris)'}\n")
+    assert p.run("silver.s")["status"] == "success"
+    p.write("silver/s.yaml", "columns:\n  - {name: ts, type: timestamp}\n")
+    with pytest.raises(CheckError):
+        p.run("silver.s")
