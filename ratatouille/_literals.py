@@ -30,7 +30,7 @@ The value is formatted by Polars itself, so nanoseconds are never rounded away (
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import polars as pl
 
@@ -41,18 +41,36 @@ __all__ = ["typed_literal", "watermark_literal"]
 _DIGITS = {"ms": 3, "us": 6, "ns": 9}
 
 
-def watermark_literal(target: pl.LazyFrame, column: str) -> str:
+def watermark_literal(target: pl.LazyFrame, column: str, inputs: Mapping[str, pl.LazyFrame] | None = None) -> str:
     """The maximum of ``column`` in ``target`` as a SQL literal of the column's type (``NULL`` if empty).
+
+    ``inputs``: the query's input tables. The table stores a zone-aware column in UTC, but the
+    query compares the literal with the INPUT's column, which may hold another zone (a Python
+    view converting to ``Europe/Paris``); Polars cannot compare a UTC timestamp with it, so when
+    the inputs' columns of that name share one other zone, the literal is the instant written
+    with its offset, which Polars reads in the compared column's zone (exact across DST).
 
     Raises
     ------
     SQLError: ``column`` is not a column of ``target``.
+
+    >>> import datetime as dt
+    >>> t = pl.LazyFrame({"ts": [dt.datetime(2024, 10, 27, 0, 30)]}, schema={"ts": pl.Datetime("us", "UTC")})
+    >>> src = {"bronze.e": pl.LazyFrame(schema={"ts": pl.Datetime("us", "Europe/Paris")})}
+    >>> watermark_literal(t, "ts", src)
+    "'2024-10-27 00:30:00.000000+00:00'"
     """
     schema = target.collect_schema()
     if column not in schema.names():
         raise SQLError(f"watermark column {column!r} is not in the target table (its columns: "
                        f"{', '.join(schema.names())})")
-    return typed_literal(target.select(pl.col(column).max()), schema[column])
+    dtype = schema[column]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone and inputs:
+        zones = {t.time_zone for lf in inputs.values() for c, t in lf.collect_schema().items()
+                 if c == column and isinstance(t, pl.Datetime) and t.time_zone}
+        if len(zones) == 1 and zones != {dtype.time_zone}:
+            dtype = pl.Datetime(dtype.time_unit, zones.pop())  # type: ignore[arg-type]
+    return typed_literal(target.select(pl.col(column).max()), dtype)
 
 
 def typed_literal(value: Any, dtype: pl.DataType) -> str:

@@ -21,7 +21,10 @@ import polars as pl
 
 # plan nodes that keep the order of the rows below them (the spine from the root down to a sort)
 _KEEPS_ORDER = ("simple π", "π", "SELECT", "WITH_COLUMNS", "SLICE", "FILTER", "RENAME", "FAST_PROJECT",
-                "HSTACK", "PROJECT", "MAP")
+                "HSTACK", "PROJECT", "MAP",
+                # SQL's DISTINCT (and DISTINCT ON) above ORDER BY, unique(maintain_order=True), a row
+                # index, explode and unnest keep the order of the rows below them
+                "UNIQUE[maintain_order: true", "ROW INDEX", "EXPLODE", "UNNEST")
 _NODE = re.compile(r"^[A-Za-zπ_]")
 
 

@@ -81,6 +81,18 @@ def is_in(column: str, values: Iterable[Any]) -> str:
     return f"{ident(column)} IN (" + ", ".join(literal(v) for v in values) + ")"
 
 
+def assignments(columns: Sequence[str], target: str = "t", source: str = "s") -> dict[str, str]:
+    """A merge's ``SET``/``INSERT`` list, every column from the source: ``{'"t"."k"': '"s"."k"'}``.
+
+    delta-rs' ``when_matched_update_all``/``when_not_matched_insert_all`` wrap names in backticks
+    without escaping them, so a column called ``a`b`` or ```x``` broke the merge.
+
+    >>> assignments(["a`b"])
+    {'"t"."a`b"': '"s"."a`b"'}
+    """
+    return {ident(c, target): ident(c, source) for c in columns}
+
+
 def join_on(keys: Sequence[str], left: str = "t", right: str = "s") -> str:
     """A merge condition ``"t"."k" = "s"."k" AND ...``.
 

@@ -56,6 +56,22 @@ class Polars(Postgres):
 
     class Parser(Postgres.Parser):
         FACTOR = {**Postgres.Parser.FACTOR, TokenType.DIV: exp.IntDiv}
+        # Polars' LOG(x, base) is not Postgres' LOG(base, x): LOG10/LOG2 stay themselves
+        FUNCTIONS = {**Postgres.Parser.FUNCTIONS,
+                     "LOG10": lambda args: exp.Anonymous(this="LOG10", expressions=args),
+                     "LOG2": lambda args: exp.Anonymous(this="LOG2", expressions=args)}
+
+    class Generator(Postgres.Generator):
+        """SQL written back (after a rewrite, :mod:`ratatouille._sql_semantics`) as Polars reads
+        it, where Postgres' spelling would mean something else to Polars."""
+
+        TYPE_MAPPING = {**Postgres.Generator.TYPE_MAPPING, exp.DataType.Type.TINYINT: "TINYINT"}
+        TRANSFORMS = {
+            **Postgres.Generator.TRANSFORMS,
+            exp.TryCast: lambda self, e: f"TRY_CAST({self.sql(e, 'this')} AS {self.sql(e, 'to')})",
+            exp.Median: lambda self, e: self.func("MEDIAN", e.this),
+            exp.ArraySize: lambda self, e: self.func("ARRAY_LENGTH", e.this, e.expression),
+        }
 
 
 # statement kinds a query may be (sqlglot node types at the root, after parentheses)

@@ -55,10 +55,25 @@ _NAMES: dict[str, pl.DataType] = {
     "datetime": pl.Datetime("us"), "timestamp": pl.Datetime("us"), "timestamp_ntz": pl.Datetime("us"),
     "timestamp_tz": pl.Datetime("us", "UTC"), "timestamptz": pl.Datetime("us", "UTC"),
     "duration": pl.Duration("us"), "interval": pl.Duration("us"),
+    "int2": pl.Int16(), "int4": pl.Int32(), "float4": pl.Float32(), "float8": pl.Float64(), "mediumint": pl.Int32(),
+    "varbinary": pl.Binary(), "date32": pl.Date(), "large_string": pl.String(), "large_utf8": pl.String(),
 }
 _UNITS = {"ms": "ms", "us": "us", "μs": "us", "ns": "ns", "millisecond": "ms", "microsecond": "us",
           "nanosecond": "ns", "milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}
 _TOKEN = re.compile(r"\s*(<|>|\(|\)|,|:|[^\s<>(),:]+)")
+# SQL spellings of the same types (Postgres, MySQL, Spark, dbt), rewritten before parsing
+_SPELLINGS = [
+    (re.compile(r"\b(timestamp|datetime|time)\s*(\(\s*\d+\s*\))?\s+with\s+time\s+zone\b", re.I),
+     lambda m: ("timestamptz" if m[1].lower() != "time" else "time") + (m[2] or "")),
+    (re.compile(r"\s+without\s+time\s+zone\b", re.I), lambda m: ""),
+    (re.compile(r"\bdouble\s+precision\b", re.I), lambda m: "double"),
+    (re.compile(r"\bcharacter\s+varying\b|\bcharacter\b", re.I), lambda m: "varchar"),
+    (re.compile(r"\b([A-Za-z_][\w]*(?:\s*\([^()]*\))?)\s*\[\s*\]"), lambda m: f"list<{m[1]}>"),  # int[]
+]
+_SQL_PRECISION = {**{str(d): "ms" for d in range(4)}, **{str(d): "us" for d in range(4, 7)},
+                  **{str(d): "ns" for d in range(7, 10)}}  # timestamp(3), timestamp(6), timestamp(9)
+_WIDTH_IGNORED = {"int", "integer", "bigint", "smallint", "tinyint", "mediumint", "int2", "int4", "time", "binary",
+                  "varbinary", "bytes", "float", "double", "real", "bool", "boolean"}  # MySQL display widths...
 
 
 @dataclass(frozen=True)
@@ -102,8 +117,11 @@ def parse_type(text: Any) -> DeclaredType:
     List(String)
     """
     raw = str(text).strip()
-    tokens = [t for t in _TOKEN.findall(raw)]
-    if not raw or "".join(tokens).replace(" ", "") != raw.replace(" ", ""):
+    spelled = _polars_structs(raw)
+    for pattern, repl in _SPELLINGS:
+        spelled = pattern.sub(repl, spelled)
+    tokens = [t for t in _TOKEN.findall(spelled)]
+    if not raw or "".join(tokens).replace(" ", "") != spelled.replace(" ", ""):
         raise ConfigError(f"unknown column type {text!r}")
     pos = 0
     open_decimal = False
@@ -125,7 +143,9 @@ def parse_type(text: Any) -> DeclaredType:
         take("(")
         out: list[str] = []
         while peek() != ")":
-            out.append(take())
+            arg = take().split("=", 1)[-1].strip("'\"")  # Polars' repr: Datetime(time_unit='us', time_zone='UTC')
+            if arg.lower() != "none":
+                out.append(arg)
             if peek() == ",":
                 take(",")
         take(")")
@@ -141,9 +161,17 @@ def parse_type(text: Any) -> DeclaredType:
                 inner = one(False)
                 take(">")
                 return pl.List(inner)
-            if peek() == "(":
-                (inner_text,) = args() or ["string"]
-                return pl.List(parse_type(inner_text).dtype)
+            if peek() == "(":  # Polars' reprs: List(String), List(Decimal(precision=10, scale=2)), Array(Int64, 3)
+                take("(")
+                inner_type = one(False)
+                width = None
+                if peek() == ",":
+                    take(",")
+                    width = take().split("=", 1)[-1]
+                    if key != "array" or not width.isdigit():
+                        raise ConfigError(f"unknown column type {text!r}")
+                take(")")
+                return pl.Array(inner_type, int(width)) if width else pl.List(inner_type)
             raise ConfigError(f"column type {text!r}: write the element type, e.g. list<string>")
         if key == "struct":
             take("<")
@@ -176,6 +204,8 @@ def parse_type(text: Any) -> DeclaredType:
             for arg in a:
                 if arg.lower() in _UNITS:
                     unit = _UNITS[arg.lower()]
+                elif arg in _SQL_PRECISION:  # SQL's fractional-second digits: timestamp(3)
+                    unit = _SQL_PRECISION[arg]
                 else:
                     zone = _zone(arg, text)
             return pl.Datetime(unit, zone)  # type: ignore[arg-type]
@@ -188,6 +218,9 @@ def parse_type(text: Any) -> DeclaredType:
         if key in ("varchar", "char", "string", "text") and peek() == "(":
             args()  # a length is accepted and ignored: Delta strings have none
             return pl.String()
+        if key in _WIDTH_IGNORED and key in _NAMES and peek() == "(":
+            args()  # int(11), tinyint(1), time(6), binary(16): a display width or precision Delta has not
+            return _NAMES[key]
         if key in _NAMES:
             return _NAMES[key]
         dtype = getattr(pl, name, None)
@@ -206,6 +239,28 @@ def parse_type(text: Any) -> DeclaredType:
     if pos != len(tokens):
         raise ConfigError(f"unknown column type {text!r}")
     return DeclaredType(raw, dtype, open_decimal)
+
+
+def _polars_structs(text: str) -> str:
+    """Polars' struct repr as the declared form: ``Struct({'a': Int64})`` -> ``struct<a: Int64>``."""
+    out, i = [], 0
+    while True:
+        start = text.lower().find("struct({", i)
+        if start < 0:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:start] + "struct<")
+        depth, j = 0, start + len("struct(")
+        while j < len(text):
+            depth += {"(": 1, "{": 1, ")": -1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        if j >= len(text) or text[j] != "}" or text[j + 1:j + 2] != ")":
+            return text  # not Polars' repr: the parser reports it
+        inner = _polars_structs(text[start + len("struct({"):j])
+        out.append(re.sub(r"""(['"])([^'"]*)\1\s*:""", r"\2:", inner) + ">")
+        i = j + 2
 
 
 def _arg(text: str) -> Any:
@@ -235,13 +290,17 @@ def polars_type(text: Any) -> pl.DataType:
 
 
 # -- the policy -------------------------------------------------------------------------------------
-_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Int64()}
+# Delta has no unsigned nor 128-bit integers: the smallest Delta type holding every value (as Spark
+# reads Parquet's UINT_64: decimal(20,0)); an Int128 value past 38 digits is an error naming the column
+_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Decimal(20, 0)}
+_HUGE_INTEGERS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
 
 
 def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.DataType:
     """The type a column of ``dtype`` is stored as: time zones become UTC, nanoseconds become
     microseconds (Delta's precision), unsigned integers the signed type holding them (UInt64:
-    Int64, a value past it is an error), and ``Null`` becomes ``fallback`` (or String), also
+    ``Decimal(20, 0)``, as Spark reads Parquet's UINT_64), 128-bit integers ``Decimal(38, 0)``
+    (a value past 38 digits is an error), and ``Null`` becomes ``fallback`` (or String), also
     inside lists and structs.
 
     >>> storable(pl.Datetime("us", "Europe/Paris")), storable(pl.Null)
@@ -252,16 +311,57 @@ def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.Data
     if isinstance(dtype, pl.Datetime) and (dtype.time_zone not in (None, "UTC") or dtype.time_unit == "ns"):
         unit = "us" if dtype.time_unit == "ns" else (dtype.time_unit or "us")  # Delta keeps microseconds
         return pl.Datetime(unit, "UTC" if dtype.time_zone else None)  # type: ignore[arg-type]
+    if isinstance(dtype, _HUGE_INTEGERS) or dtype in _HUGE_INTEGERS:
+        return pl.Decimal(38, 0)
     if dtype.is_unsigned_integer():  # Delta has no unsigned types: the signed type holding every value
         return _UNSIGNED_AS[type(dtype) if not isinstance(dtype, type) else dtype]
+    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype in (pl.Categorical, pl.Enum):
+        return pl.String()  # Delta has no dictionary type (delta-rs' writer panics on one)
     if isinstance(dtype, (pl.List, pl.Array)):
         inner_fb = fallback.inner if isinstance(fallback, (pl.List, pl.Array)) else None
         inner = storable(dtype.inner, inner_fb)  # type: ignore[arg-type]
-        return pl.List(inner) if isinstance(dtype, pl.List) else pl.Array(inner, dtype.shape)
+        return pl.List(inner)  # Delta's arrays have no fixed size: Array(Int64, 2) is stored as a list
     if isinstance(dtype, pl.Struct):
         fb = {f.name: f.dtype for f in fallback.fields} if isinstance(fallback, pl.Struct) else {}
         return pl.Struct([pl.Field(f.name, storable(f.dtype, fb.get(f.name))) for f in dtype.fields])
     return dtype
+
+
+_UNSTORABLE = {pl.Time: "a time of day", pl.Duration: "a duration", pl.Object: "Python objects"}
+_UNSTORABLE_HINT = {pl.Time: "cast it to a string (.dt.to_string(), CAST(t AS VARCHAR)) or combine it with a date",
+                    pl.Duration: "cast it to a number (.dt.total_seconds(); in SQL CAST(d AS BIGINT), microseconds)",
+                    pl.Object: "convert it to a Polars type"}
+
+
+def refuse_unstorable(schema: Mapping[str, pl.DataType], name: str | None = None) -> None:
+    """One :class:`~ratatouille.errors.SchemaError` naming every column (also nested) whose type
+    Delta Lake cannot store (time of day, duration, Python objects), with the cast to use;
+    raised before anything is written (delta-rs would fail with a bare "Invalid data type").
+
+    >>> refuse_unstorable({"elapsed": pl.Duration("us")})
+    Traceback (most recent call last):
+    ...
+    ratatouille.errors.SchemaError: column 'elapsed' is Duration(time_unit='us') (a duration), which Delta Lake cannot store: cast it to a number (.dt.total_seconds(); in SQL CAST(d AS BIGINT), microseconds)
+    """
+    problems = []
+    for col, dtype in schema.items():
+        found = _unstorable_in(_inst(dtype))
+        if found is not None:
+            base = found.base_type()
+            problems.append(f"column {col!r} is {_inst(dtype)} ({_UNSTORABLE[base]}), which Delta Lake cannot store: "
+                            f"{_UNSTORABLE_HINT[base]}")
+    if problems:
+        raise SchemaError("; ".join(problems), transform=name)
+
+
+def _unstorable_in(dtype: pl.DataType) -> pl.DataType | None:
+    if dtype.base_type() in _UNSTORABLE:
+        return dtype
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _unstorable_in(_inst(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return next((t for t in (_unstorable_in(_inst(f.dtype)) for f in dtype.fields) if t is not None), None)
+    return None
 
 
 def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) -> Frame:
@@ -272,6 +372,7 @@ def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) ->
     String
     """
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    refuse_unstorable(schema)
     declared = declared or {}
     exprs = [_to(pl.col(c), t, storable(t, declared.get(c))) for c, t in schema.items()
              if storable(t, declared.get(c)) != t]
@@ -300,6 +401,7 @@ def _to(expr: pl.Expr, old: pl.DataType, new: pl.DataType) -> pl.Expr:
 _RANK_INT = {pl.Int8: 1, pl.Int16: 2, pl.Int32: 3, pl.Int64: 4, pl.Int128: 5,
              pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 3, pl.UInt64: 4}
 _UNIT_RANK = {"ms": 1, "us": 2, "ns": 3}
+_INT_DIGITS = {1: 3, 2: 5, 3: 10, 4: 19, 5: 38}  # decimal digits holding every value of an integer rank
 
 
 def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
@@ -332,6 +434,8 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
     if isinstance(old, pl.Decimal) and new.is_integer():
         digits = {1: 3, 2: 5, 3: 10, 4: 19, 5: 38}[_RANK_INT[type(new)]]
         return wider(old, pl.Decimal(min(38, digits), 0))
+    if old.is_integer() and isinstance(new, pl.Decimal):  # Delta widens integers to decimals
+        return wider(pl.Decimal(_INT_DIGITS[_RANK_INT[type(old)]], 0), new)
     if isinstance(old, pl.Datetime) and isinstance(new, pl.Datetime):
         if (old.time_zone is None) != (new.time_zone is None):
             return None
@@ -381,6 +485,8 @@ def _fits_exactly(old: pl.DataType, new: pl.DataType) -> bool:
         return new.scale <= old.scale
     if isinstance(old, pl.Decimal) and new.is_integer():
         return True
+    if old.is_integer() and isinstance(new, pl.Decimal):
+        return new.scale == 0  # a fraction would be truncated
     if isinstance(old, pl.Struct) and isinstance(new, pl.Struct):
         fields = {f.name: f.dtype for f in old.fields}
         return all(f.name in fields and (fields[f.name] == storable(f.dtype, fields[f.name])
@@ -427,6 +533,7 @@ def reconcile(data: Frame, table_schema: Mapping[str, pl.DataType], *, on_schema
                           transform=name)
     declared = declared or {}
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    refuse_unstorable(schema, name)
     exprs: list[pl.Expr] = []
     widen: dict[str, pl.DataType] = {}
     narrowed: dict[str, tuple[pl.DataType, pl.DataType]] = {}

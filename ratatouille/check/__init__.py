@@ -84,8 +84,24 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
         if declared is not None and declared.open_decimal:  # a bare decimal: any precision and scale
             checks.append(pa.Check(lambda data: isinstance(data.lazyframe.collect_schema()[data.key], pl.Decimal),
                                    name=f"dtype('{spec.type}')", error=f"expected a decimal type ({spec.type})"))
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone:  # any zone: Delta stores the same instants in UTC
+            checks.append(_zone_aware_check(dtype, spec.type))
+            dtype = None
         cols[spec.name] = pa.Column(dtype, checks=checks, nullable=nullable, unique=unique, required=True)
     return pa.DataFrameSchema(cols, strict=False)
+
+
+def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
+    """A declared zone-aware timestamp (``timestamp(us, Europe/Paris)``) is met by the same unit in
+    any zone: ingest and the writers store the instants in UTC (the table's zone), so a strict dtype
+    check failed on every run."""
+    import pandera.polars as pa
+
+    def ok(data: Any) -> bool:
+        actual = data.lazyframe.collect_schema()[data.key]
+        return isinstance(actual, pl.Datetime) and bool(actual.time_zone) and actual.time_unit == declared.time_unit
+
+    return pa.Check(ok, name=f"dtype('{text}')", error=f"expected a zone-aware timestamp ({text}; stored in UTC)")
 
 
 def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:

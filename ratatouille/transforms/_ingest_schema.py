@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any, Iterable, Mapping
 
 import polars as pl
@@ -26,12 +27,74 @@ def inference(opts: Mapping[str, Any]) -> dict[str, Any]:
     return {} if "infer_schema_length" in opts else {"infer_schema_length": WHOLE_FILE}
 
 
+def _fold(name: str) -> str:
+    """A header name as matched: case and surrounding spaces ignored (``" Amount "`` is ``amount``)."""
+    return name.strip().casefold()
+
+
+def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
+    """An NDJSON file Polars' scanner refused: without its UTF-8 byte-order mark (Windows tools
+    write one), or with blank lines only (an empty frame: the caller reports "no data rows").
+
+    >>> read_ndjson_bytes(b'\\xef\\xbb\\xbf{"id": 1}\\n', {}).to_dicts(), read_ndjson_bytes(b"\\n\\n", {}).height
+    ([{'id': 1}], 0)
+    """
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if not data.strip():
+        return pl.DataFrame()
+    return pl.read_ndjson(io.BytesIO(data), **kwargs)
+
+
+def _rounds(src: pl.DataType, dst: pl.DataType) -> bool:
+    """Whether a cast from ``src`` to ``dst`` may round a value without failing, at any depth:
+    a float into an integer (the fraction is cut), a decimal into a smaller scale, Float64 into
+    Float32 (the type policy never narrows those silently)."""
+    if isinstance(src, pl.Struct) and isinstance(dst, pl.Struct):
+        fields = {f.name: f.dtype for f in dst.fields}
+        return any(f.name in fields and _rounds(f.dtype, fields[f.name]) for f in src.fields)
+    if isinstance(src, (pl.List, pl.Array)) and isinstance(dst, (pl.List, pl.Array)):
+        return _rounds(src.inner, dst.inner)  # type: ignore[arg-type]
+    if src.is_float() and dst.is_integer():
+        return True
+    if isinstance(src, pl.Decimal) and isinstance(dst, pl.Decimal):
+        return (dst.scale or 0) < (src.scale or 0)
+    return src == pl.Float64 and dst == pl.Float32
+
+
+def rounded(s: pl.Series, out: pl.Series) -> pl.Series | None:
+    """The values of ``s`` that ``out`` (``s`` cast to the table's type) no longer holds exactly
+    (``2.5`` in a struct field of integers became ``2``), or ``None``: such a file is not ingested
+    as if it fitted; the caller reports it with the option that widens the table.
+
+    >>> s = pl.Series("m", [{"a": 1.0}, {"a": 2.5}])
+    >>> rounded(s, s.cast(pl.Struct({"a": pl.Int64}))).to_list()
+    [{'a': 2.5}]
+    """
+    if s.dtype == out.dtype or not _rounds(s.dtype, out.dtype):
+        return None
+    lost = s.is_not_null() & ~out.cast(s.dtype, strict=False).eq_missing(s)
+    return s.filter(lost) if lost.any() else None
+
+
+def storable_file(df: pl.DataFrame) -> None:
+    """Raise ``BadFile`` (the file is rejected, the run goes on) when a column of ``df`` has a type
+    Delta Lake cannot store (a time of day, a duration), naming it and the way out."""
+    from .._types import refuse_unstorable
+    from ..errors import SchemaError
+    from .ingest import BadFile
+
+    try:
+        refuse_unstorable(df.schema)
+    except SchemaError as exc:
+        raise BadFile(f"{exc.args[0]}; or declare the column's type (columns: - {{name: ..., type: string}})") from None
+
+
 def canonical_names(known: Iterable[str]) -> dict[str, str]:
     """``{folded name: name}`` of the table's and declared columns; a fold shared by two of
     them is ambiguous (mapped to ``None``) and never used."""
     out: dict[str, Any] = {}
     for name in known:
-        key = name.casefold()
+        key = _fold(name)
         if key in out and out[key] != name:
             out[key] = None
         else:
@@ -50,9 +113,10 @@ def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFra
     seen: dict[str, str] = {}
     rename: dict[str, str] = {}
     for col in df.columns:
-        key = col.casefold()
+        key = _fold(col)
         if key in seen:
-            raise BadFile(f"columns {seen[key]!r} and {col!r} differ only in case: rename one of them")
+            raise BadFile(f"columns {seen[key]!r} and {col!r} differ only in case (or surrounding spaces): "
+                          "rename one of them")
         seen[key] = col
         target = names.get(key)
         if target is None and key in names and col not in names.values():
@@ -110,11 +174,12 @@ def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.Dat
 
 
 def _natural(s: pl.Series) -> pl.DataType:
-    """The type a text column would be inferred as (integers, else floats, else text)."""
+    """The type a text column would be inferred as (integers, 128-bit integers, else floats, else text):
+    an integer past Int64 is not read as a float, which would round it."""
     if s.dtype != pl.String:
         return s.dtype
     text = s.str.strip_chars()
-    for dtype in (pl.Int64(), pl.Float64()):
+    for dtype in (pl.Int64(), pl.Int128(), pl.Float64()):
         try:
             text.cast(dtype, strict=True)
             return dtype

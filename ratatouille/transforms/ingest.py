@@ -271,9 +271,12 @@ class IngestTransform(Transform):
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
             kwargs.update(_ingest_schema.inference(opts))  # a key first seen late is kept
-            if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
-                return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
-            return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+            try:
+                if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
+                    return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
+                return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+            except pl.exceptions.ComputeError:  # a byte-order mark, or blank lines only
+                return _ingest_schema.read_ndjson_bytes(lake.read_bytes(full), kwargs)
         data = lake.read_bytes(full)
         if fmt == "json":
             kwargs = {"schema_overrides": overrides} if overrides else {}
@@ -350,10 +353,12 @@ class IngestTransform(Transform):
                         pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
                 file_targets = _ingest_schema.file_targets(targets, df.schema)
                 try:
-                    return self._conform(df, file_targets, meta=meta)
+                    out = self._conform(df, file_targets, meta=meta)
                 except BadFile as exc:  # a wider type: widened (sync_all_columns) or the option named
-                    return self._conform(df, _ingest_schema.widen_targets(
+                    out = self._conform(df, _ingest_schema.widen_targets(
                         df, file_targets, table_types, self.config.on_schema_change, exc), meta=meta)
+                _ingest_schema.storable_file(out)  # a time of day, a duration: this file is rejected, not the run
+                return out
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
@@ -394,7 +399,7 @@ class IngestTransform(Transform):
                     expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
                 if known is not None:
                     plan.reingested.append(f.rel)
-                seen.update((c.casefold(), c) for c in df.columns if c.casefold() not in seen)
+                seen.update((_ingest_schema._fold(c), c) for c in df.columns if _ingest_schema._fold(c) not in seen)
                 plan.files.append(f.rel)
                 plan.fingerprints[f.rel] = f.fingerprint
                 frames.append(df)
@@ -712,6 +717,9 @@ def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
             out = s.cast(dtype, strict=True)
         else:
             out = s.cast(dtype, strict=True)
+            lost = _ingest_schema.rounded(s, out)  # 2.5 in a struct of integers, a decimal's last digits
+            if lost is not None:
+                _raise(lost[0])
     except BadFile as exc:
         raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})") from None
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
@@ -742,8 +750,8 @@ def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None
         if isinstance(dtype, pl.Datetime):
             return text.str.to_datetime(time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=True)
         return text.cast(dtype, strict=True)
-    if src.is_float() and dtype.is_integer():
-        return None  # a fractional value must not be truncated: checked eagerly
+    if (src.is_float() and dtype.is_integer()) or _ingest_schema._rounds(src, dtype):
+        return None  # a fractional value must not be truncated (also nested, or a decimal's scale): checked eagerly
     return col.cast(dtype, strict=True)
 
 

@@ -79,7 +79,7 @@ class SQLTransform(Transform):
             if ctx.watermark is None:
                 return "NULL"
             if ctx.target is not None:  # typed like the column: unit and time zone (_literals.py)
-                return watermark_literal(ctx.target, column)
+                return watermark_literal(ctx.target, column, ctx.inputs)  # compared with the inputs' column
             return sql_literal(ctx.watermark(column))
 
         def var(name: str, default: Any = jinja2.Undefined) -> Any:

@@ -208,7 +208,8 @@ class Merge(Materialization):
         # it (partition values, min/max of the keys) and skip the target files the merge cannot touch
         merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
                              merge_schema=True, streamed_exec=False, commit_properties=commit)
-        merger = merger.when_matched_update_all().when_not_matched_insert_all()
+        sets = _predicate.assignments(source.columns, "t", "s")  # quoted (delta-rs' *_all do not escape)
+        merger = merger.when_matched_update(sets).when_not_matched_insert(sets)
         if self.delete_missing:
             merger = merger.when_not_matched_by_source_delete()
         since = table.version()
