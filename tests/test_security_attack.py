@@ -1,0 +1,143 @@
+"""Issue 9 attacked: ways around the lake boundary found after it was built, each fixed.
+
+Every test here failed on the code as it was (the defence was bypassed) and passes now.
+Real parts throughout: real Delta tables, a real HTTP server on 127.0.0.1 that records hits,
+a secret file outside the lake, ``rat`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ratatouille.errors import RatatouilleError, SQLError
+from ratatouille.testing import run_transform
+
+SECRET = "TOPSECRET-7f3a"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.hits.append(self.path)
+        body = f"a\n{SECRET}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A tiny real HTTP server on 127.0.0.1 that records every request it gets."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/x.csv"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def secret(tmp_path) -> Path:
+    """A CSV outside the lake and the project."""
+    path = tmp_path / "outside" / "secret.csv"
+    path.parent.mkdir()
+    path.write_text(f"a\n{SECRET}\n")
+    return path
+
+
+@pytest.fixture
+def project(rat_project):
+    """A project with one lake table, bronze.items (an Int32 column, so the BIGINT rewrite path runs too)."""
+    pl.DataFrame({"sku": ["A1", "B2"], "qty": pl.Series([1, 2], dtype=pl.Int32)}).write_delta(
+        str(Path(rat_project.lake) / "bronze" / "items"))
+    return rat_project
+
+
+def _rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+# -- SQL: text sqlglot reads as a comment, Polars' own lexer reads as SQL -----------------------------
+def comment_smuggling(where: str) -> list[str]:
+    """Queries the guard saw as harmless (the reader hidden in what sqlglot calls a comment) that
+    Polars ran with the reader: MySQL-style ``/*! ... */`` comments are SQL to Polars; the guard's
+    raw-text net looked for ``read_csv(`` and a comment between name and parenthesis slips past."""
+    return [
+        f"SELECT 1 AS a /*! , * FROM read_csv/**/('{where}') */",
+        f"SELECT sku /*! , (SELECT MAX(a) FROM read_csv/**/('{where}')) AS leak */ FROM bronze.items",
+        # the same through the BIGINT rewrite (Int32 qty: sqlglot regenerates the SQL with its comments)
+        f"SELECT SUM(qty) AS s /*! , (SELECT MAX(a) FROM read_csv/**/('{where}')) AS leak */ FROM bronze.items",
+        f"SELECT qty + 1 AS s /*!, a AS leak FROM bronze.items, read_csv/**/('{where}') */ FROM bronze.items",
+        f"SELECT sku FROM bronze.items /*!UNION ALL SELECT a FROM read_csv/**/('{where}')*/",
+    ]
+
+
+def _leaked(df: pl.DataFrame) -> bool:
+    return SECRET in str(df.to_dicts()) or SECRET in str(df.columns)
+
+
+def test_query_cannot_smuggle_a_reader_in_a_comment(project, secret, http_server):
+    for where in (str(secret), http_server.url):
+        for sql in comment_smuggling(where):
+            try:
+                df = project.query(sql)
+            except SQLError:
+                continue  # refused is fine too
+            assert not _leaked(df), sql
+            assert list(df.columns) in (["a"], ["sku"], ["s"]), (sql, df.columns)
+    assert http_server.hits == []
+
+
+def test_sql_transform_and_sql_test_cannot_smuggle_a_reader_in_a_comment(project, secret, http_server):
+    project.write("silver/sneaky.sql", f"SELECT sku /*! , (SELECT MAX(a) FROM read_csv/**/('{http_server.url}')) "
+                                        f"AS leak */ FROM bronze.items")
+    project.run("silver.sneaky")
+    assert project.table("silver.sneaky").schema().to_arrow().names == ["sku"]
+    project.write("silver/checked.sql", "SELECT sku FROM bronze.items")
+    project.write("silver/checked.yaml", f"""
+        tests:
+          - name: sneaky
+            sql: SELECT * FROM {{{{ this }}}} WHERE FALSE /*!UNION ALL SELECT a FROM read_csv/**/('{secret}')*/
+    """)
+    project.run("silver.checked")  # the test's query returns no rows: it passes, having read nothing
+    out = run_transform(f"SELECT sku /*!, a FROM bronze.items, read_csv/**/('{http_server.url}') */ "
+                        f"FROM bronze.items", inputs={"bronze.items": pl.DataFrame({"sku": ["A1"]})})
+    assert out.columns == ["sku"]
+    assert http_server.hits == []
+
+
+@pytest.mark.slow
+def test_rat_query_cannot_smuggle_a_reader_in_a_comment(project, secret, http_server):
+    for where in (str(secret), http_server.url):
+        out = _rat("query", f"SELECT 1 AS a /*! , * FROM read_csv/**/('{where}') */", cwd=project.root)
+        assert SECRET not in out.stdout + out.stderr
+    assert http_server.hits == []
+
+
+def test_string_forms_the_two_parsers_may_read_apart_are_refused_or_canonical(project):
+    # E'...' strings escape with backslashes in one lexer's rules; refused, with the line
+    with pytest.raises(SQLError) as info:
+        project.query("SELECT sku\nFROM bronze.items\nWHERE sku = E'A1'")
+    assert info.value.line == 3
+    # ordinary quoting still means what it says
+    df = project.query("SELECT sku AS \"we\"\"ird\", 'it''s' AS s, $$a'b$$ AS d FROM bronze.items -- note\n"
+                       "WHERE sku = 'A1' /* a comment */")
+    assert df.to_dicts() == [{'we"ird': "A1", "s": "it's", "d": "a'b"}]
