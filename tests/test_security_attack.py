@@ -141,3 +141,33 @@ def test_string_forms_the_two_parsers_may_read_apart_are_refused_or_canonical(pr
     df = project.query("SELECT sku AS \"we\"\"ird\", 'it''s' AS s, $$a'b$$ AS d FROM bronze.items -- note\n"
                        "WHERE sku = 'A1' /* a comment */")
     assert df.to_dicts() == [{'we"ird': "A1", "s": "it's", "d": "a'b"}]
+
+
+# -- names: the validator's regex ended in "$", which also matches before a final newline ------------
+def test_a_name_with_a_trailing_newline_is_refused_everywhere(project):
+    # (run() selectors are stripped of whitespace first: "bronze.t\n" selects bronze.t, which is fine)
+    from ratatouille import read, run, tools
+    from ratatouille._workspace import create_workspace
+    from ratatouille.errors import ConfigError, WorkspaceError
+
+    pl.DataFrame({"x": [1]}).write_delta(str(Path(project.lake) / "bronze" / "t"))
+    for call in (lambda: read("bronze.t\n"), lambda: tools.history("bronze.t\n"),
+                 lambda: tools.vacuum("bronze.t\n", retention_hours=0), lambda: tools.optimize("bronze.t\n"),
+                 lambda: tools.preview("bronze.t\n"), lambda: tools.diff("bronze.t\n")):
+        with pytest.raises(ConfigError, match="invalid"):
+            call()
+    with pytest.raises(WorkspaceError):
+        create_workspace("dev\n")
+    with pytest.raises(WorkspaceError):
+        run("bronze.t", workspace="dev\n")
+    lake = Path(project.lake)
+    assert not any("\n" in p.name for p in [*lake.rglob("*"), *project.root.rglob("*")])
+
+
+@pytest.mark.slow
+def test_rat_refuses_a_name_with_a_trailing_newline(project):
+    for args in (["vacuum", "bronze.items\n", "--retention-hours", "0"], ["history", "bronze.items\n"], ["workspace", "create", "dev\n"]):
+        out = _rat(*args, cwd=project.root)
+        assert out.returncode != 0, (args, out.stdout)
+        assert "invalid" in (out.stdout + out.stderr).lower(), (args, out.stdout, out.stderr)
+    assert not any("\n" in p.name for p in project.root.rglob("*"))
