@@ -286,9 +286,9 @@ def runnable(sql: str, *, transform: str | None = None, file: str | None = None,
         ``U&'...'``, raw strings), or text sqlglot cannot tokenize.
 
     >>> runnable("SELECT 1 AS a /*! , * FROM read_csv('x') */ FROM t -- note")
-    'SELECT 1 AS a  FROM t '
-    >>> runnable("SELECT $$it's$$ AS \"a\"\"b\"")
-    'SELECT \'it\'\'s\' AS "a""b"'
+    'SELECT 1 AS a FROM t '
+    >>> print(runnable("SELECT $$it's$$ AS x"))
+    SELECT 'it''s' AS x
     """
     try:
         tokens = Polars().tokenize(sql)
