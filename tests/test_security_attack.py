@@ -171,3 +171,72 @@ def test_rat_refuses_a_name_with_a_trailing_newline(project):
         assert out.returncode != 0, (args, out.stdout)
         assert "invalid" in (out.stdout + out.stderr).lower(), (args, out.stdout, out.stderr)
     assert not any("\n" in p.name for p in project.root.rglob("*"))
+
+
+# -- Jinja: the sandbox stopped internals, not a template that exhausts memory or CPU -----------------
+BOMBS = [
+    # CPU: nested loops (each range within the sandbox's limit), big-integer arithmetic
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{{ ((9 ** 1000) ** 1000) ** 1000 > 1 }}",
+    "{% set ns = namespace(n=7 ** 999) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}{% endfor %}"
+    "{{ ns.n > 1 }}",
+    # memory in one call: padding, format widths, filters
+    "{{ 'x'.center(999999999) }}",
+    "{{ 'x'|center(999999999) }}",
+    "{{ '%999999999d' % 1 }}",
+    "{{ '%*d' % (999999999, 1) }}",
+    "{{ '{:>999999999}'.format(1) }}",
+    "{{ ('x\n' * 1000000)|indent(1000) }}",
+    "{{ ('x' * 9000000).replace('x', 'xxxxxxxxxxxxxxxxxxxxxx') }}",
+    # memory by growth: ~ and + doubling, a loop writing out a big string
+    "{% set a = 'x' * 9000000 %}{% set b = a ~ a ~ a ~ a %}{% set c = b ~ b ~ b ~ b %}{{ c|length }}",
+    "{% set a = 'x' * 9000000 %}{% set b = a + a + a + a %}{% set c = b + b + b + b %}{{ c|length }}",
+    "{% set a = 'x' * 9000000 %}{% for i in range(1000) %}{{ a }}{% endfor %}",
+    "{% set a = 'x' * 9000000 %}{% macro m() %}{% for i in range(1000) %}{{ a }}{% endfor %}{% endmacro %}"
+    "{{ m()|length }}",
+]
+
+_RENDER = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+from ratatouille._jinja import render
+from ratatouille.errors import SQLError
+try:
+    out = render(sys.stdin.read(), {}, transform="silver.bomb", file="silver/bomb.sql")
+    print("RENDERED", len(out))
+except SQLError as exc:
+    print("ERROR", exc)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", BOMBS)
+def test_a_template_cannot_exhaust_memory_or_cpu(template):
+    """In a child process (limited to 3 GB; a generous timeout only guards against the old endless render)."""
+    out = subprocess.run([sys.executable, "-c", _RENDER], input=template, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.stdout.startswith("ERROR silver.bomb (silver/bomb.sql"), (out.stdout, out.stderr[-500:])
+    assert "refused by the sandbox" in out.stdout, out.stdout  # the budget, not a MemoryError after the fact
+
+
+def test_templates_within_the_budget_render_as_before():
+    from ratatouille._jinja import render
+
+    text = ("{{ '{:>5}|{}'.format(1, 'a') }} {{ '%05d' % 3 }} {{ 'a,b'.split(',') | join('-') }} {{ 'x' ~ 1 }} "
+            "{% macro m(a) %}[{{ a }}]{% endmacro %}{{ m(2) }} {{ [1, 2]|map('string')|join(',') }} "
+            "{{ 'ab'|upper|replace('A', 'z') }} {{ 2 ** 64 }} {% for i in range(3) %}{{ i }}{% endfor %}")
+    assert render(text, {}) == "    1|a 00003 a-b x1 [2] 1,2 zB 18446744073709551616 012"
+
+
+@pytest.mark.slow
+def test_a_template_bomb_fails_alone_and_the_project_still_loads(project):
+    project.write("silver/bomb.sql", "SELECT sku FROM bronze.items {% for i in range(100000) %}"
+                                     "{% for j in range(100000) %}{% endfor %}{% endfor %}")
+    project.write("silver/fine.sql", "SELECT sku FROM bronze.items")
+    ok = subprocess.run([sys.executable, "-m", "ratatouille", "run", "silver.fine"], cwd=project.root,
+                        capture_output=True, text=True, timeout=600, check=False,
+                        env={k: v for k, v in os.environ.items() if not k.startswith("RAT_")})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    with pytest.raises(SQLError) as info:
+        project.run("silver.bomb")
+    assert info.value.transform == "silver.bomb" and "too long" in str(info.value)
