@@ -269,9 +269,17 @@ def _tokenizer_line(exc: Exception) -> int | None:
 # tokens, each string and quoted name rewritten in the one plain form both lexers read alike, and
 # whitespace (keeping the line breaks, for error lines) where comments were.
 _PLAIN_STRINGS = {TokenType.STRING, TokenType.HEREDOC_STRING}
-_ODD = re.compile(r"['\"`\\$]|/\*|\*/|--")  # quoting or comment characters inside any other token
+_ODD = re.compile(r"['\"`\\$\x00-\x1f\x7f]|/\*|\*/|--")  # quoting, comment or control characters in another token
 _BINARY_STRINGS = {TokenType.HEX_STRING: re.compile(r"^[xX]'[0-9A-Fa-f]*'$"),
                    TokenType.BIT_STRING: re.compile(r"^[bB]'[01]*'$")}
+
+
+def _blank(gap: str) -> str:
+    """What lies between two tokens, as plain ASCII whitespace (a comment, NUL or Unicode space is
+    not passed on: only its line breaks, or one space)."""
+    if not gap or gap.strip(" \t\r\n") == "" and gap.isascii():
+        return gap
+    return "\n" * gap.count("\n") or " "
 
 
 def runnable(sql: str, *, transform: str | None = None, file: str | None = None, line_offset: int = 0) -> str:
@@ -300,7 +308,7 @@ def runnable(sql: str, *, transform: str | None = None, file: str | None = None,
     for tok in tokens:
         gap = sql[pos:tok.start]
         if gap:
-            out.append(gap if not gap.strip() else ("\n" * gap.count("\n") or " "))
+            out.append(_blank(gap))
         raw = sql[tok.start:tok.end + 1]
         kind = tok.token_type
         if kind in _PLAIN_STRINGS:
@@ -317,5 +325,5 @@ def runnable(sql: str, *, transform: str | None = None, file: str | None = None,
             out.append(raw)
         pos = tok.end + 1
     tail = sql[pos:]
-    out.append(tail if not tail.strip() else ("\n" * tail.count("\n") or " "))
+    out.append(_blank(tail))
     return "".join(out)

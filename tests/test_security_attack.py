@@ -141,6 +141,10 @@ def test_string_forms_the_two_parsers_may_read_apart_are_refused_or_canonical(pr
     df = project.query("SELECT sku AS \"we\"\"ird\", 'it''s' AS s, $$a'b$$ AS d FROM bronze.items -- note\n"
                        "WHERE sku = 'A1' /* a comment */")
     assert df.to_dicts() == [{'we"ird': "A1", "s": "it's", "d": "a'b"}]
+    # between tokens Polars gets plain ASCII whitespace; a control character inside a token is refused
+    assert project.query("SELECT\u3000sku\u00a0FROM bronze.items WHERE sku = 'A1'").to_dicts() == [{"sku": "A1"}]
+    with pytest.raises(SQLError, match="may read differently"):
+        project.query("SELECT sku AS a\x00b FROM bronze.items")
 
 
 # -- names: the validator's regex ended in "$", which also matches before a final newline ------------
