@@ -244,3 +244,21 @@ def test_a_template_bomb_fails_alone_and_the_project_still_loads(project):
     with pytest.raises(SQLError) as info:
         project.run("silver.bomb")
     assert info.value.transform == "silver.bomb" and "too long" in str(info.value)
+
+
+# -- ingest: a glob source listed a file twice through a link back into the folder it covers ----------
+def test_a_glob_source_lists_a_file_once_through_a_link_cycle(rat_project):
+    from ratatouille import tools
+
+    lake = rat_project.root / "lake"
+    orders = lake / "landing" / "orders"
+    (orders / "2023").mkdir(parents=True)
+    (orders / "2024").mkdir()
+    (orders / "2023" / "a.csv").write_text("id,amount\n5,50\n")
+    os.symlink(orders / "2023", orders / "2024" / "last_year")  # a folder the glob covers anyway
+    os.symlink(orders, orders / "2023" / "all")  # and a cycle
+    assert tools.ls("landing/orders/**") == [str(orders / "2023" / "a.csv")]
+    assert tools.ls("landing/orders/*/*.csv") == [str(orders / "2023" / "a.csv")]
+    rat_project.write("bronze/orders.yaml", "source: landing/orders/**/*.csv\nformat: csv\n")
+    rat_project.run("bronze.orders")
+    assert rat_project.read("bronze.orders")["id"].to_list() == [5]  # not ingested twice
