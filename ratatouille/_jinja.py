@@ -25,31 +25,39 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import _budget_jinja as _budget
 from .errors import RatatouilleError, SQLError
 
 __all__ = ["ENV", "render"]
 
 _MAX_SIZE = 10_000_000  # the longest string or list an expression may build (a template renders SQL)
 _MAX_EXPONENT = 1_000
+_MAX_INT_BITS = 100_000  # the largest integer an expression may build (about 30,000 digits)
+_MAX_STEPS = 5_000_000  # template lines one render may execute (loops, macros): a budget of CPU
 
 
 class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus limits on ``*`` and ``**`` so one expression cannot exhaust memory or CPU
-    (``{{ 'x' * 10**12 }}``) while the project loads. ``range`` is limited by the sandbox itself."""
+    """Jinja's sandbox, plus a budget so one template cannot exhaust memory or CPU while the
+    project loads (:mod:`ratatouille._budget_jinja` has the rules: sizes checked before and
+    after every operator, call, filter and ``~``; a step budget for loops and macros).
+    ``range`` is limited by the sandbox itself."""
 
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["+", "*", "**", "%", "//", "-"])
 
     def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is too large (at most {_MAX_EXPONENT})")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
-                    raise SecurityError(f"a sequence of {len(seq) * n} items is too large (at most {_MAX_SIZE})")
-        return super().call_binop(context, operator, left, right)
+        _budget.check_binop(operator, left, right)
+        return _budget.checked(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
+        _budget.check_call(__obj, args, kwargs)
+        return _budget.checked(SandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value):
+        return _budget.checked_format(value, super().wrap_str_format(value))
 
 
 ENV = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_budget.install(ENV)
 
 
 def render(text: str, context: Mapping[str, Any], *, transform: str | None = None, file: str | None = None,
@@ -71,7 +79,7 @@ def render(text: str, context: Mapping[str, Any], *, transform: str | None = Non
     'SELECT 2'
     """
     try:
-        return ENV.from_string(text).render(**context)
+        return _budget.render(ENV.from_string(text), context)
     except RatatouilleError as exc:  # a helper's own error (var(), watermark()): add where it was called
         exc.line = exc.line or _line(exc, line_offset)
         exc.locate(transform=transform, file=file)

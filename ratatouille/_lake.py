@@ -29,6 +29,7 @@ False
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -219,7 +220,10 @@ class Lake:
         Raises ConfigError when ``path`` lies outside the lake.
         """
         refused = refused if refused is not None else []
-        seen = {os.path.realpath(self._strip(self.path(path)))} if self.is_local else set()
+        # the folder the listing covers (for a glob: the part before its first wildcard), so a link back
+        # into it is not listed a second time
+        static = "/".join(itertools.takewhile(lambda p: not any(ch in p for ch in "*?["), path.split("/")))
+        seen = {os.path.realpath(self._strip(self.path(static)))} if self.is_local else set()
         out = self._files(path, recursive, refused, seen)
         for r in refused:
             log.warning("not listed: %s: %s", r.rel, r.reason)

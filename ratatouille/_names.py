@@ -8,7 +8,7 @@ from typing import Iterable, NamedTuple
 
 from .errors import ConfigError, TableNotFoundError, WorkspaceError
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*\Z")  # \Z, not $: "$" also matches before a final newline
 
 
 class TableName(NamedTuple):

@@ -13,7 +13,7 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
-from ._sql_guard import check_sql
+from ._sql_guard import check_sql, runnable
 from ._sql_semantics import NARROW_INTEGERS, Untypable, rewrite
 from .errors import SQLError
 
@@ -63,7 +63,7 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
         if run is not sql:
             check_sql(run, frames.keys(), transform=transform, file=file)
         ctx = pl.SQLContext(frames=registered, eager=False)
-        lf = ctx.execute(run, eager=False)
+        lf = ctx.execute(runnable(run, transform=transform, file=file, line_offset=line_offset), eager=False)
         lf.collect_schema()
         return lf
     except (pl.exceptions.PolarsError, sqlglot.errors.SqlglotError) as exc:

@@ -38,7 +38,7 @@ from sqlglot.tokens import TokenType
 
 from .errors import SQLError
 
-__all__ = ["Polars", "check_sql", "parse_sql"]
+__all__ = ["Polars", "check_sql", "parse_sql", "runnable"]
 
 
 class Polars(Postgres):
@@ -275,3 +275,71 @@ def _line_col(sql: str, offset: int) -> tuple[int, int]:
 def _tokenizer_line(exc: Exception) -> int | None:
     m = re.search(r"[Ll]ine (\d+)", str(exc))
     return int(m.group(1)) if m else None
+
+
+# -- what Polars is handed: the tokens the guard checked, and nothing between them ----------------------
+# Polars parses the SQL again with its own lexer, which differs from sqlglot's on comments and quoting:
+# it runs the inside of a MySQL-style ``/*! ... */`` comment as SQL, does not nest ``/* */`` comments,
+# does not end a ``--`` comment at a lone carriage return. Text sqlglot saw as a comment (and the guard
+# therefore never checked) could thus run. So Polars never gets the text as written: it gets sqlglot's
+# tokens, each string and quoted name rewritten in the one plain form both lexers read alike, and
+# whitespace (keeping the line breaks, for error lines) where comments were.
+_PLAIN_STRINGS = {TokenType.STRING, TokenType.HEREDOC_STRING}
+_ODD = re.compile(r"['\"`\\$\x00-\x1f\x7f]|/\*|\*/|--")  # quoting, comment or control characters in another token
+_BINARY_STRINGS = {TokenType.HEX_STRING: re.compile(r"^[xX]'[0-9A-Fa-f]*'$"),
+                   TokenType.BIT_STRING: re.compile(r"^[bB]'[01]*'$")}
+
+
+def _blank(gap: str) -> str:
+    """What lies between two tokens, as plain ASCII whitespace (a comment, NUL or Unicode space is
+    not passed on: only its line breaks, or one space)."""
+    if not gap or gap.strip(" \t\r\n") == "" and gap.isascii():
+        return gap
+    return "\n" * gap.count("\n") or " "
+
+
+def runnable(sql: str, *, transform: str | None = None, file: str | None = None, line_offset: int = 0) -> str:
+    """The text of ``sql`` to hand to Polars: exactly the tokens sqlglot read (and :func:`check_sql`
+    checked), comments replaced by whitespace, strings as ``'...'`` and quoted names as ``"..."``.
+
+    Call it on SQL that :func:`check_sql` accepted; the result means the same query.
+
+    Raises
+    ------
+    SQLError: a string form the two parsers may read differently (``E'...'``, ``N'...'``,
+        ``U&'...'``, raw strings), or text sqlglot cannot tokenize.
+
+    >>> runnable("SELECT 1 AS a /*! , * FROM read_csv('x') */ FROM t -- note")
+    'SELECT 1 AS a FROM t '
+    >>> print(runnable("SELECT $$it's$$ AS x"))
+    SELECT 'it''s' AS x
+    """
+    try:
+        tokens = Polars().tokenize(sql)
+    except Exception as exc:  # noqa: BLE001 - fail closed
+        raise SQLError(f"SQL syntax error: {str(exc).splitlines()[0]}; nothing was run", transform=transform,
+                       file=file) from None
+    out: list[str] = []
+    pos = 0
+    for tok in tokens:
+        gap = sql[pos:tok.start]
+        if gap:
+            out.append(_blank(gap))
+        raw = sql[tok.start:tok.end + 1]
+        kind = tok.token_type
+        if kind in _PLAIN_STRINGS:
+            out.append("'" + tok.text.replace("'", "''") + "'")
+        elif kind == TokenType.IDENTIFIER:
+            out.append('"' + tok.text.replace('"', '""') + '"')
+        elif kind in _BINARY_STRINGS and _BINARY_STRINGS[kind].fullmatch(raw):
+            out.append(raw)
+        elif kind.name.endswith("STRING") or _ODD.search(raw):
+            line, _ = _line_col(sql, tok.start)
+            raise SQLError(f"{raw[:40]!r} is a form of SQL text Polars may read differently; write strings as "
+                           f"'...' and names as \"...\"", transform=transform, file=file, line=line + line_offset)
+        else:
+            out.append(raw)
+        pos = tok.end + 1
+    tail = sql[pos:]
+    out.append(_blank(tail))
+    return "".join(out)

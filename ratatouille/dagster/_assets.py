@@ -212,7 +212,7 @@ def _description(t: Transform) -> str | None:
 def _tags(t: Transform) -> dict[str, str]:
     tags = {"ratatouille/kind": t.kind, "ratatouille/mode": t.mode}
     for tag in t.config.tags:
-        if _TAG_OK.match(str(tag)):
+        if _TAG_OK.fullmatch(str(tag)):
             tags[str(tag)] = ""
     return tags
 
