@@ -284,3 +284,17 @@ def test_a_bad_annotation_value_names_the_sql_file_and_line_even_with_a_yaml_bes
     with pytest.raises(ConfigError, match="materialized must be one of") as info:
         rat_project.run("silver.hd")
     assert info.value.file.endswith("silver/hd.sql") and info.value.line == 2
+
+
+def test_a_misnamed_file_fails_alone(rat_project):
+    rat_project.write("silver/ok.sql", "SELECT 1 AS a")
+    rat_project.write("silver/Bad-Name.sql", "SELECT 2 AS a")
+    assert rat_project.run("silver.ok")["status"] == "success"  # the project still loads and runs
+    assert rat_project.query("SELECT a FROM silver.ok")["a"].to_list() == [1]
+    with pytest.raises(ConfigError, match="invalid transform name 'Bad-Name'") as info:
+        rat_project.run("*")  # a run of everything names the file that is not a transform
+    assert [r["table"] for r in info.value.results] == ["silver.ok"]
+    from ratatouille.dagster import build_definitions
+
+    keys = {k.to_user_string() for k in build_definitions(project_dir=str(rat_project.root)).resolve_all_asset_keys()}
+    assert "silver/ok" in keys  # the Dagster code location loads

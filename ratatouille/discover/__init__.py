@@ -33,10 +33,14 @@ class Project:
     ('bronze.sales',)
     """
 
-    def __init__(self, settings: Settings, transforms: dict[str, Transform], workspace: str) -> None:
+    def __init__(self, settings: Settings, transforms: dict[str, Transform], workspace: str,
+                 problems: list[RatatouilleError] | None = None) -> None:
         self.settings = settings
         self.workspace = workspace
         self.transforms = transforms
+        # files under pipelines/ that cannot be a transform at all (an invalid name): reported by run(),
+        # never a reason to stop loading the others
+        self.problems: list[RatatouilleError] = list(problems or [])
         self.lake = Lake(settings.lake, settings.storage_options)
 
     def __repr__(self) -> str:
@@ -51,10 +55,11 @@ class Project:
         if ws != "default" and ws not in known:
             raise WorkspaceError(f"unknown workspace {ws!r}; workspaces: {', '.join(known) or 'none'}")
         transforms: dict[str, Transform] = {}
+        problems: list[RatatouilleError] = []
         for name in ("default", ws) if ws != "default" else ("default",):
-            own = discover_workspace(settings.workspaces_dir / name, workspace=name)
+            own = discover_workspace(settings.workspaces_dir / name, workspace=name, problems=problems)
             transforms.update(own)  # the workspace's own transforms override default's
-        return cls(settings, transforms, ws)
+        return cls(settings, transforms, ws, problems)
 
     def get(self, name: str) -> Transform:
         """The transform named ``layer.name`` (a clear error listing close names if unknown)."""
@@ -137,8 +142,20 @@ def list_workspaces(settings: Settings) -> list[str]:
     return names
 
 
-def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, Transform]:
-    """Every transform under ``<root>/pipelines/<layer>/`` (duplicate names are errors)."""
+def discover_workspace(root: Path, *, workspace: str = "default",
+                       problems: list[RatatouilleError] | None = None) -> dict[str, Transform]:
+    """Every transform under ``<root>/pipelines/<layer>/`` (duplicate names are errors).
+
+    A file or layer folder whose name cannot be a table name (``silver/Bad-Name.sql``) is not a
+    transform: its :class:`ConfigError` is appended to ``problems`` (and logged) when given, so
+    the other transforms still load; without ``problems`` it is raised."""
+
+    def refuse(exc: RatatouilleError) -> None:
+        if problems is None:
+            raise exc
+        log.warning("%s", exc)
+        problems.append(exc)
+
     check_workspace(workspace)
     pipelines = root / "pipelines"
     found: dict[str, Transform] = {}
@@ -154,11 +171,22 @@ def discover_workspace(root: Path, *, workspace: str = "default") -> dict[str, T
     for layer_dir in sorted(p for p in pipelines.iterdir() if p.is_dir()):
         if layer_dir.name.startswith(("_", ".")):
             continue
-        layer = check_identifier(layer_dir.name, "layer", file=str(layer_dir))
+        try:
+            layer = check_identifier(layer_dir.name, "layer", file=str(layer_dir))
+        except ConfigError as exc:
+            refuse(exc)
+            continue
         for path in sorted(layer_dir.iterdir()):
             if path.name.startswith(("_", ".")) or not path.is_file():
                 continue
-            for t in _load(path, layer, workspace):
+            try:
+                loaded = _load(path, layer, workspace)
+            except ConfigError as exc:
+                if "invalid" not in exc.message:
+                    raise
+                refuse(exc)
+                continue
+            for t in loaded:
                 add(t)
     for path in sorted(pipelines.glob("*.py")):  # dropped-in modules may hold @transform too
         if not path.name.startswith("_"):

@@ -82,7 +82,30 @@ def run(
                     partition=partition)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
                                 and not name.startswith("+") and not name.endswith("+"))
-    return runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
+    if not project.problems:
+        return runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
+    # files that cannot be transforms (an invalid name): the others run; a run of everything, or of a
+    # name that is not found, fails naming those files
+    try:
+        out = runner.run(selectors, upstream=upstream, downstream=downstream, single=single)
+    except TableNotFoundError:
+        raise project.problems[0] from None
+    except RunError as exc:
+        raise RunError(str(exc), errors=[*exc.errors, *project.problems], results=exc.results) from None
+    except RatatouilleError as exc:
+        if selectors is not None:
+            raise
+        raise RunError(f"{1 + len(project.problems)} problems:\n" + "\n".join(
+            f"  {e}" for e in (exc, *project.problems)), errors=[exc, *project.problems], results=exc.results) from None
+    if selectors is None:
+        if len(project.problems) == 1:
+            err = project.problems[0]
+            err.results = list(out.results) if out.results else [out]
+            raise err
+        raise RunError(f"{len(project.problems)} files are not transforms:\n" + "\n".join(
+            f"  {e}" for e in project.problems), errors=list(project.problems),
+            results=list(out.results) if out.results else [out])
+    return out
 
 
 class Runner:
