@@ -168,12 +168,20 @@ class Runner:
         results: list[RunResult] = []
         errors: list[RatatouilleError] = []
         blocked: set[str] = set()
+        unbuilt: set[str] = set()  # skipped and still without a table (every landing file still waiting)
         for name in order:
             if any(dep in blocked for dep in self.dag.upstream[name]):
                 blocked.add(name)
                 results.append(RunResult(status="skipped", table=name, reason="an upstream transform failed",
                                          mode=self.project.transforms[name].mode, rows_written=0, version=None,
                                          duration_s=0.0, checks=[]))
+                continue
+            waits_for = [dep for dep in self.dag.upstream[name] if dep in unbuilt]
+            if waits_for:  # nothing to build from yet: skipped like its upstream, picked up by a later run
+                unbuilt.add(name)
+                results.append(RunResult(status="skipped", table=name, mode=self.project.transforms[name].mode,
+                                         reason=f"upstream {waits_for[0]} has no table yet (nothing was ready to ingest)",
+                                         rows_written=0, version=None, duration_s=0.0, checks=[]))
                 continue
             self._emit("start", name, None)
             try:
@@ -189,6 +197,9 @@ class Runner:
                                    checks=jsonable(exc.checks) if exc.checks and not isinstance(exc.checks[0], dict)
                                    else list(exc.checks))
             results.append(result)
+            if result.get("status") == "skipped" and result.get("version") is None and name not in self.fresh \
+                    and self._read_target(name) is None:
+                unbuilt.add(name)
             self._emit("end", name, result)
         if single and len(results) == 1:
             out = results[0]
