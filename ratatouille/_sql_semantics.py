@@ -12,6 +12,7 @@ neither runs exactly as written.
   DuckDB into a ``HUGEINT``. ``SUM``, ``+``, ``-`` and ``*`` over a narrow integer
   (Int8/16/32, UInt8/16/32) compute in BIGINT (Int64); a column selected as it is keeps its
   type, so a transform's output types stay those of its inputs.
+  The same holds for integers the SQL itself casts narrow (``CAST(s AS INT) * 1000``).
 * A query the annotator cannot type is run over tables whose narrow integer columns are
   widened instead (:func:`ratatouille._sql.widen_integers`): it may return Int64 where the
   input had Int32, never a wrapped number.
@@ -29,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import polars as pl
@@ -60,7 +62,8 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
     (the caller then widens the tables); a query with only dates is then run as written.
     """
     schemas = {name: lf.collect_schema() for name, lf in frames.items()}
-    narrow = any(t.base_type() in NARROW_INTEGERS for schema in schemas.values() for t in schema.dtypes())
+    narrow = any(t.base_type() in NARROW_INTEGERS for schema in schemas.values() for t in schema.dtypes()) \
+        or _casts_to_narrow(sql)
     dates = "-" in sql and ("date" in sql.lower() or any(t == pl.Date for schema in schemas.values()
                                                            for t in schema.dtypes()))
     if not narrow and not dates:
@@ -144,6 +147,21 @@ def _summed(node: exp.Sum) -> exp.Expression:
     """The expression a ``SUM`` adds up (inside ``DISTINCT`` for ``SUM(DISTINCT n)``)."""
     inner = node.this
     return inner.expressions[0] if isinstance(inner, exp.Distinct) and inner.expressions else inner
+
+
+# a cast to a narrow integer in the SQL itself (``CAST(s AS INT)``, ``x::int4``) makes narrow integers
+# even when no input column is narrow (a string column cast in bronze, a query without tables)
+_NARROW_TYPE_NAME = re.compile(r"(?i)\b(?:int|integer|int[124]|smallint|tinyint)\b")
+
+
+def _casts_to_narrow(sql: str) -> bool:
+    if not _NARROW_TYPE_NAME.search(sql):
+        return False
+    try:
+        tree = parse_sql(sql)[0]
+    except Exception:  # noqa: BLE001 - the guard has parsed it already; unreadable here: nothing to type
+        return False
+    return any(node.this in _NARROW for node in tree.find_all(exp.DataType))
 
 
 def _bigint(node: exp.Expression) -> exp.Expression:

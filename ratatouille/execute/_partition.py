@@ -46,6 +46,13 @@ def check_partitionable(t: Transform, key: str) -> None:
     if not t.config.partition_by:
         raise ConfigError(f"partition={key!r} needs partition_by in the transform's settings", transform=t.name,
                           file=t.file)
+    static = t.config.partitions
+    if isinstance(static, dict) and set(static) == {"static"}:
+        static = static["static"]
+    if isinstance(static, (list, tuple)) and key not in [str(v) for v in static]:
+        # a static list is the set of partitions: a key outside it would silently add a new one
+        raise ConfigError(f"partition={key!r} is not one of the transform's partitions: "
+                          + ", ".join(str(v) for v in static), transform=t.name, file=t.file)
 
 
 def partition_value(key: str, dtype: pl.DataType) -> Any:
