@@ -28,6 +28,7 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -290,6 +291,31 @@ class Lake:
 
     def open(self, path: str, mode: str = "rb"):
         return self.fs.open(self._strip(path), mode)
+
+    @contextlib.contextmanager
+    def pinned(self, path: str):
+        """A location to read ``path`` from that cannot be swapped after it was checked.
+
+        On a local lake the file is opened once, the real location of the *open* file is
+        checked to lie inside the lake (``/proc/self/fd/N`` on Linux), and readers get that
+        ``/proc/self/fd/N`` path: replacing the file by a link out of the lake between the
+        check and the read cannot redirect the read. On object storage (no links) and where
+        ``/proc`` is missing, the checked path itself.
+
+        Raises ConfigError when the opened file lies outside the lake.
+        """
+        full = self.check(path)
+        if not self.is_local or not os.path.isdir("/proc/self/fd"):
+            yield full
+            return
+        local = self.full(full)
+        local = local[len("file://"):] if local.startswith("file://") else local
+        fd = os.open(local, os.O_RDONLY)
+        try:
+            check_inside(self.uri, os.path.realpath(f"/proc/self/fd/{fd}"))
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
 
     def read_bytes(self, path: str) -> bytes:
         with self.open(path) as fh:

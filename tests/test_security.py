@@ -538,3 +538,24 @@ def test_a_hand_edited_promotion_journal_cannot_reach_outside_default(tmp_path):
         {"action": "replace", "dest": "pipelines/x.sql", "staged": "../../../victim.txt"}]}))
     assert recover(default) is None
     assert victim.read_text() == "keep me" and not (default / "pipelines" / "x.sql").exists()
+
+
+def test_an_ingest_read_goes_to_the_file_that_was_checked(tmp_path):
+    """The landing file is opened once and its open file checked: swapping the path for a link out of
+    the lake after the check cannot redirect the read (ingest reads /proc/self/fd/N)."""
+    from ratatouille._lake import Lake
+
+    lake_dir = tmp_path / "lake"
+    (lake_dir / "landing").mkdir(parents=True)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nTOP-SECRET\n")
+    good = lake_dir / "landing" / "a.csv"
+    good.write_text("id\n1\n")
+    lake = Lake(str(lake_dir))
+    with lake.pinned(str(good)) as src:
+        good.unlink()
+        good.symlink_to(secret)  # swapped after the check
+        assert pl.read_csv(src)["id"].to_list() == [1]  # still the file that was checked
+    with pytest.raises(ConfigError, match="outside the lake"):
+        with lake.pinned(str(good)):
+            pass  # now a link out of the lake: refused when opened

@@ -63,6 +63,14 @@ from ._settle import Gate, Waiting, check_settle_config, describe_change
 
 log = logging.getLogger("ratatouille")
 
+
+def _read_all(lake, src: str) -> bytes:
+    """The bytes of a pinned landing file (``Lake.pinned``: a ``/proc/self/fd`` path, or the checked path)."""
+    if src.startswith("/proc/self/fd/"):
+        with open(src, "rb") as fh:
+            return fh.read()
+    return lake.read_bytes(src)
+
 SOURCE_FILE = "_source_file"
 SOURCE_FINGERPRINT = "_source_fingerprint"
 INGESTED_AT = "_ingested_at"
@@ -231,7 +239,12 @@ class IngestTransform(Transform):
         CSV and CSV in another encoding than UTF-8 are read from the file's bytes.
         ``string_columns`` are read as text (CSV), to be cast later.
         """
-        full = lake.check(path.path if isinstance(path, LandingFile) else path)  # inside the lake only
+        with lake.pinned(path.path if isinstance(path, LandingFile) else path) as src:  # inside the lake only,
+            return self._read_file(lake, path.path if isinstance(path, LandingFile) else path, src,  # never swapped
+                                   string_columns=string_columns)
+
+    def _read_file(self, lake, full: str, src: str, *, string_columns: tuple[str, ...]) -> pl.DataFrame:
+        """:meth:`read_file` once the file is pinned: ``full`` names it (suffixes), ``src`` is read."""
         fmt = self.config.format
         opts = dict(self.config.options)
         storage = lake.delta_options()
@@ -257,27 +270,27 @@ class IngestTransform(Transform):
             if encoding in ("utf8-lossy", "utf-8-lossy"):
                 kwargs["encoding"] = "utf8-lossy"
             elif encoding not in _UTF8:  # decoded strictly: a byte that is not in the encoding rejects the file
-                data = lake.read_bytes(full)
+                data = _read_all(lake, src)
                 if full.lower().endswith(".gz"):
                     import gzip
 
                     data = gzip.decompress(data)
                 return pl.read_csv(io.BytesIO(data.decode(str(encoding)).encode()), **kwargs)
             if full.lower().endswith(".gz"):  # compressed: read whole (decompressed by Polars)
-                return pl.read_csv(io.BytesIO(lake.read_bytes(full)), **kwargs)
-            return pl.scan_csv(full, storage_options=storage, glob=False, **kwargs).collect()
+                return pl.read_csv(io.BytesIO(_read_all(lake, src)), **kwargs)
+            return pl.scan_csv(src, storage_options=storage, glob=False, **kwargs).collect()
         if fmt == "parquet":
-            return pl.scan_parquet(full, storage_options=storage, glob=False).collect()
+            return pl.scan_parquet(src, storage_options=storage, glob=False).collect()
         if fmt == "ndjson":
             kwargs = {"schema_overrides": overrides} if overrides else {}
             kwargs.update(_ingest_schema.inference(opts))  # a key first seen late is kept
             try:
                 if _has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
-                    return pl.read_ndjson(io.BytesIO(lake.read_bytes(full)), **kwargs)
-                return pl.scan_ndjson(full, storage_options=storage, **kwargs).collect()
+                    return pl.read_ndjson(io.BytesIO(_read_all(lake, src)), **kwargs)
+                return pl.scan_ndjson(src, storage_options=storage, **kwargs).collect()
             except pl.exceptions.ComputeError:  # a byte-order mark, or blank lines only
-                return _ingest_schema.read_ndjson_bytes(lake.read_bytes(full), kwargs)
-        data = lake.read_bytes(full)
+                return _ingest_schema.read_ndjson_bytes(_read_all(lake, src), kwargs)
+        data = _read_all(lake, src)
         if fmt == "json":
             kwargs = {"schema_overrides": overrides} if overrides else {}
             kwargs.update(_ingest_schema.inference(opts))
