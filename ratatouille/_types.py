@@ -10,7 +10,8 @@ a new column                           added (nullable); ``on_schema_change: fai
 a column missing from the new data     NULL in the new rows (``sync_all_columns`` drops it)
 an all-NULL column (type ``Null``)     takes the table's type, else the declared type, else String
 time-zone-aware timestamps             stored in UTC, same instants (Delta's zone is UTC)
-nanosecond timestamps, unsigned ints   stored as microseconds, as the signed type holding every value
+nanosecond timestamps, UInt8/16/32     stored as microseconds, as the signed type holding every value
+UInt64, Int128                         decimal(20,0), decimal(38,0): every value exact
 narrower type (Int32 into Int64,       cast up to the table's type
 Decimal(8,2) into (10,2), ms into us)
 wider type (Int64 into Int32, a        ``append_new_columns`` (default): cast to the table's type
