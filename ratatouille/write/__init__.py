@@ -162,13 +162,19 @@ class Append(Materialization):
     mode = "append"
 
     def _incremental(self, target, table, data, commit):
-        if isinstance(data, pl.LazyFrame):
-            if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
-                return _finish(target, fast_write(data, target, table, "append", commit), commit)
-            data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
-        if data.is_empty():
-            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
+        from deltalake.exceptions import CommitFailedError
+
+        commit = _commit.guarded(commit, table)  # a concurrent append of the same rows conflicts (_commit.py)
+        try:
+            if isinstance(data, pl.LazyFrame):
+                if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
+                    return _finish(target, fast_write(data, target, table, "append", commit), commit)
+                data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
+            if data.is_empty():
+                return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+            return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
+        except CommitFailedError as exc:
+            raise _commit.appended_meanwhile(target) from exc
 
 
 class Merge(Materialization):
@@ -356,8 +362,11 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
     else:
         frame = data
+        # an append commits on the snapshot its rows were computed from, so that delta-rs' conflict check
+        # sees every commit since (the guard of Append, _commit.guarded); a URI would load the latest one
+        dest, dest_opts = (table, None) if mode == "append" and table is not None else (target.uri, opts)
         _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
-            lambda: frame.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options),
+            lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts, delta_write_options=options),
             target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:
