@@ -46,3 +46,27 @@ def test_concurrent_incremental_appends_on_an_existing_table_land_each_new_row_o
         assert df["id"].is_duplicated().sum() == 0, (rnd, outcomes, df.sort("id"))
         assert sorted(df["id"].to_list()) == [1, 2, 3] + [i for r in range(rnd + 1) for i in range(10 * (r + 1), 10 * (r + 1) + 4)]
         _assert_versions_are_their_commits(p, "silver.inc", outcomes)
+
+
+def test_full_refresh_during_incremental_appends_never_doubles_rows(lake_project):
+    """One process rebuilds (full_refresh) while two run the incremental append, after new source rows
+    arrived: whatever order the commits land in, each source row is in the table exactly once."""
+    from ratatouille.discover import Project
+    from ratatouille.write import materialization_for
+
+    p = lake_project
+    _source(p, "bronze.src", pl.DataFrame({"id": [1, 2, 3]}))
+    p.write("silver/inc.sql", APPEND_SQL)
+    p.run("silver.inc", vars={"who": "first"})
+    expected = [1, 2, 3]
+    for rnd in range(2):
+        new = list(range(10 * (rnd + 1), 10 * (rnd + 1) + 4))
+        expected += new
+        materialization_for("append").write(Project.load(p.root).target("bronze.src"), pl.DataFrame({"id": new}))
+        jobs = [[("silver.inc", {"vars": {"who": "full"}, "full_refresh": True})]] + \
+            [[("silver.inc", {"vars": {"who": f"w{w}"}})] for w in range(2)]
+        (outcomes,) = run_together(p.root, jobs)
+        assert any(o[2] == "success" for o in outcomes), outcomes
+        df = p.read("silver.inc")
+        assert sorted(df["id"].to_list()) == expected, (rnd, outcomes, df.sort("id"))
+        _assert_versions_are_their_commits(p, "silver.inc", outcomes)

@@ -98,6 +98,8 @@ class Materialization:
         refused by delta-rs' conflict check raises :class:`~ratatouille.errors.ConcurrentCommitError`."""
         table = table if table is not None else target.open()
         commit = _commit.properties(metadata, create=table is None)
+        if table is not None and self.mode in ("append", "table"):  # blind writes: see _commit.guarded
+            commit = _commit.guarded(commit, table)
         fitted = None
         try:
             if table is None or full_refresh or self.mode == "table":  # the new schema wins
@@ -164,8 +166,7 @@ class Append(Materialization):
     def _incremental(self, target, table, data, commit):
         from deltalake.exceptions import CommitFailedError
 
-        commit = _commit.guarded(commit, table)  # a concurrent append of the same rows conflicts (_commit.py)
-        try:
+        try:  # the commit is guarded (write()): a concurrent append of the same rows conflicts (_commit.py)
             if isinstance(data, pl.LazyFrame):
                 if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
                     return _finish(target, fast_write(data, target, table, "append", commit), commit)

@@ -78,7 +78,9 @@ def guarded(commit: CommitProperties, table: DeltaTable) -> CommitProperties:
 
     Appends are blind in Delta: two runs that both read the same watermark and append the same
     new rows both commit. With the same app id in each commit, delta-rs' conflict check refuses
-    the later one (``CommitFailedError``), which :class:`TargetChangedMeanwhile` reports.
+    the later one (``CommitFailedError``), which :class:`TargetChangedMeanwhile` reports. Whole-table
+    overwrites (``table``, a full refresh of an append) carry it too, so an append computed before
+    such an overwrite is refused rather than landing rows the overwrite already holds.
     The commit id (and so the version reported) stays the same."""
     from deltalake import Transaction
 
