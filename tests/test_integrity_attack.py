@@ -70,3 +70,60 @@ def test_full_refresh_during_incremental_appends_never_doubles_rows(lake_project
         df = p.read("silver.inc")
         assert sorted(df["id"].to_list()) == expected, (rnd, outcomes, df.sort("id"))
         _assert_versions_are_their_commits(p, "silver.inc", outcomes)
+
+
+# -- vacuum with pins in several workspaces ---------------------------------------------------------
+def test_vacuum_keeps_every_version_pinned_by_any_workspace(lake_project):
+    """alice pins v0, bob pins v1, carol (not pinned) reads default; a vacuum with no retention keeps
+    v0's and v1's files, removes the rest, and every workspace still reads what it read before."""
+    from ratatouille import query, run, tools
+    from ratatouille._workspace import create_workspace
+
+    p = lake_project
+    p.write("silver/a.sql", "SELECT 1 AS x")
+    run("silver.a")
+    create_workspace("alice", pin=True, project_dir=p.root)
+    p.write("silver/a.sql", "SELECT 2 AS x")
+    run("silver.a")
+    create_workspace("bob", pin=True, project_dir=p.root)
+    create_workspace("carol", project_dir=p.root)
+    for x in (3, 4):
+        p.write("silver/a.sql", f"SELECT {x} AS x")
+        run("silver.a")
+    removed = tools.vacuum("silver.a", retention_hours=0)
+    assert removed.kept == {0: ["alice"], 1: ["bob"]}, removed.kept
+    assert len(removed) == 1  # v2's file only (v3 is current)
+    assert query("SELECT x FROM silver.a", workspace="alice")["x"].to_list() == [1]
+    assert query("SELECT x FROM silver.a", workspace="bob")["x"].to_list() == [2]
+    assert query("SELECT x FROM silver.a", workspace="carol")["x"].to_list() == [4]
+    assert query("SELECT x FROM silver.a")["x"].to_list() == [4]
+
+
+# -- files in flight: deleted between listing and read ------------------------------------------------
+@pytest.mark.parametrize("on_error", ["reject", "fail"])
+def test_a_file_deleted_between_listing_and_read_is_not_a_bad_file(lake_project, monkeypatch, on_error):
+    """A producer removes (or is replacing) b.csv after the ingest listed it and before it read it.
+    The file is not bad input: the other files land, b.csv is neither recorded, nor rejected (nothing
+    moved to landing/_rejected/), nor a failed run; once it is back, the next run ingests it once."""
+    from ratatouille.transforms.ingest import IngestTransform
+
+    p = lake_project
+    p.write("bronze/sales.yaml", f"source: landing/sales/\nformat: csv\non_error: {on_error}\n")
+    p.landing("sales/a.csv", "order_id\n1\n")
+    p.landing("sales/b.csv", "order_id\n2\n")
+    original = IngestTransform.read_file
+
+    def read_after_delete(self, path, lake, **kw):  # the deletion happens right between listing and read
+        if str(getattr(path, "rel", path)).endswith("b.csv"):
+            p.remove("landing/sales/b.csv")
+        return original(self, path, lake, **kw)
+
+    monkeypatch.setattr(IngestTransform, "read_file", read_after_delete)
+    result = p.run("bronze.sales")
+    monkeypatch.setattr(IngestTransform, "read_file", original)
+    assert result["status"] == "success", result
+    assert p.read("bronze.sales")["order_id"].to_list() == [1]
+    assert not [f for f in p.files("landing/") if "_rejected" in f], p.files("landing/")
+    p.landing("sales/b.csv", "order_id\n2\n")
+    p.run("bronze.sales")
+    assert sorted(p.read("bronze.sales")["order_id"].to_list()) == [1, 2]

@@ -234,6 +234,24 @@ class Gate:
         return None
 
 
+class Gone(Exception):
+    """A landing file that disappeared between the listing and the read: not bad input (never
+    rejected nor moved, never a failed run), it waits like a file in flight."""
+
+
+def gone(exc: BaseException) -> Gone | None:
+    """A :class:`Gone` when reading a listed file failed because it no longer exists (Polars raises
+    ``FileNotFoundError`` for a local file and for a missing object alike), else ``None``.
+
+    >>> gone(FileNotFoundError("No such file")) is not None, gone(ValueError("bad quoting"))
+    (True, None)
+    """
+    if isinstance(exc, FileNotFoundError):
+        return Gone("gone since it was listed (deleted, moved or being replaced): not read; "
+                    "a later run takes it if it comes back")
+    return None
+
+
 def not_ready(config: Any, lake, paths: Iterable[str]) -> dict[str, str]:
     """``{full path: reason}`` for the landing files among ``paths`` that are not complete yet
     (what a landing sensor leaves out of its run requests). One ``info`` per path."""
