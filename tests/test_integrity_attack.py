@@ -127,3 +127,44 @@ def test_a_file_deleted_between_listing_and_read_is_not_a_bad_file(lake_project,
     p.landing("sales/b.csv", "order_id\n2\n")
     p.run("bronze.sales")
     assert sorted(p.read("bronze.sales")["order_id"].to_list()) == [1, 2]
+
+
+# -- folder sensors: whole-second (S3) and start-of-upload modification times --------------------------
+def test_folder_sensor_requests_files_landing_in_the_same_second_or_with_an_earlier_time(rat_project):
+    """S3's LastModified has whole seconds and, for a multipart upload, is when the upload STARTED.
+    b.txt is seen at second T; then a.txt lands stamped T too and c.txt (a long upload) stamped T-20.
+    Before: the cursor (newest time, path) made both look old: never requested. Now each is requested
+    exactly once."""
+    import json
+    import os
+
+    import dagster as dg
+
+    from ratatouille.dagster import build_definitions
+
+    p = rat_project
+    p.write("silver/a.sql", "SELECT 1 AS x")
+    p.write("silver/a.yaml", "triggers:\n  - sensor: landing/drops/\n    status: running\n")
+    sensor = next(s for s in build_definitions().sensors if s.name == "silver__a_sensor")
+    T = 1_800_000_000.0
+
+    def land(name: str, when: float) -> None:
+        path = p.landing(f"drops/{name}", "hello")
+        os.utime(p.lake_handle._strip(path), (when, when))
+
+    def tick(cursor):
+        data = sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+        return data.run_requests, data.cursor or cursor
+
+    land("b.txt", T)
+    requests, cursor = tick(None)
+    assert len(requests) == 1
+    land("a.txt", T)  # the same whole second, a smaller path
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1, cursor
+    land("c.txt", T - 20)  # a multipart upload started before b.txt, finished after
+    requests, cursor = tick(cursor)
+    assert len(requests) == 1, cursor
+    requests, cursor = tick(cursor)
+    assert not requests  # nothing twice
+    assert json.loads(cursor)["path"].endswith("b.txt")
