@@ -168,3 +168,32 @@ def test_folder_sensor_requests_files_landing_in_the_same_second_or_with_an_earl
     requests, cursor = tick(cursor)
     assert not requests  # nothing twice
     assert json.loads(cursor)["path"].endswith("b.txt")
+
+
+# -- files in flight: a marker older than the file ------------------------------------------------------
+def test_a_file_written_after_its_folders_marker_waits_for_the_marker_again(lake_project):
+    """A producer reuses a folder: batch 1 (part-0 + _SUCCESS) was ingested; then part-1.csv is being
+    written into the same folder, whose _SUCCESS is batch 1's. Before: the old marker made the
+    half-written file ready and its cut-off content landed (2.0 for 2.75). Now it waits until the
+    marker is written again after it, then lands whole, once."""
+    import time
+
+    from ratatouille import run
+
+    p = lake_project
+    p.write("bronze/pay.yaml", "source: landing/pay/\nformat: csv\nsettle_seconds: 0\nready_marker: _SUCCESS\n"
+            "columns:\n  - name: id\n    type: int64\n  - name: amount\n    type: float64\n")
+    p.landing("pay/day=1/part-0.csv", "id,amount\n1,1.5\n")
+    p.landing("pay/day=1/_SUCCESS", "")
+    assert run("bronze.pay")["files"] == ["landing/pay/day=1/part-0.csv"]
+    time.sleep(1.1)  # S3 stamps whole seconds: the new file is a later second than the marker
+    p.landing("pay/day=1/part-1.csv", "id,amount\n2,2.")  # still being written
+    waiting = run("bronze.pay")
+    assert [w["file"] for w in waiting["waiting"]] == ["landing/pay/day=1/part-1.csv"], waiting
+    assert "ready marker" in waiting["waiting"][0]["reason"]
+    p.landing("pay/day=1/part-1.csv", "id,amount\n2,2.75\n")  # finished
+    time.sleep(1.1)
+    p.landing("pay/day=1/_SUCCESS", "")  # and the batch marked ready
+    assert run("bronze.pay")["files"] == ["landing/pay/day=1/part-1.csv"]
+    df = p.read("bronze.pay").sort("id")
+    assert df["amount"].to_list() == [1.5, 2.75]
