@@ -76,6 +76,9 @@ class Materialization:
     """Base class: how a transform's output lands in its table."""
 
     mode: ClassVar[str] = ""
+    #: set by the runner: the data was computed from the table (a watermark), so an append or a whole-table
+    #: overwrite carries the app transaction of ``_commit.guarded`` (a direct ``write`` stays a blind append)
+    guard_target: bool = False
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
@@ -98,7 +101,7 @@ class Materialization:
         refused by delta-rs' conflict check raises :class:`~ratatouille.errors.ConcurrentCommitError`."""
         table = table if table is not None else target.open()
         commit = _commit.properties(metadata, create=table is None)
-        if table is not None and self.mode in ("append", "table"):  # blind writes: see _commit.guarded
+        if table is not None and self.guard_target and self.mode in ("append", "table"):  # see _commit.guarded
             commit = _commit.guarded(commit, table)
         fitted = None
         try:
@@ -175,6 +178,8 @@ class Append(Materialization):
                 return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
             return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
         except CommitFailedError as exc:
+            if not self.guard_target:
+                raise  # write() reports it (ConcurrentCommitError)
             raise _commit.appended_meanwhile(target) from exc
 
 
