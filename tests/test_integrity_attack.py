@@ -197,3 +197,33 @@ def test_a_file_written_after_its_folders_marker_waits_for_the_marker_again(lake
     assert run("bronze.pay")["files"] == ["landing/pay/day=1/part-1.csv"]
     df = p.read("bronze.pay").sort("id")
     assert df["amount"].to_list() == [1.5, 2.75]
+
+
+# -- sensors: a file changed in place after it landed, with on_change: reingest -------------------------
+def test_landing_sensor_requests_a_file_changed_in_place_with_on_change_reingest(rat_project):
+    """orders.csv was ingested; then the producer corrects it in place. With on_change: reingest the
+    next ingest replaces its rows, but before the sensor never requested that run (the table holds the
+    file by name): the correction waited for an unrelated new file. Now it is requested at once, the
+    run replaces the rows (no old row left, none doubled), and nothing more is requested after."""
+    import dagster as dg
+
+    from ratatouille.dagster import build_definitions
+    from test_sensor_retry import Harness
+
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: csv\non_change: reingest\n")
+    p.landing("orders/a.csv", "id,amount\n1,10\n2,20\n")
+    h = Harness.__new__(Harness)
+    h.p, h.cursor, h.instance = p, None, dg.DagsterInstance.ephemeral()
+    h.defs = build_definitions()
+    h.sensor = next(s for s in h.defs.sensors if s.name == "bronze__orders_sensor")
+    h.job = h.defs.get_repository_def().get_job(h.sensor.job_name)
+    [first] = h.tick().run_requests
+    assert h.execute(first)
+    assert not h.tick().run_requests
+    p.landing("orders/a.csv", "id,amount\n1,11\n2,22\n3,33\n")  # corrected in place
+    [fix] = h.tick().run_requests
+    assert h.execute(fix)
+    df = p.read("bronze.orders").sort("id")
+    assert df.select("id", "amount").rows() == [(1, 11), (2, 22), (3, 33)]
+    assert not h.tick().run_requests
