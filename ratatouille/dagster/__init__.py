@@ -220,8 +220,14 @@ def _in_flight(t: Transform, lake, paths) -> dict[str, str]:
 
 
 def _ingested(project: Project, t: Transform) -> set[str]:
-    """The landing files (relative to the lake root) an ingest transform's table holds now."""
+    """The landing files (relative to the lake root) an ingest transform's table holds now; with
+    ``on_change: reingest``, only those it holds as they are now (a file changed in place since it
+    was ingested is not held: the sensor requests the run that replaces its rows)."""
     from ..transforms.ingest import ingested_state
 
     table = project.target(t.name).open()
-    return set(ingested_state(table)) if table is not None else set()
+    state = ingested_state(table) if table is not None else {}
+    if not state or getattr(t.config, "on_change", None) != "reingest":
+        return set(state)
+    now = {f.rel: f.fingerprint for f in t.landing_files(project.lake)}
+    return {rel for rel, held in state.items() if rel not in now or not held or now[rel] in held}

@@ -143,11 +143,36 @@ def _pending(cursor: str | None) -> list[str]:
         return []
 
 
-def new_files(stamped: Sequence[tuple[float, str]], cursor: tuple[float, str] | None) -> list[tuple[float, str]]:
+#: seconds before the cursor's newest modification time in which files are remembered by path
+#: (the cursor's ``recent``): a file whose time is not newer than the newest one seen still counts as
+#: new there (S3 gives whole seconds; a multipart upload's LastModified is when it STARTED)
+RECENT_WINDOW = 900.0
+
+
+def _recent(cursor: str | None) -> set[str] | None:
+    """The paths the cursor remembers near its newest modification time (``None``: an older cursor)."""
+    try:
+        raw = json.loads(cursor or "{}").get("recent")
+    except (ValueError, AttributeError):
+        return None
+    return {str(p) for p in raw} if isinstance(raw, list) else None
+
+
+def new_files(stamped: Sequence[tuple[float, str]], cursor: tuple[float, str] | None,
+              recent: set[str] | None = None) -> list[tuple[float, str]]:
+    """The files newer than ``cursor``, and those in :data:`RECENT_WINDOW` before it that ``recent``
+    (the paths seen there) does not hold.
+
+    >>> new_files([(10.0, "a"), (10.0, "b"), (9.0, "c")], (10.0, "b"), {"b"})
+    [(10.0, 'a'), (9.0, 'c')]
+    """
     if cursor is None:
         return list(stamped)
     if cursor[0] == float("-inf"):
         return [(m, p) for m, p in stamped if p > cursor[1]]
+    if recent is not None:
+        return [(m, p) for m, p in stamped
+                if (m, p) > cursor or (m >= cursor[0] - RECENT_WINDOW and p not in recent)]
     return [(m, p) for m, p in stamped if (m, p) > cursor]
 
 
@@ -226,13 +251,14 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
         cursor = parse_cursor(context.cursor)
         if ingested is not None:
             return _ingest_tick(context, stamped, cursor, fps)
-        fresh = new_files(stamped, cursor)
+        fresh = new_files(stamped, cursor, _recent(context.cursor))
         if not fresh:
             return dg.SkipReason(f"no new file under {source}")
         if _busy(context, name):
             return dg.SkipReason(f"{len(fresh)} new file(s) wait: the previous run of {name} is still going")
         mtime, newest = max([*fresh, cursor] if cursor and cursor[0] != float("-inf") else fresh)
-        context.update_cursor(json.dumps({"path": newest, "mtime": mtime}))
+        recent = sorted(p for m, p in stamped if m >= mtime - RECENT_WINDOW)  # seen near the newest time
+        context.update_cursor(json.dumps({"path": newest, "mtime": mtime, "recent": recent}))
         tags = {"ratatouille/sensor": name, "ratatouille/new_files": str(len(fresh)),
                 "ratatouille/newest_file": newest.rsplit("/", 1)[-1][:200]}
         if partitions is None:

@@ -338,6 +338,8 @@ class Runner:
                   materialization_for(mode, unique_key=t.config.unique_key, partition_by=t.config.partition_by,
                                       delete_missing=t.config.delete_missing,
                                       on_schema_change=t.config.on_schema_change, declared=declared))
+        if isinstance(writer, Materialization):  # computed from `table`: concurrent appends conflict
+            writer.guard_target = True
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)

@@ -189,6 +189,9 @@ class Gate:
                 if not self._has(marker):
                     folder = f.rel.rsplit("/", 1)[0] if "/" in f.rel else "."
                     return f"no ready marker {folder}/{self.marker} yet (ready_marker: {self.marker})"
+            late = self._after_marker(f, marker)
+            if late:
+                return late
         if self.settle > 0:
             mtime = None
             parts = _parts(f.fingerprint)
@@ -209,6 +212,24 @@ class Gate:
                 return (f"still settling: modified {age:.1f}s ago, settle_seconds: {self.settle:g} "
                         "(it may still be being written)")
         return None
+
+    def _mtime(self, f) -> float | None:
+        """``f``'s modification time from the same listing as its marker's (the same precision)."""
+        info = self._info(f.path)
+        return mtime_of(info) if info is not None else None
+
+    def _after_marker(self, f, marker: str) -> str | None:
+        """Why ``f`` is not covered by its ready marker: it was modified after the marker was written
+        (a new batch written into a folder whose marker is an earlier batch's). Equal times (S3's
+        whole seconds) count as covered."""
+        info = self._listed().get(self.lake._strip(marker))
+        written = mtime_of(info) if info is not None else None
+        modified = self._mtime(f)
+        if written is None or modified is None or modified <= written:
+            return None
+        name = marker.rsplit("/", 1)[-1]
+        return (f"modified after its ready marker {name} ({modified - written:.1f}s later): it may still be "
+                "being written; it is taken once the marker is written again after it")
 
     def landing_file(self, path: str):
         """A ``LandingFile`` for one full path (one ``info`` request), or ``None`` if it is gone."""
@@ -232,6 +253,24 @@ class Gate:
         if now != f.fingerprint:
             return f"changed while it was being read ({describe_change(f.fingerprint, now)}): still being written"
         return None
+
+
+class Gone(Exception):
+    """A landing file that disappeared between the listing and the read: not bad input (never
+    rejected nor moved, never a failed run), it waits like a file in flight."""
+
+
+def gone(exc: BaseException) -> Gone | None:
+    """A :class:`Gone` when reading a listed file failed because it no longer exists (Polars raises
+    ``FileNotFoundError`` for a local file and for a missing object alike), else ``None``.
+
+    >>> gone(FileNotFoundError("No such file")) is not None, gone(ValueError("bad quoting"))
+    (True, None)
+    """
+    if isinstance(exc, FileNotFoundError):
+        return Gone("gone since it was listed (deleted, moved or being replaced): not read; "
+                    "a later run takes it if it comes back")
+    return None
 
 
 def not_ready(config: Any, lake, paths: Iterable[str]) -> dict[str, str]:

@@ -59,7 +59,7 @@ from . import _ingest_schema
 from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
 from . import _landing
-from ._settle import Gate, Waiting, check_settle_config, describe_change
+from ._settle import Gate, Gone, Waiting, check_settle_config, describe_change, gone
 
 log = logging.getLogger("ratatouille")
 
@@ -375,6 +375,8 @@ class IngestTransform(Transform):
             except RatatouilleError:
                 raise
             except Exception as exc:  # a bad file never stops the good ones
+                if (missing := gone(exc)) is not None:  # deleted since it was listed: it waits, not rejected
+                    return missing
                 if _is_storage_error(exc):  # but the store failing is not the file's fault: fail, move nothing
                     raise StorageError(f"reading {f.rel} failed: {_reason(exc)}; nothing was written or moved",
                                        transform=self.name, file=self.file) from None
@@ -388,6 +390,9 @@ class IngestTransform(Transform):
         frames: list[pl.DataFrame] = []
         try:
             for (f, known), df in zip(todo, loaded):
+                if isinstance(df, Gone):
+                    plan.waiting.append(Waiting(f.rel, str(df)))
+                    continue
                 if gate.active and (why := gate.moved(f)):  # read while being written: never land a cut
                     plan.waiting.append(Waiting(f.rel, why))
                     continue

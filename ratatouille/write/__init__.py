@@ -76,6 +76,9 @@ class Materialization:
     """Base class: how a transform's output lands in its table."""
 
     mode: ClassVar[str] = ""
+    #: set by the runner: the data was computed from the table (a watermark), so an append or a whole-table
+    #: overwrite carries the app transaction of ``_commit.guarded`` (a direct ``write`` stays a blind append)
+    guard_target: bool = False
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
@@ -98,6 +101,8 @@ class Materialization:
         refused by delta-rs' conflict check raises :class:`~ratatouille.errors.ConcurrentCommitError`."""
         table = table if table is not None else target.open()
         commit = _commit.properties(metadata, create=table is None)
+        if table is not None and self.guard_target and self.mode in ("append", "table"):  # see _commit.guarded
+            commit = _commit.guarded(commit, table)
         fitted = None
         try:
             if table is None or full_refresh or self.mode == "table":  # the new schema wins
@@ -162,13 +167,20 @@ class Append(Materialization):
     mode = "append"
 
     def _incremental(self, target, table, data, commit):
-        if isinstance(data, pl.LazyFrame):
-            if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
-                return _finish(target, fast_write(data, target, table, "append", commit), commit)
-            data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
-        if data.is_empty():
-            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
-        return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
+        from deltalake.exceptions import CommitFailedError
+
+        try:  # the commit is guarded (write()): a concurrent append of the same rows conflicts (_commit.py)
+            if isinstance(data, pl.LazyFrame):
+                if fast_write_eligible(data, target, table, "append"):  # streams; commits nothing when nothing came
+                    return _finish(target, fast_write(data, target, table, "append", commit), commit)
+                data = data.collect()  # delta-rs commits an empty append too: an increment is small, look at it first
+            if data.is_empty():
+                return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+            return _finish(target, _write(data, target, "append", commit, schema_mode="merge", table=table), commit)
+        except CommitFailedError as exc:
+            if not self.guard_target:
+                raise  # write() reports it (ConcurrentCommitError)
+            raise _commit.appended_meanwhile(target) from exc
 
 
 class Merge(Materialization):
@@ -356,8 +368,11 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
         data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
     else:
         frame = data
+        # an append commits on the snapshot its rows were computed from, so that delta-rs' conflict check
+        # sees every commit since (the guard of Append, _commit.guarded); a URI would load the latest one
+        dest, dest_opts = (table, None) if mode == "append" and table is not None else (target.uri, opts)
         _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
-            lambda: frame.write_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options),
+            lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts, delta_write_options=options),
             target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:

@@ -52,7 +52,7 @@ log = logging.getLogger("ratatouille")
 
 COMMIT_ID = "ratatouille.commit_id"
 MAX_COMMIT_RETRIES = 15  # delta-rs' attempts to commit on top of concurrent commits (conflict-checked)
-RERUNS = 3  # how often a run that lost the creation of its table is run again
+RERUNS = 8  # how often a run that lost the creation of its table (or the race of an append) is run again
 DISJOINT_ROUNDS = 4  # how often a partition write that only lost races against other partitions is tried
 T = TypeVar("T")
 
@@ -61,6 +61,39 @@ class TableCreatedMeanwhile(ConcurrentCommitError):
     """Another process created the table while this run was creating it: nothing was written.
 
     The runner runs the transform again, now as the ordinary write on the existing table."""
+
+
+class TargetChangedMeanwhile(ConcurrentCommitError):
+    """An incremental append lost the race with another append to the same table: it computed its
+    rows from a snapshot (its watermark) that another run appended to meanwhile, so committing
+    them could land the same rows twice. Nothing was written; the runner runs it again."""
+
+
+APPEND_APP_ID = "ratatouille.append"
+
+
+def guarded(commit: CommitProperties, table: DeltaTable) -> CommitProperties:
+    """``commit`` plus a Delta app transaction that makes it conflict with any other guarded commit
+    to ``table`` since the snapshot it was computed from.
+
+    Appends are blind in Delta: two runs that both read the same watermark and append the same
+    new rows both commit. With the same app id in each commit, delta-rs' conflict check refuses
+    the later one (``CommitFailedError``), which :class:`TargetChangedMeanwhile` reports. Whole-table
+    overwrites (``table``, a full refresh of an append) carry it too, so an append computed before
+    such an overwrite is refused rather than landing rows the overwrite already holds.
+    The commit id (and so the version reported) stays the same."""
+    from deltalake import Transaction
+
+    txn = Transaction(app_id=APPEND_APP_ID, version=table.version() + 1, last_updated=int(time.time() * 1000))
+    return CommitProperties(custom_metadata=dict(commit.custom_metadata or {}),
+                            max_commit_retries=commit.max_commit_retries,
+                            app_transactions=list(commit.app_transactions or []) + [txn])
+
+
+def appended_meanwhile(target: Any, name: str = "") -> TargetChangedMeanwhile:
+    return TargetChangedMeanwhile(f"another run appended to {target.uri} while this one computed its rows from "
+                                  f"the table; nothing was written by this run: {CONCURRENT_HINT}",
+                                  transform=name or target.name or None)
 
 
 def properties(metadata: Mapping[str, Any] | None = None, *, create: bool = False,
@@ -204,14 +237,16 @@ def created_error(target: Any, exc: BaseException | None = None) -> TableCreated
 
 def rerun_if_created_meanwhile(fn: Callable[[], T], *, name: str = "", attempts: int = RERUNS) -> T:
     """Call ``fn`` (one transform's build and write) and call it again, after a short random
-    pause, while it lost the creation of its table to another process (bounded)."""
+    pause, while it lost the creation of its table, or the race of an incremental append
+    (:class:`TargetChangedMeanwhile`), to another process (bounded)."""
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except TableCreatedMeanwhile:
+        except (TableCreatedMeanwhile, TargetChangedMeanwhile) as exc:
             if attempt == attempts:
                 raise
-            log.info("%s: another run created the table meanwhile; running again on the existing table "
-                     "(attempt %d of %d)", name, attempt + 1, attempts)
-            time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - backoff jitter, not a secret
+            log.info("%s: %s; running again on the table as it is now (attempt %d of %d)", name,
+                     "another run created the table meanwhile" if isinstance(exc, TableCreatedMeanwhile)
+                     else "another run appended meanwhile", attempt + 1, attempts)
+            time.sleep(random.uniform(0.05, 0.2) * min(attempt, 4))  # noqa: S311 - backoff jitter, not a secret
     raise AssertionError("unreachable")
