@@ -239,6 +239,15 @@ def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
 
 def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
     """Run every check of ``t`` on ``df`` (the data about to be written)."""
+    results = schema_checks(t, df)
+    lazy = df.lazy()
+    for test in t.config.tests:
+        results.append(run_sql_test(test, t, lazy, resolve))
+    return results
+
+
+def schema_checks(t: Transform, df: pl.DataFrame) -> list[CheckResult]:
+    """The ``schema`` check of ``t`` on ``df`` (none when ``t`` declares no schema nor ``columns:``)."""
     results: list[CheckResult] = []
     schema = getattr(t, "schema", None)
     if schema is not None:
@@ -253,9 +262,6 @@ def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyF
                               prev.failing_rows + res.failing_rows, "; ".join(filter(None, [prev.message, res.message])),
                               prev.failures + res.failures)
         results.append(res)
-    lazy = df.lazy()
-    for test in t.config.tests:
-        results.append(run_sql_test(test, t, lazy, resolve))
     return results
 
 
