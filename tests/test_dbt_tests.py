@@ -272,3 +272,32 @@ def test_bad_threshold_and_missing_argument_are_config_errors(sales):
     sales.write("silver/sales.yaml", "columns:\n  - name: id\n    tests:\n      - relationships: {to: silver.x}\n")
     with pytest.raises(ConfigError, match="field"):
         sales.run("silver.sales")
+
+
+def test_custom_generic_test_from_the_projects_tests_generic_folder(sales):
+    generic = sales.root / "tests" / "generic"
+    generic.mkdir(parents=True)
+    (generic / "is_even.sql").write_text("SELECT * FROM {{ model }} WHERE {{ column_name }} % 2 <> 0")
+    (generic / "at_most.sql").write_text(
+                "SELECT * FROM {{ model }} WHERE {{ column_name }} > {{ limit }}"
+                "{% if statuses %} AND status IN ('{{ statuses | join(\"', '\") }}'){% endif %}")
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: customer_id
+    tests:
+      - is_even: {config: {severity: warn}}
+  - name: amount
+    data_tests:
+      - at_most: {limit: 6, statuses: [open, paid]}
+""")
+    with pytest.raises(CheckError) as info:
+        sales.run("silver.sales")
+    checks = _checks(info.value)
+    assert checks["is_even_customer_id"]["severity"] == "warn"
+    assert [r["customer_id"] for r in checks["is_even_customer_id"]["failures"]] == [11, 99]
+    assert checks["at_most_amount"]["failing_rows"] == 1 and checks["at_most_amount"]["failures"][0]["amount"] == 7.0
+    # an error in the generic SQL names that file
+    (generic / "is_even.sql").write_text("SELECT * FROM {{ model }} WHERE {{ column_name }} % 2 <> 0 )")
+    with pytest.raises(RatatouilleError) as info:
+        sales.run("silver.sales")
+    assert info.value.file.endswith("is_even.sql")

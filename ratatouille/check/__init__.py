@@ -143,12 +143,13 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     from .._jinja import render
 
     where, offset = _test_place(t, test)
-    if test.line is not None:  # a generic test: its SQL is generated, errors name its YAML line
+    if test.source is not None:  # a custom generic test: errors name its tests/generic/ file
+        where, offset = test.source, 0
+    elif test.line is not None:  # a generic test: its SQL is generated, errors name its YAML line
         where, offset = yaml_file(t) or where, test.line - 1
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)
-    sql = render(test.sql, {"this": t.name, "ref": lambda n: ref_name(n, t)}, transform=label, file=where,
-                 line_offset=offset)
+    sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
     if test.where:
         data = execute_sql(f"SELECT * FROM {t.name} WHERE {test.where}", {t.name: data}, transform=label,
                            file=where, line_offset=offset)
@@ -175,6 +176,12 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
         msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
                (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
     return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [])
+
+
+def test_context(test: SqlTestSpec, t: Transform) -> dict[str, Any]:
+    """The names a test's SQL sees: ``this`` and ``model`` (the table), ``ref()``, and for a custom
+    generic test ``column_name`` and its YAML arguments."""
+    return {**dict(test.context), "this": t.name, "model": t.name, "ref": lambda n: ref_name(n, t)}
 
 
 def ref_name(name: str, t: Transform) -> str:

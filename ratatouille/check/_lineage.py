@@ -25,12 +25,12 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
         return cached
     from .._jinja import render
     from .._sql import referenced_tables
-    from . import ref_name
+    from . import test_context
 
     out: list[str] = []
     for test in getattr(t.config, "tests", ()):
         try:
-            sql = render(test.sql, {"this": t.name, "ref": lambda n: ref_name(n, t)}, transform=t.name)
+            sql = render(test.sql, test_context(test, t), transform=t.name)
             names = referenced_tables(sql, transform=t.name)
         except Exception:  # reported by the check itself, with its place
             continue

@@ -48,6 +48,8 @@ class SqlTestSpec:
     error_if: str | None = None
     columns: tuple[str, ...] = ()  # columns of {{ this }} a generic test needs
     line: int | None = None  # the YAML line that declares it
+    source: str | None = None  # a custom generic test's tests/generic/<name>.sql
+    context: tuple[tuple[str, Any], ...] = ()  # its Jinja names: column_name and the YAML arguments
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,10 @@ def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = No
 def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
     from ._generic_tests import columns_used
 
+    context = tuple(test.args.items()) + ((("column_name", test.column),) if test.column is not None else ())
     return SqlTestSpec(name=test.test_name, sql=sql, severity=test.severity, where=test.where,
-                       warn_if=test.warn_if, error_if=test.error_if, columns=columns_used(test), line=test.line)
+                       warn_if=test.warn_if, error_if=test.error_if, columns=columns_used(test), line=test.line,
+                       source=test.source, context=context if test.source else ())
 
 
 def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:

@@ -51,6 +51,11 @@ class GenericTest:
     name: str | None = None
     line: int | None = None
     configured: bool = False  # written with settings (config:, severity:, where:...)
+    source: str | None = None  # a custom generic test: its tests/generic/<kind>.sql
+
+    def custom_sql(self) -> str:
+        """The template text of a custom generic test (read when parsed: it is part of the code version)."""
+        return Path(self.source).read_text()
 
     @property
     def plain(self) -> bool:
@@ -128,9 +133,11 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
     kind = str(key).split(".", 1)[1] if str(key).startswith("dbt_utils.") else str(key)
     line = _column_line(file, column, str(key))
     what = f"unknown column test {key!r} on column {column!r}" if column is not None else f"unknown test {key!r} in tests:"
-    if kind not in kinds:
+    source = None if kind in kinds else custom_generic(str(key), file)
+    if kind not in kinds and source is None:
         raise ConfigError(f"{what}; known: {', '.join(kinds)}"
-                          + ("" if column is not None else " (or a {name, sql} SQL test)"), file=file, line=line)
+                          + ("" if column is not None else " (or a {name, sql} SQL test)")
+                          + f", or a SQL file tests/generic/{key}.sql in the project", file=file, line=line)
     settings: dict[str, Any] = {}
     args: dict[str, Any] = {}
     if isinstance(arg, dict):
@@ -148,10 +155,10 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
             if k in SETTINGS:
                 settings[k] = v
         name = arg.pop("name", None)
-        args = _args(kind, arg, column, key, file, line)
+        args = dict(arg) if source else _args(kind, arg, column, key, file, line)
     else:
         name = None
-        args = _args(kind, arg, column, key, file, line)
+        args = ({} if arg is None else {"value": arg}) if source else _args(kind, arg, column, key, file, line)
     severity = str(settings.get("severity", "error")).lower()
     if severity not in ("error", "warn"):
         raise ConfigError(f"severity of test {key!r} must be error or warn, got {settings['severity']!r}",
@@ -163,7 +170,21 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
     return GenericTest(kind, column, args, severity, settings.get("where"),
                        None if settings.get("warn_if") is None else str(settings["warn_if"]),
                        None if settings.get("error_if") is None else str(settings["error_if"]),
-                       None if name is None else str(name), line, bool(settings))
+                       None if name is None else str(name), line, bool(settings), source)
+
+
+def custom_generic(name: str, file: str | None) -> str | None:
+    """The project's ``tests/generic/<name>.sql`` (a custom generic test, as in dbt), if it exists."""
+    from .._settings import find_project_dir
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return None
+    try:
+        root = find_project_dir(Path(file).parent if file else None)
+    except Exception:  # no project: no custom tests
+        return None
+    path = root / "tests" / "generic" / f"{name}.sql"
+    return str(path) if path.is_file() else None
 
 
 def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, line: int | None) -> dict[str, Any]:
@@ -223,6 +244,8 @@ def _lit(value: Any) -> str:
 
 def to_sql(test: GenericTest) -> str:
     """The SQL (with ``{{ this }}`` / ``{{ ref(...) }}``) returning the test's failing rows."""
+    if test.source:
+        return test.custom_sql()
     model = "{{ this }}"
     c = _q(test.column) if test.column is not None else None
     kind, a = test.kind, test.args
