@@ -301,3 +301,17 @@ columns:
     with pytest.raises(RatatouilleError) as info:
         sales.run("silver.sales")
     assert info.value.file.endswith("is_even.sql")
+
+
+def test_where_and_expression_must_be_one_condition(sales):
+    """The YAML's SQL fragments are parsed by sqlglot as conditions: no statement smuggled in."""
+    sales.write("silver/sales.yaml", "columns:\n  - name: id\n    tests:\n"
+                                     "      - expression_is_true: {expression: \"> 0) UNION SELECT 1 AS x --\"}\n")
+    with pytest.raises(ConfigError) as info:
+        sales.run("silver.sales")
+    assert "not a SQL condition" in info.value.message and info.value.file.endswith("sales.yaml")
+    assert info.value.line == 4
+    sales.write("silver/sales.yaml", "tests:\n  - name: t\n    sql: SELECT * FROM {{ this }} WHERE id IS NULL\n"
+                                     "    where: \"1=1) UNION SELECT * FROM bronze.customers --\"\n")
+    with pytest.raises(ConfigError, match="not a SQL condition"):
+        sales.run("silver.sales")

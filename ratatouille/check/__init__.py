@@ -151,8 +151,8 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     _require_columns(t, test, data)
     sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
     if test.where:
-        data = execute_sql(f"SELECT * FROM {t.name} WHERE {test.where}", {t.name: data}, transform=label,
-                           file=where, line_offset=offset)
+        data = execute_sql(where_filter(t.name, test.where, file=where, line=test.line), {t.name: data},
+                           transform=label, file=where, line_offset=offset)
     frames: dict[str, pl.LazyFrame] = {t.name: data}
     for name in referenced_tables(sql, transform=label, file=where, line_offset=offset):
         if name not in frames:
@@ -176,6 +176,15 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
         msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
                (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
     return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [])
+
+
+def where_filter(table: str, where: str, *, file: str | None = None, line: int | None = None) -> str:
+    """``SELECT * FROM table WHERE <where>``, built with sqlglot (the filter must be one condition)."""
+    from sqlglot import exp
+
+    from ..transforms._generic_tests import where_condition
+
+    return exp.select("*").from_(exp.to_table(table)).where(where_condition(where, file=file, line=line)).sql()
 
 
 def test_context(test: SqlTestSpec, t: Transform) -> dict[str, Any]:

@@ -6,7 +6,11 @@ test checks against this run's version of the other table, and a fresh lake buil
 
 from __future__ import annotations
 
+import logging
+
 from ..transforms import Transform
+
+log = logging.getLogger(__name__)
 
 
 def test_inputs(t: Transform) -> tuple[str, ...]:
@@ -32,8 +36,9 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
         try:
             sql = render(test.sql, test_context(test, t), transform=t.name)
             names = referenced_tables(sql, transform=t.name)
-        except Exception:  # reported by the check itself, with its place
-            continue
+        except Exception as exc:  # reported by the check itself, with its place
+            log.debug("%s: test %s adds no lineage: %s", t.name, test.name, exc)
+            names = []
         out.extend(n for n in names if n != t.name and n not in out)
     result = tuple(out)
     try:

@@ -244,10 +244,18 @@ def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = No
         if test.plain:
             plain.append(test.pandera_form())
         elif generated is not None:
-            generated.append(_generic_sql_test(test, to_sql(test)))
+            generated.append(_generic_sql_test(test, _located(to_sql, test, file)))
     return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(plain),
                       description=raw.get("description"), nullable=raw.get("nullable", True),
                       line=_column_line(file, str(raw["name"])))
+
+
+def _located(fn: Any, test: Any, file: str | None) -> str:
+    """``fn(test)``, its ConfigError naming ``file``."""
+    try:
+        return fn(test)
+    except ConfigError as exc:
+        raise exc.locate(file=file) from None
 
 
 def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
@@ -277,7 +285,7 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
 
     if is_generic(raw):  # dbt's table-level generic tests (unique_combination_of_columns...)
         test = parse(raw, None, file=file)
-        return _generic_sql_test(test, to_sql(test))
+        return _generic_sql_test(test, _located(to_sql, test, file))
     if not isinstance(raw, dict) or "sql" not in raw:
         raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
     raw = dict(raw)

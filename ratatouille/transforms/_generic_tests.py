@@ -232,48 +232,74 @@ def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, l
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_MODEL, _OTHER = "__rat_model__", "__rat_other__"  # placeholders, then {{ this }} / {{ ref('...') }}
 
 
-def _lit(value: Any) -> str:
-    from sqlglot import exp
+def _condition(text: str, test: GenericTest) -> Any:
+    """A SQL condition from the YAML (``where:``, ``expression:``), parsed by sqlglot: one
+    condition, never a statement (``x) UNION SELECT ...`` is refused)."""
+    import sqlglot
 
-    return exp.convert(value).sql()
+    try:
+        return sqlglot.condition(text)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"test {test.test_name!r}: {text!r} is not a SQL condition ({str(exc).splitlines()[0]})",
+                          line=test.line) from None
+
+
+def where_condition(text: str, *, file: str | None = None, line: int | None = None) -> Any:
+    """A ``where:`` filter parsed as one SQL condition (a :class:`ConfigError` naming the place otherwise)."""
+    import sqlglot
+
+    try:
+        return sqlglot.condition(text)
+    except sqlglot.errors.ParseError as exc:
+        raise ConfigError(f"where: {text!r} is not a SQL condition ({str(exc).splitlines()[0]})",
+                          file=file, line=line) from None
 
 
 def to_sql(test: GenericTest) -> str:
-    """The SQL (with ``{{ this }}`` / ``{{ ref(...) }}``) returning the test's failing rows."""
+    """The SQL (with ``{{ this }}`` / ``{{ ref(...) }}``) returning the test's failing rows, built
+    with sqlglot (identifiers quoted, values as literals)."""
+    from sqlglot import exp
+
     if test.source:
         return test.custom_sql()
-    model = "{{ this }}"
-    c = _q(test.column) if test.column is not None else None
     kind, a = test.kind, test.args
+    c = exp.column(test.column, quoted=True) if test.column is not None else None
+    rows = exp.select("*").from_(_MODEL)
     if kind == "not_null":
-        return f"SELECT * FROM {model} WHERE {c} IS NULL"
-    if kind == "unique":
-        return (f"SELECT {c}, COUNT(*) AS n_records FROM {model} WHERE {c} IS NOT NULL "
-                f"GROUP BY {c} HAVING COUNT(*) > 1")
-    if kind == "accepted_values":
-        return f"SELECT * FROM {model} WHERE {c} IS NOT NULL AND {c} NOT IN ({', '.join(_lit(v) for v in a['values'])})"
-    if kind == "positive":
-        return f"SELECT * FROM {model} WHERE {c} <= 0"
-    if kind == "min":
-        return f"SELECT * FROM {model} WHERE {c} < {_lit(a['value'])}"
-    if kind == "max":
-        return f"SELECT * FROM {model} WHERE {c} > {_lit(a['value'])}"
-    if kind == "regex":
-        return f"SELECT * FROM {model} WHERE NOT REGEXP_LIKE({c}, {_lit('^(?:' + str(a['value']) + ')')})"
+        q = rows.where(c.is_(exp.null()))
+    elif kind == "unique":
+        count = exp.Count(this=exp.Star())
+        q = (exp.select(c, exp.alias_(count, "n_records")).from_(_MODEL).where(exp.not_(c.is_(exp.null())))
+             .group_by(c).having(count > 1))
+    elif kind == "accepted_values":
+        q = rows.where(exp.and_(exp.not_(c.is_(exp.null())), exp.not_(c.isin(*[exp.convert(v) for v in a["values"]]))))
+    elif kind == "positive":
+        q = rows.where(c <= 0)
+    elif kind == "min":
+        q = rows.where(c < exp.convert(a["value"]))
+    elif kind == "max":
+        q = rows.where(c > exp.convert(a["value"]))
+    elif kind == "regex":
+        q = rows.where(exp.not_(exp.RegexpLike(this=c, expression=exp.convert("^(?:" + str(a["value"]) + ")"))))
+    elif kind == "relationships":
+        parent = exp.select(exp.column(a["field"], quoted=True)).from_(_OTHER)
+        q = rows.where(exp.and_(exp.not_(c.is_(exp.null())), exp.not_(c.isin(query=parent))))
+    elif kind == "expression_is_true":
+        text = a["expression"] if c is None else c.sql() + " " + a["expression"]
+        q = rows.where(exp.not_(exp.paren(_condition(text, test))))
+    elif kind == "unique_combination_of_columns":
+        cols = [exp.column(x, quoted=True) for x in a["columns"]]
+        count = exp.Count(this=exp.Star())
+        q = exp.select(*cols, exp.alias_(count, "n_records")).from_(_MODEL).group_by(*cols).having(count > 1)
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+    sql = q.sql().replace(_MODEL, "{{ this }}")
     if kind == "relationships":
-        other = "{{ ref(" + _lit(a["to"]) + ") }}"
-        return f"SELECT * FROM {model} WHERE {c} IS NOT NULL AND {c} NOT IN (SELECT {_q(a['field'])} FROM {other})"
-    if kind == "expression_is_true":
-        expr = f"{c} {a['expression']}" if c is not None else a["expression"]
-        return f"SELECT * FROM {model} WHERE NOT ({expr})"
-    if kind == "unique_combination_of_columns":
-        cols = ", ".join(_q(x) for x in a["columns"])
-        return f"SELECT {cols}, COUNT(*) AS n_records FROM {model} GROUP BY {cols} HAVING COUNT(*) > 1"
-    raise AssertionError(kind)  # pragma: no cover
+        sql = sql.replace(_OTHER, "{{ ref(" + exp.convert(a["to"]).sql() + ") }}")
+    return sql
 
 
 def columns_used(test: GenericTest) -> tuple[str, ...]:
