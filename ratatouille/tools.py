@@ -168,3 +168,28 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
 
     table_name(name)
     return _diff(name, workspace=workspace, key=key, sample=sample)
+
+
+def test(selection: str | list[str] | None = None, *, workspace: str | None = None,
+         project_dir: str | None = None) -> dict[str, Any]:
+    """Run every check of the selected tables on the STORED tables, like ``dbt test`` (``rat test``).
+
+    Nothing is built or written. A failed check does not raise: read ``report["status"]``
+    (``"passed"``, ``"warned"`` or ``"failed"``) and each table's checks, with failing-row samples.
+
+    Parameters:
+        selection: a table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
+        workspace: the workspace (default: settings / ``RAT_WORKSPACE``).
+        project_dir: the project folder (default: found from the current directory).
+
+    Raises:
+        TableNotFoundError: a selected name is no transform.
+
+    >>> from ratatouille import tools
+    >>> report = tools.test("silver.sales")      # doctest: +SKIP
+    >>> report["status"]                         # doctest: +SKIP
+    'passed'
+    """
+    from .check._stored import test_stored
+
+    return test_stored(selection, workspace=workspace, project_dir=project_dir)

@@ -18,8 +18,9 @@ import polars as pl
 
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
-from ..errors import ConfigError
+from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
+from ..transforms._generic_tests import exceeds, needs_total
 
 SCHEMA_CHECK = "schema"
 
@@ -62,9 +63,9 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
             if key == "not_null":
                 nullable = False
             elif key == "unique":
-                unique = True
+                checks.append(_unique_ignoring_nulls())
             elif key == "accepted_values":
-                checks.append(pa.Check.isin(list(arg)))
+                checks.append(pa.Check.isin(list(arg["values"] if isinstance(arg, dict) else arg)))
             elif key == "positive":
                 checks.append(pa.Check.gt(0))
             elif key == "min":
@@ -89,6 +90,18 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
             dtype = None
         cols[spec.name] = pa.Column(dtype, checks=checks, nullable=nullable, unique=unique, required=True)
     return pa.DataFrameSchema(cols, strict=False)
+
+
+def _unique_ignoring_nulls() -> Any:
+    """``unique`` as dbt and SQL mean it: NULLs are not duplicates of each other (Pandera's
+    ``unique=True`` failed on two NULLs). Named like Pandera's own check."""
+    import pandera.polars as pa
+
+    def ok(data: Any) -> pl.LazyFrame:
+        col = pl.col(data.key)
+        return data.lazyframe.select((col.is_null() | col.is_unique()).alias(data.key))
+
+    return pa.Check(ok, name="field_uniqueness")
 
 
 def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
@@ -130,8 +143,16 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     from .._jinja import render
 
     where, offset = _test_place(t, test)
+    if test.source is not None:  # a custom generic test: errors name its tests/generic/ file
+        where, offset = test.source, 0
+    elif test.line is not None:  # a generic test: its SQL is generated, errors name its YAML line
+        where, offset = yaml_file(t) or where, test.line - 1
     label = f"{t.name} test {test.name!r}"
-    sql = render(test.sql, {"this": t.name, "ref": lambda n: n}, transform=label, file=where, line_offset=offset)
+    _require_columns(t, test, data)
+    sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
+    if test.where:
+        data = execute_sql(where_filter(t.name, test.where, file=where, line=test.line), {t.name: data},
+                           transform=label, file=where, line_offset=offset)
     frames: dict[str, pl.LazyFrame] = {t.name: data}
     for name in referenced_tables(sql, transform=label, file=where, line_offset=offset):
         if name not in frames:
@@ -142,10 +163,72 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     lf = execute_sql(sql, frames, transform=label, file=where, line_offset=offset)
     failing = lf.head(5).collect()
     count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
-    passed = count == 0
-    msg = "" if passed else f"{count} rows returned by {test.name}"
-    return CheckResult(test.name, "sql", passed, test.severity, count, msg,
-                       failing.head(5).to_dicts() if not passed else [])
+    total = int(data.select(pl.len()).collect().item()) if needs_total(test.warn_if, test.error_if) else None
+    severity = test.severity
+    if test.severity == "error" and exceeds(test.error_if, count, total):
+        passed = False
+    elif exceeds(test.warn_if, count, total):
+        passed, severity = False, "warn"
+    else:
+        passed = True
+    msg = "" if count == 0 else f"{count} rows returned by {test.name}"
+    if count and (test.warn_if or test.error_if):
+        msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
+               (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
+    return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [])
+
+
+def where_filter(table: str, where: str, *, file: str | None = None, line: int | None = None) -> str:
+    """``SELECT * FROM table WHERE <where>``, built with sqlglot (the filter must be one condition)."""
+    from sqlglot import exp
+
+    from ..transforms._generic_tests import where_condition
+
+    return exp.select("*").from_(exp.to_table(table)).where(where_condition(where, file=file, line=line)).sql()
+
+
+def test_context(test: SqlTestSpec, t: Transform) -> dict[str, Any]:
+    """The names a test's SQL sees: ``this`` and ``model`` (the table), ``ref()``, and for a custom
+    generic test ``column_name`` and its YAML arguments."""
+    return {**dict(test.context), "this": t.name, "model": t.name, "ref": lambda n: ref_name(n, t)}
+
+
+def ref_name(name: str, t: Transform) -> str:
+    """``ref('x')`` in a test: a ``layer.name`` as written, a bare name in the model's own layer."""
+    return name if "." in name else f"{t.layer}.{name}"
+
+
+def yaml_file(t: Transform) -> str | None:
+    """The YAML that configures ``t`` (itself for an ingest YAML), if any."""
+    path = t.path
+    if path is None:
+        return None
+    for candidate in ([path] if path.suffix in (".yaml", ".yml") else [path.with_suffix(".yaml"), path.with_suffix(".yml")]):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def _require_columns(t: Transform, test: SqlTestSpec, data: pl.LazyFrame) -> None:
+    """A generic test on a column the data lacks is one clear error naming the YAML and line."""
+    if not test.columns:
+        return
+    have = data.collect_schema().names()
+    missing = [c for c in test.columns if c not in have]
+    if missing:
+        raise CheckError(f"test {test.name!r} is on column(s) {', '.join(map(repr, missing))}, which the table does "
+                         f"not have; columns: {', '.join(have)}", transform=t.name, file=yaml_file(t) or t.file,
+                         line=test.line)
+
+
+def _require_declared_columns(t: Transform, df: pl.DataFrame) -> None:
+    """A ``columns:`` entry with tests on a column the data lacks: one clear error (was Pandera's
+    internal "column_in_dataframe")."""
+    have = df.columns
+    for spec in t.config.columns:
+        if spec.tests and spec.name not in have:
+            raise CheckError(f"column {spec.name!r} has tests but the table has no such column; columns: "
+                             f"{', '.join(have)}", transform=t.name, file=yaml_file(t) or t.file, line=spec.line)
 
 
 def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
@@ -172,11 +255,21 @@ def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
 
 def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
     """Run every check of ``t`` on ``df`` (the data about to be written)."""
+    results = schema_checks(t, df)
+    lazy = df.lazy()
+    for test in t.config.tests:
+        results.append(run_sql_test(test, t, lazy, resolve))
+    return results
+
+
+def schema_checks(t: Transform, df: pl.DataFrame) -> list[CheckResult]:
+    """The ``schema`` check of ``t`` on ``df`` (none when ``t`` declares no schema nor ``columns:``)."""
     results: list[CheckResult] = []
     schema = getattr(t, "schema", None)
     if schema is not None:
         results.append(run_schema_check(schema, df))
     if t.config.columns:
+        _require_declared_columns(t, df)
         compiled = compile_columns(t.config.columns, transform=t.name, file=t.file)
         res = run_schema_check(compiled, df)
         if results:  # both a model and columns: one schema check, merged
@@ -185,9 +278,6 @@ def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyF
                               prev.failing_rows + res.failing_rows, "; ".join(filter(None, [prev.message, res.message])),
                               prev.failures + res.failures)
         results.append(res)
-    lazy = df.lazy()
-    for test in t.config.tests:
-        results.append(run_sql_test(test, t, lazy, resolve))
     return results
 
 

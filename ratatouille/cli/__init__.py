@@ -124,6 +124,23 @@ def check_cmd(names: List[str] = typer.Argument(None), workspace: Optional[str] 
     print_results(result.results)
 
 
+@app.command("test")
+def test_cmd(names: List[str] = typer.Argument(None, help="Tables or selectors (default: every table)."),
+             workspace: Optional[str] = WorkspaceOpt,
+             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Run every check on the STORED tables (like dbt test); exit 1 on an error-severity failure."""
+    from ._test import print_report
+    from ..check._stored import test_stored
+
+    report = test_stored(list(names) if names else None, workspace=workspace)
+    if as_json:
+        print(json.dumps(report, default=str))
+    else:
+        print_report(report, console, err_console)
+    if report["status"] == "failed":
+        raise typer.Exit(1)
+
+
 @app.command("query")
 def query_cmd(sql: str, workspace: Optional[str] = WorkspaceOpt,
               as_json: bool = typer.Option(False, "--json", help="Print rows as JSON lines.")) -> None:

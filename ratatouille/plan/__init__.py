@@ -7,6 +7,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .._names import not_found, parse_table_name
 from ..errors import CycleError, TableNotFoundError
+from ..check._lineage import test_inputs
 from ..transforms import Transform
 
 
@@ -30,8 +31,8 @@ class DAG:
         self.downstream: dict[str, list[str]] = {n: [] for n in self.transforms}
         for name, t in self.transforms.items():
             deps = []
-            for dep in t.inputs:
-                if dep in self.transforms:
+            for dep in dict.fromkeys((*t.inputs, *test_inputs(t))):  # a test's other table is built first
+                if dep in self.transforms and dep not in deps:
                     deps.append(dep)
                     self.downstream[dep].append(name)
             self.upstream[name] = deps

@@ -33,6 +33,7 @@ class ColumnSpec:
     tests: tuple[Any, ...] = ()
     description: str | None = None
     nullable: bool = True
+    line: int | None = None  # the YAML line of its ``name:``, for errors
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class SqlTestSpec:
     name: str
     sql: str
     severity: Literal["error", "warn"] = "error"
+    where: str | None = None  # a filter on {{ this }} before the test
+    warn_if: str | None = None  # thresholds on the failing rows: ">10", ">5%"
+    error_if: str | None = None
+    columns: tuple[str, ...] = ()  # columns of {{ this }} a generic test needs
+    line: int | None = None  # the YAML line that declares it
+    source: str | None = None  # a custom generic test's tests/generic/<name>.sql
+    context: tuple[tuple[str, Any], ...] = ()  # its Jinja names: column_name and the YAML arguments
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,8 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set
     """Validate a raw mapping of settings into a :class:`TransformConfig`."""
     values: dict[str, Any] = {}
     options = dict(raw.get("options") or {})
+    generated: list[SqlTestSpec] = []
+    raw = _dbt_aliases(raw, file)
     for key, value in raw.items():
         if key in ignore:
             continue
@@ -157,15 +167,17 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set
         if key in _LIST_KEYS:
             value = _as_list(value)
         elif key == "columns":
-            value = tuple(_column(c, file) for c in (value or []))
+            value = tuple(_column(c, file, generated) for c in (value or []))
         elif key == "tests":
             value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
-            _check_test_names(value, file)
         elif key == "triggers":
             value = tuple(value if isinstance(value, list) else [value]) if value else ()
         elif key == "delete_missing":
             value = bool(value)
         values[key] = value
+    if generated or "tests" in values:
+        values["tests"] = tuple(values.get("tests", ())) + tuple(generated)
+        _check_test_names(values["tests"], file)
     if options:
         values["options"] = options
     if values.get("format") == "xlsx":
@@ -198,11 +210,23 @@ def _as_list(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _column(raw: Any, file: str | None) -> ColumnSpec:
+def _dbt_aliases(raw: Mapping[str, Any], file: str | None) -> Mapping[str, Any]:
+    """dbt's ``data_tests:`` is ``tests:`` (not both)."""
+    if "data_tests" not in raw:
+        return raw
+    if "tests" in raw:
+        raise ConfigError("both tests: and data_tests: are set; use one", file=file)
+    return {("tests" if k == "data_tests" else k): v for k, v in raw.items()}
+
+
+def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = None) -> ColumnSpec:
+    from ._generic_tests import _column_line, parse, to_sql
+
     if isinstance(raw, str):
         return ColumnSpec(name=raw)
     if not isinstance(raw, dict) or "name" not in raw:
         raise ConfigError(f"each entry of columns: needs a name, got {raw!r}", file=file)
+    raw = dict(_dbt_aliases(raw, file))
     unknown = set(raw) - {"name", "type", "tests", "description", "nullable"}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in column {raw['name']!r}", file=file)
@@ -214,8 +238,33 @@ def _column(raw: Any, file: str | None) -> ColumnSpec:
         except ConfigError as exc:
             raise ConfigError(f"column {raw['name']!r}: {exc.message}", file=file) from None
     tests = raw.get("tests") or []
-    return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(tests if isinstance(tests, list) else [tests]),
-                      description=raw.get("description"), nullable=raw.get("nullable", True))
+    plain = []
+    for entry in (tests if isinstance(tests, list) else [tests]):
+        test = parse(entry, str(raw["name"]), file=file)
+        if test.plain:
+            plain.append(test.pandera_form())
+        elif generated is not None:
+            generated.append(_generic_sql_test(test, _located(to_sql, test, file)))
+    return ColumnSpec(name=str(raw["name"]), type=raw.get("type"), tests=tuple(plain),
+                      description=raw.get("description"), nullable=raw.get("nullable", True),
+                      line=_column_line(file, str(raw["name"])))
+
+
+def _located(fn: Any, test: Any, file: str | None) -> str:
+    """``fn(test)``, its ConfigError naming ``file``."""
+    try:
+        return fn(test)
+    except ConfigError as exc:
+        raise exc.locate(file=file) from None
+
+
+def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
+    from ._generic_tests import columns_used
+
+    context = tuple(test.args.items()) + ((("column_name", test.column),) if test.column is not None else ())
+    return SqlTestSpec(name=test.test_name, sql=sql, severity=test.severity, where=test.where,
+                       warn_if=test.warn_if, error_if=test.error_if, columns=columns_used(test), line=test.line,
+                       source=test.source, context=context if test.source else ())
 
 
 def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
@@ -232,12 +281,29 @@ def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
+    from ._generic_tests import SETTINGS, _THRESHOLD, is_generic, parse, to_sql, yaml_line
+
+    if is_generic(raw):  # dbt's table-level generic tests (unique_combination_of_columns...)
+        test = parse(raw, None, file=file)
+        return _generic_sql_test(test, _located(to_sql, test, file))
     if not isinstance(raw, dict) or "sql" not in raw:
         raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
-    unknown = set(raw) - {"name", "sql", "severity"}
+    raw = dict(raw)
+    config = raw.pop("config", None) or {}
+    if not isinstance(config, dict) or set(config) - set(SETTINGS):
+        raise ConfigError(f"config of test {raw.get('name', index)!r} takes {', '.join(SETTINGS)}", file=file)
+    raw = {**raw, **config}
+    unknown = set(raw) - {"name", "sql", *SETTINGS}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
     severity = raw.get("severity", "error")
     if severity not in ("error", "warn"):
         raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
-    return SqlTestSpec(name=str(raw.get("name") or f"test_{index}"), sql=str(raw["sql"]), severity=severity)
+    for k in ("warn_if", "error_if"):
+        if raw.get(k) is not None and not _THRESHOLD.match(str(raw[k])):
+            raise ConfigError(f"{k} must be a comparison like '>10' or '>5%', got {raw[k]!r}", file=file)
+    name = str(raw.get("name") or f"test_{index}")
+    return SqlTestSpec(name=name, sql=str(raw["sql"]), severity=severity, where=raw.get("where"),
+                       warn_if=None if raw.get("warn_if") is None else str(raw["warn_if"]),
+                       error_if=None if raw.get("error_if") is None else str(raw["error_if"]),
+                       line=yaml_line(file, rf"name\s*:\s*['\"]?{re.escape(name)}"))
