@@ -145,8 +145,7 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     where, offset = _test_place(t, test)
     if test.source is not None:  # a custom generic test: errors name its tests/generic/ file
         where, offset = test.source, 0
-    elif test.line is not None and offset == 0:  # a generic test: its SQL is generated (not in the YAML),
-        # errors name the YAML line that declares it
+    elif test.generated and test.line is not None:  # its SQL is generated: errors name its YAML line
         where, offset = yaml_file(t) or where, test.line - 1
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import dagster as dg
 
+from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
 from ..transforms import BrokenTransform, Transform
 from ._checks import check_results, check_specs
@@ -50,7 +51,7 @@ def transform_spec(t: Transform, *, table_uri: str, partitions: dg.PartitionsDef
     """The asset spec of one transform (no lake access, no import of its code)."""
     return dg.AssetSpec(
         asset_key(t.name),
-        deps=[asset_key(name) for name in t.inputs],
+        deps=[asset_key(name) for name in dict.fromkeys((*t.inputs, *test_inputs(t)))],  # a test's table too
         description=_description(t),
         group_name=group_of(t),
         code_version=t.code_version,

@@ -50,6 +50,7 @@ class SqlTestSpec:
     line: int | None = None  # the YAML line that declares it
     source: str | None = None  # a custom generic test's tests/generic/<name>.sql
     context: tuple[tuple[str, Any], ...] = ()  # its Jinja names: column_name and the YAML arguments
+    generated: bool = False  # a generic test (its SQL is not in the YAML)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
     context = tuple(test.args.items()) + ((("column_name", test.column),) if test.column is not None else ())
     return SqlTestSpec(name=test.test_name, sql=sql, severity=test.severity, where=test.where,
                        warn_if=test.warn_if, error_if=test.error_if, columns=columns_used(test), line=test.line,
-                       source=test.source, context=context if test.source else ())
+                       source=test.source, context=context if test.source else (), generated=True)
 
 
 def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
