@@ -39,10 +39,14 @@ from jinja2.utils import concat
 _DIGITS = re.compile(r"\d+")
 
 
-def _limits():
-    from . import _jinja
+_MAX_SIZE = 10_000_000  # the longest string or list an expression may build (a template renders SQL)
+_MAX_EXPONENT = 1_000
+_MAX_INT_BITS = 100_000  # the largest integer an expression may build (about 30,000 digits)
+_MAX_STEPS = 5_000_000  # template lines one render may execute (loops, macros): a budget of CPU
 
-    return _jinja._MAX_SIZE, _jinja._MAX_EXPONENT, _jinja._MAX_INT_BITS, _jinja._MAX_STEPS
+
+def _limits() -> tuple[int, int, int, int]:
+    return _MAX_SIZE, _MAX_EXPONENT, _MAX_INT_BITS, _MAX_STEPS
 
 
 def _size(value: Any) -> int:

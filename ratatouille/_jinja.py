@@ -30,11 +30,6 @@ from .errors import RatatouilleError, SQLError
 
 __all__ = ["ENV", "render"]
 
-_MAX_SIZE = 10_000_000  # the longest string or list an expression may build (a template renders SQL)
-_MAX_EXPONENT = 1_000
-_MAX_INT_BITS = 100_000  # the largest integer an expression may build (about 30,000 digits)
-_MAX_STEPS = 5_000_000  # template lines one render may execute (loops, macros): a budget of CPU
-
 
 class _Sandbox(SandboxedEnvironment):
     """Jinja's sandbox, plus a budget so one template cannot exhaust memory or CPU while the
