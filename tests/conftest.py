@@ -76,3 +76,38 @@ def sample(tmp_path, monkeypatch) -> Path:
     yield root
     for name in [m for m in sys.modules if m == "pipelines" or m.startswith("pipelines.")]:
         sys.modules.pop(name, None)  # the next sample's pipelines/ is another copy
+
+
+# -- a recording HTTP server (the SQL guard must never contact it) ---------------------------------
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.hits.append(self.path)
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A tiny real HTTP server on 127.0.0.1 that records every request it gets (``.hits``) and
+    answers ``.body`` (a small CSV; a test may set its own)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.hits = []
+    server.body = b"a,b\n1,2\n"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/x.csv"
+    yield server
+    server.shutdown()
+    server.server_close()

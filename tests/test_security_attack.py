@@ -7,48 +7,25 @@ a secret file outside the lake, ``rat`` in a subprocess.
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from ratatouille.errors import RatatouilleError, SQLError
+from ratatouille.errors import SQLError
 from ratatouille.testing import run_transform
 
 SECRET = "TOPSECRET-7f3a"
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        body = f"a\n{SECRET}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def http_server():
-    """A tiny real HTTP server on 127.0.0.1 that records every request it gets."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/x.csv"
-    yield server
-    server.shutdown()
-    server.server_close()
+def http_server(http_server):
+    """conftest's recording server, answering a CSV that holds the secret."""
+    http_server.body = f"a\n{SECRET}\n".encode()
+    return http_server
 
 
 @pytest.fixture

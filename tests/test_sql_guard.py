@@ -7,11 +7,9 @@ server records that it was never contacted.
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import polars as pl
@@ -19,36 +17,6 @@ import pytest
 
 from ratatouille.errors import SQLError
 from ratatouille.testing import run_transform
-
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        body = b"a,b\n1,2\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_server():
-    """A tiny real HTTP server on 127.0.0.1 that records every request it gets."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/x.csv"
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
