@@ -19,6 +19,7 @@ ratatouille.errors.SQLError: silver.x (silver/x.sql, line 1): template error: Ze
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import jinja2
@@ -74,7 +75,7 @@ def render(text: str, context: Mapping[str, Any], *, transform: str | None = Non
     'SELECT 2'
     """
     try:
-        return _budget.render(ENV.from_string(text), context)
+        return _budget.render(_compile(text), context)
     except RatatouilleError as exc:  # a helper's own error (var(), watermark()): add where it was called
         exc.line = exc.line or _line(exc, line_offset)
         exc.locate(transform=transform, file=file)
@@ -91,6 +92,12 @@ def render(text: str, context: Mapping[str, Any], *, transform: str | None = Non
     except Exception as exc:  # noqa: BLE001 - a Python error inside an expression is the template's error
         raise SQLError(f"template error: {type(exc).__name__}: {exc}", transform=transform, file=file,
                        line=_line(exc, line_offset)) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(text: str) -> jinja2.Template:
+    """The template ``text`` compiled once (a template that does not compile is not cached)."""
+    return ENV.from_string(text)
 
 
 def _line(exc: BaseException, offset: int) -> int | None:

@@ -8,10 +8,10 @@ and a value such as ``O'Brien`` are never read as SQL.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
 from typing import Any, Iterable, Sequence
+
+from ._literals import DELTA
+from ._literals import literal as _literal
 
 
 def ident(name: str, alias: str | None = None) -> str:
@@ -25,33 +25,17 @@ def ident(name: str, alias: str | None = None) -> str:
 
 
 def literal(value: Any) -> str:
-    """A value as a DataFusion literal: strings quoted (``'O''Brien'``), dates and timestamps as
-    ISO strings (delta-rs coerces them to the column's type; zone-aware ones carry their offset),
-    decimals exact, NaN and infinities as typed casts.
+    """A value as a DataFusion literal: :func:`ratatouille._literals.literal` with ``dialect="delta"``.
 
+    Strings quoted (``'O''Brien'``), dates and timestamps as ISO strings (delta-rs coerces
+    them to the column's type; zone-aware ones carry their offset), decimals exact, NaN and
+    infinities as typed casts.
+
+    >>> import datetime as dt, decimal
     >>> literal("O'Brien"), literal(dt.date(2024, 1, 2)), literal(True), literal(decimal.Decimal("1.50"))
     ("'O''Brien'", "'2024-01-02'", 'true', '1.50')
     """
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-            return f"CAST('{text}' AS DOUBLE)"
-        return repr(value)
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime):
-        return "'" + value.isoformat() + "'"
-    if isinstance(value, (dt.date, dt.time)):
-        return "'" + value.isoformat() + "'"
-    if isinstance(value, bytes):
-        return "X'" + value.hex() + "'"
-    return "'" + str(value).replace("'", "''") + "'"
+    return _literal(value, dialect=DELTA)
 
 
 def equals(column: str, value: Any) -> str:

@@ -14,33 +14,51 @@ import sqlglot
 from sqlglot import exp
 
 from ._sql_guard import check_sql, runnable
+from ._sql_parse import lake_tables, line_of, parse_sql
 from ._sql_semantics import NARROW_INTEGERS, Untypable, rewrite
 from .errors import SQLError
 
 
 def referenced_tables(sql: str, *, transform: str | None = None, file: str | None = None,
                       line_offset: int = 0) -> list[str]:
-    """Layer-qualified tables a SQL statement reads (CTE names excluded), in order.
+    """Layer-qualified tables a SQL statement reads, in the order they are written.
 
-    The SQL is checked by :func:`~ratatouille._sql_guard.check_sql` on the way: a table
-    function, a file, a non-query statement or SQL that cannot be parsed is a :class:`SQLError`.
+    The SQL is checked by :func:`~ratatouille._sql_guard.check_sql` on the way, and the
+    tables found by sqlglot's scopes (:func:`~ratatouille._sql_parse.lake_tables`): a CTE
+    name or a subquery alias is not a table.
 
+    Parameters
+    ----------
+    sql : str
+        One query (rendered, if it was a template).
+    transform, file : str, optional
+        Where it comes from, for errors.
+    line_offset : int
+        The line of ``file`` the SQL starts at, minus one.
+
+    Returns
+    -------
+    list of str
+        ``layer.name`` in lower case, each once.
+
+    Raises
+    ------
+    SQLError
+        A table function, a file, a non-query statement or SQL that cannot be parsed.
+
+    Examples
+    --------
     >>> referenced_tables("WITH x AS (SELECT * FROM bronze.a) SELECT * FROM x JOIN silver.b USING (id)")
     ['bronze.a', 'silver.b']
     """
     tree = check_sql(sql, None, transform=transform, file=file, line_offset=line_offset)
     out: list[str] = []
-    for table in sorted(tree.find_all(exp.Table), key=_position):
+    for table in lake_tables(tree):
         if table.db:
             name = f"{table.db}.{table.name}".lower()
             if name not in out:
                 out.append(name)
     return out
-
-
-def _position(node: exp.Expression) -> int:
-    meta = getattr(node.this, "meta", None) or {}
-    return meta.get("start", 0) if isinstance(meta, dict) else 0
 
 
 def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str | None = None,
@@ -96,24 +114,42 @@ def _first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else message
 
 
-_QUOTED = re.compile(r"[\"'`]([^\"'`]+)[\"'`]")
+_QUOTED = re.compile(r"[\"'`]([^\"'`]+)[\"'`]")  # the names a Polars error message quotes
 
 
 def locate_error(sql: str, message: str) -> int | None:
-    """Best-effort 1-based line of the identifier a Polars SQL error names."""
+    r"""The 1-based line of ``sql`` where the identifier a Polars error ``message`` names is used.
+
+    The names come from the message (Polars reports no position); the line comes from sqlglot's
+    token positions in the parsed query, so a name in a comment or a string is never taken.
+
+    Parameters
+    ----------
+    sql : str
+        The query that failed.
+    message : str
+        Polars' error message.
+
+    Returns
+    -------
+    int or None
+        ``None`` when the message names nothing found in the query.
+
+    Examples
+    --------
+    >>> locate_error("SELECT a -- not nope\n, nope\nFROM bronze.t", 'unable to find column "nope"')
+    2
+    """
+    try:
+        tree = parse_sql(sql)[0]
+    except SQLError:
+        return None
     for token in _QUOTED.findall(message):
-        line = _line_of(sql, token)
-        if line:
-            return line
-    return None
-
-
-def _line_of(sql: str, token: str) -> int | None:
-    pattern = re.compile(r"(?<![\w.])" + re.escape(token.split(".")[-1]) + r"(?!\w)", re.IGNORECASE)
-    for lineno, line in enumerate(sql.splitlines(), start=1):
-        code = line.split("--", 1)[0]
-        if pattern.search(code):
-            return lineno
+        name = token.split(".")[-1].lower()
+        lines = [line_of(node) for node in tree.find_all(exp.Identifier) if node.name.lower() == name]
+        found = [line for line in lines if line]
+        if found:
+            return min(found)
     return None
 
 
@@ -138,24 +174,3 @@ def source_line(template: str, rendered: str, line: int) -> int:
                 return j1 + (line - 1 - i1) + 1
             return j1 + min(line - 1 - i1, max(j2 - j1 - 1, 0)) + 1  # a line Jinja rewrote
     return line
-
-
-def sql_literal(value) -> str:
-    """Render a Python value as a SQL literal Polars understands.
-
-    >>> sql_literal("it's")
-    "'it''s'"
-    """
-    import datetime as dt
-
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP)"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"

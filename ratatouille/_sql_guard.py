@@ -30,48 +30,13 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import NormalizationStrategy
-from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
 
+from ._sql_parse import Polars, lake_tables, line_col, parse_sql
 from .errors import SQLError
 
 __all__ = ["Polars", "check_sql", "parse_sql", "runnable"]
-
-
-class Polars(Postgres):
-    """sqlglot dialect for Polars SQL: Postgres plus the operators Polars adds.
-
-    Postgres already knows ``~``, ``~*``, ``!~``, ``!~*``, ``~~``, ``~~*``, ``!~~``,
-    ``!~~*``, ``^@``, ``<=>``, ``ILIKE``, ``REGEXP``/``RLIKE`` and ``::`` casts;
-    Polars adds ``//`` (integer division). Identifiers are case-sensitive, as in Polars.
-    """
-
-    NORMALIZATION_STRATEGY = NormalizationStrategy.CASE_SENSITIVE
-
-    class Tokenizer(Postgres.Tokenizer):
-        KEYWORDS = {**Postgres.Tokenizer.KEYWORDS, "//": TokenType.DIV}
-
-    class Parser(Postgres.Parser):
-        FACTOR = {**Postgres.Parser.FACTOR, TokenType.DIV: exp.IntDiv}
-        # Polars' LOG(x, base) is not Postgres' LOG(base, x): LOG10/LOG2 stay themselves
-        FUNCTIONS = {**Postgres.Parser.FUNCTIONS,
-                     "LOG10": lambda args: exp.Anonymous(this="LOG10", expressions=args),
-                     "LOG2": lambda args: exp.Anonymous(this="LOG2", expressions=args)}
-
-    class Generator(Postgres.Generator):
-        """SQL written back (after a rewrite, :mod:`ratatouille._sql_semantics`) as Polars reads
-        it, where Postgres' spelling would mean something else to Polars."""
-
-        TYPE_MAPPING = {**Postgres.Generator.TYPE_MAPPING, exp.DataType.Type.TINYINT: "TINYINT"}
-        TRANSFORMS = {
-            **Postgres.Generator.TRANSFORMS,
-            exp.TryCast: lambda self, e: f"TRY_CAST({self.sql(e, 'this')} AS {self.sql(e, 'to')})",
-            exp.Median: lambda self, e: self.func("MEDIAN", e.this),
-            exp.ArraySize: lambda self, e: self.func("ARRAY_LENGTH", e.this, e.expression),
-        }
 
 
 # statement kinds a query may be (sqlglot node types at the root, after parentheses)
@@ -79,33 +44,6 @@ _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values)
 # a Table node may carry an alias, hints and joins; anything else (catalog, time travel,
 # ROWS FROM, CHANGES, ...) is not a plain lake table
 _TABLE_ARGS = {"this", "db", "alias", "joins", "laterals", "pivots", "hints", "only"}
-
-
-def parse_sql(sql: str, *, transform: str | None = None, file: str | None = None,
-              line_offset: int = 0) -> list[exp.Expression]:
-    """Parse ``sql`` with the :class:`Polars` dialect; a syntax error is a located :class:`SQLError`.
-
-    >>> [type(t).__name__ for t in parse_sql("SELECT sku FROM bronze.items WHERE sku ~ '^A'")]
-    ['Select']
-    """
-    try:
-        trees = [t for t in sqlglot.parse(sql, read=Polars) if t is not None]
-    except sqlglot.errors.ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        line, col = first.get("line"), first.get("col")
-        msg = first.get("description") or str(exc).splitlines()[0]
-        where = f" (column {col})" if col else ""
-        raise SQLError(f"SQL syntax error{where}: {msg}; nothing was run", transform=transform, file=file,
-                       line=(line + line_offset) if line else None) from None
-    except sqlglot.errors.SqlglotError as exc:  # TokenError and anything else the parser raises
-        raise SQLError(f"SQL syntax error: {str(exc).splitlines()[0]}; nothing was run", transform=transform,
-                       file=file, line=(_tokenizer_line(exc) or 0) + line_offset or None) from None
-    except RecursionError:
-        raise SQLError("SQL is nested too deeply to be checked; nothing was run", transform=transform,
-                       file=file) from None
-    if not trees:
-        raise SQLError("empty SQL", transform=transform, file=file)
-    return trees
 
 
 def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str | None = None,
@@ -130,7 +68,7 @@ def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str 
     trees = parse_sql(sql, transform=transform, file=file, line_offset=line_offset)
 
     def refuse(what: str, node: exp.Expression | None, *, at: int | None = None, why: str | None = None) -> SQLError:
-        line, col = _position(sql, node) if at is None else _line_col(sql, at)
+        line, col = _position(sql, node) if at is None else line_col(sql, at)
         if line and col and what.startswith("table function "):  # the name as written, not sqlglot's
             offset = len("".join(sql.splitlines(keepends=True)[:line - 1])) + col - 1
             m = re.match(r'"?([A-Za-z_]\w*)"?\s*(?:/\*.*?\*/\s*)?\(', sql[offset:], re.S)
@@ -150,7 +88,7 @@ def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str 
                        file=file) from None
 
 
-def _check(sql: str, trees: list[exp.Expression], allowed: Iterable[str] | None, refuse) -> exp.Expression:
+def _check(sql: str, trees: tuple[exp.Expression, ...], allowed: Iterable[str] | None, refuse) -> exp.Expression:
     if len(trees) > 1:
         raise refuse("a second SQL statement", trees[1])
     tree = trees[0]
@@ -161,6 +99,10 @@ def _check(sql: str, trees: list[exp.Expression], allowed: Iterable[str] | None,
         raise refuse(f"a {tree.key.upper()} statement (only queries may run)", None)
     allow = {a.lower() for a in allowed} if allowed is not None else None
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    try:  # sqlglot's scopes: an unqualified name a scope resolves to a table is no CTE visible there
+        real: set[int] | None = {id(t) for t in lake_tables(tree)}
+    except Exception:  # noqa: BLE001 - no scopes: the names of the query's CTEs decide, as before
+        real = None
     for node in tree.walk():
         if isinstance(node, (exp.From, exp.Join, exp.Lateral)) or _is_table_position(node):
             source = node.this if isinstance(node, (exp.From, exp.Join)) else node
@@ -168,7 +110,7 @@ def _check(sql: str, trees: list[exp.Expression], allowed: Iterable[str] | None,
                 raise refuse("LATERAL", node)
             _check_source(source, refuse)
         if isinstance(node, exp.Table):
-            _check_table(node, allow, ctes, refuse)
+            _check_table(node, allow, ctes if real is None or id(node) not in real else set(), refuse)
         elif isinstance(node, (exp.Command, exp.DDL, exp.DML)):
             raise refuse(f"a {node.key.upper()} statement", node)
     _check_raw(sql, refuse)
@@ -265,16 +207,7 @@ def _position(sql: str, node: exp.Expression | None) -> tuple[int | None, int | 
         found = sql.lower().rfind(name.lower(), 0, start)
         if found >= 0:
             start = found
-    return _line_col(sql, start)
-
-
-def _line_col(sql: str, offset: int) -> tuple[int, int]:
-    return sql.count("\n", 0, offset) + 1, offset - (sql.rfind("\n", 0, offset) + 1) + 1
-
-
-def _tokenizer_line(exc: Exception) -> int | None:
-    m = re.search(r"[Ll]ine (\d+)", str(exc))
-    return int(m.group(1)) if m else None
+    return line_col(sql, start)
 
 
 # -- what Polars is handed: the tokens the guard checked, and nothing between them ----------------------
@@ -334,7 +267,7 @@ def runnable(sql: str, *, transform: str | None = None, file: str | None = None,
         elif kind in _BINARY_STRINGS and _BINARY_STRINGS[kind].fullmatch(raw):
             out.append(raw)
         elif kind.name.endswith("STRING") or _ODD.search(raw):
-            line, _ = _line_col(sql, tok.start)
+            line, _ = line_col(sql, tok.start)
             raise SQLError(f"{raw[:40]!r} is a form of SQL text Polars may read differently; write strings as "
                            f"'...' and names as \"...\"", transform=transform, file=file, line=line + line_offset)
         else:

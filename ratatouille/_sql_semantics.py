@@ -36,7 +36,7 @@ from typing import Mapping
 import polars as pl
 from sqlglot import exp
 
-from ._sql_guard import Polars, parse_sql
+from ._sql_parse import Polars, parse_sql
 
 _TYPES = {pl.Date: "DATE", pl.Datetime: "TIMESTAMP", pl.Time: "TIME", pl.Duration: "INTERVAL", pl.Boolean: "BOOLEAN",
           pl.String: "TEXT", pl.Int8: "TINYINT", pl.Int16: "SMALLINT", pl.Int32: "INT", pl.Int64: "BIGINT",
@@ -68,7 +68,7 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
                                                            for t in schema.dtypes()))
     if not narrow and not dates:
         return None
-    tree = parse_sql(sql)[0]
+    tree = parse_sql(sql)[0].copy()  # the parse is shared (cached): rewrite a copy
     kinds = (_ARITHMETIC + (exp.Sum,)) if narrow else (exp.Sub,)
     nodes = list(tree.find_all(*kinds))
     if not nodes:

@@ -10,9 +10,10 @@ import jinja2
 import polars as pl
 
 from .._jinja import render as render_template
-from .._literals import watermark_literal
+from .._literals import literal, watermark_literal
 from .._names import parse_table_name
-from .._sql import execute_sql, referenced_tables, source_line, sql_literal
+from .._sql import execute_sql, referenced_tables, source_line
+from .._sql_parse import sql_file
 from ..errors import ConfigError, SQLError
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config, load_yaml, parse_annotations
@@ -54,7 +55,7 @@ class SQLTransform(Transform):
         yaml_path = path.with_suffix(".yaml") if path.with_suffix(".yaml").exists() else path.with_suffix(".yml")
         yaml_text = yaml_path.read_text() if yaml_path.exists() else ""
         data = load_yaml(yaml_path, text=yaml_text) if yaml_text else None
-        return cls.from_text(name, path.read_text(), yaml=data, path=path, workspace=workspace,
+        return cls.from_text(name, sql_file(path).text, yaml=data, path=path, workspace=workspace,
                              yaml_path=yaml_path, yaml_text=yaml_text)
 
     @property
@@ -80,7 +81,7 @@ class SQLTransform(Transform):
                 return "NULL"
             if ctx.target is not None:  # typed like the column: unit and time zone (_literals.py)
                 return watermark_literal(ctx.target, column, ctx.inputs)  # compared with the inputs' column
-            return sql_literal(ctx.watermark(column))
+            return literal(ctx.watermark(column))
 
         def var(name: str, default: Any = jinja2.Undefined) -> Any:
             if name in variables:
