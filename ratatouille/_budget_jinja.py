@@ -30,9 +30,11 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from typing import Any
+from types import FrameType
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from jinja2.compiler import CodeGenerator
+from jinja2 import Environment, Template, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.utils import concat
 
@@ -65,7 +67,7 @@ def checked(value: Any) -> Any:
     return value
 
 
-def _check_ints(values) -> None:
+def _check_ints(values: Iterable[Any]) -> None:
     max_size, _, _, _ = _limits()
     for v in values:
         if isinstance(v, int) and not isinstance(v, bool) and abs(v) > max_size:
@@ -85,7 +87,7 @@ def _check_format(text: Any) -> None:
             raise SecurityError("a format width given by an argument ('*') is not allowed")
 
 
-def _check_growth(base: Any, args, kwargs) -> None:
+def _check_growth(base: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
     """A call on a string or list whose result could grow past the limit (``replace``, ``center``,
     ``indent``, ``join``, ``wordwrap``...): the base's size times its largest argument."""
     max_size, _, _, _ = _limits()
@@ -122,20 +124,20 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         _check_ints(right if isinstance(right, (tuple, list)) else (right,))
 
 
-def check_call(obj: Any, args, kwargs) -> None:
+def check_call(obj: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
     """Refuse a call (a function, a method, ``str.format``) that could exceed the budget at once."""
     _check_ints(args)
     _check_ints(kwargs.values())
     _check_growth(getattr(obj, "__self__", None), args, kwargs)
 
 
-def checked_format(method: Any, wrapper):
+def checked_format(method: Any, wrapper: Callable[..., Any] | None) -> Callable[..., Any] | None:
     """The sandbox's ``str.format`` wrapper for ``method``, with its format string checked first."""
     if wrapper is None:
         return None
 
     @functools.wraps(wrapper)
-    def bounded(*args, **kwargs):
+    def bounded(*args: Any, **kwargs: Any) -> Any:
         _check_format(method.__self__)
         _check_ints(args)
         _check_ints(kwargs.values())
@@ -144,9 +146,9 @@ def checked_format(method: Any, wrapper):
     return bounded
 
 
-def _checked_filter(func):
+def _checked_filter(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps jinja_pass_arg (context/environment filters)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         plain = [a for a in args if not _is_jinja_object(a)]
         _check_ints(plain[1:])
         _check_ints(kwargs.values())
@@ -163,7 +165,7 @@ def _is_jinja_object(value: Any) -> bool:
     return type(value).__module__.startswith("jinja2.") and not isinstance(value, str)
 
 
-def _join(items) -> str:
+def _join(items: Iterable[Any]) -> str:
     """``concat`` (the join of output buffers) and ``~``, bounded."""
     max_size, _, _, _ = _limits()
     parts = [item if isinstance(item, str) else str(item) for item in items]
@@ -176,7 +178,7 @@ def _join(items) -> str:
 class _Generator(CodeGenerator):
     """Compiles ``a ~ b`` to the bounded join instead of Jinja's unbounded ``str_join``."""
 
-    def visit_Concat(self, node, frame) -> None:  # noqa: N802 - Jinja's visitor name
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor name
         self.write("environment.rat_join((")
         for arg in node.nodes:
             self.visit(arg, frame)
@@ -184,11 +186,11 @@ class _Generator(CodeGenerator):
         self.write("))")
 
 
-def install(env) -> None:
+def install(env: Environment) -> None:
     """Put the budget into ``env``: bounded filters, joins and ``~`` (no autoescape: SQL, not HTML)."""
     env.code_generator_class = _Generator
-    env.rat_join = _join
-    env.concat = _join
+    setattr(env, "rat_join", _join)  # noqa: B010 - an attribute of ours, read by the code _Generator compiles
+    env.concat = _join  # type: ignore[method-assign]  # Jinja joins output buffers with env.concat
     env.filters = {name: _checked_filter(f) for name, f in env.filters.items()}
 
 
@@ -198,12 +200,12 @@ class _Steps:
     def __init__(self, limit: int) -> None:
         self.limit, self.count = limit, 0
 
-    def __call__(self, frame, event, arg):
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
         if event == "call":
             return self._line if frame.f_code.co_filename == "<template>" else None
         return None
 
-    def _line(self, frame, event, arg):
+    def _line(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         if event == "line":
             self.count += 1
             if self.count > self.limit:
@@ -211,7 +213,7 @@ class _Steps:
         return self._line
 
 
-def render(template, context) -> str:
+def render(template: Template, context: Mapping[str, Any]) -> str:
     """Render ``template`` with ``context`` within the budget (output size and steps)."""
     max_size, _, _, max_steps = _limits()
     previous = sys.gettrace()

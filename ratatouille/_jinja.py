@@ -20,10 +20,11 @@ ratatouille.errors.SQLError: silver.x (silver/x.sql, line 1): template error: Ze
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jinja2
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import _budget_jinja as _budget
@@ -40,15 +41,15 @@ class _Sandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset(["+", "*", "**", "%", "//", "-"])
 
-    def call_binop(self, context, operator, left, right):
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _budget.check_binop(operator, left, right)
         return _budget.checked(super().call_binop(context, operator, left, right))
 
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's own signature
         _budget.check_call(__obj, args, kwargs)
         return _budget.checked(SandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs))
 
-    def wrap_str_format(self, value):
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         return _budget.checked_format(value, super().wrap_str_format(value))
 
 

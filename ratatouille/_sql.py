@@ -7,7 +7,7 @@ with one LazyFrame registered per referenced ``layer.name``.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Any, Mapping
 
 import polars as pl
 import sqlglot
@@ -91,7 +91,7 @@ def execute_sql(sql: str, frames: Mapping[str, pl.LazyFrame], *, transform: str 
                        line=(line + line_offset) if line else None) from None
 
 
-_WIDER = {t: (pl.UInt64 if t in (pl.UInt8, pl.UInt16, pl.UInt32) else pl.Int64) for t in NARROW_INTEGERS}
+_WIDER: dict[Any, type[pl.DataType]] = {t: (pl.UInt64 if t in (pl.UInt8, pl.UInt16, pl.UInt32) else pl.Int64) for t in NARROW_INTEGERS}
 
 
 def widen_integers(lf: pl.LazyFrame) -> pl.LazyFrame:

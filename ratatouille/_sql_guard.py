@@ -28,7 +28,7 @@ ratatouille.errors.SQLError: line 1: table function READ_CSV(...) is not allowed
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Protocol
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
@@ -39,6 +39,13 @@ from .errors import SQLError
 __all__ = ["Polars", "check_sql", "parse_sql", "runnable"]
 
 
+class _Refuse(Protocol):
+    """The error for a refused part of the query (built by :func:`check_sql`, located in its text)."""
+
+    def __call__(self, what: str, node: exp.Expr | None, *, at: int | None = None,
+                 why: str | None = None) -> SQLError: ...
+
+
 # statement kinds a query may be (sqlglot node types at the root, after parentheses)
 _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values)
 # a Table node may carry an alias, hints and joins; anything else (catalog, time travel,
@@ -47,7 +54,7 @@ _TABLE_ARGS = {"this", "db", "alias", "joins", "laterals", "pivots", "hints", "o
 
 
 def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str | None = None,
-              file: str | None = None, line_offset: int = 0) -> exp.Expression:
+              file: str | None = None, line_offset: int = 0) -> exp.Expr:
     """Parse ``sql`` and refuse it unless it reads only allowed tables; returns the parsed query.
 
     Parameters
@@ -67,7 +74,7 @@ def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str 
     """
     trees = parse_sql(sql, transform=transform, file=file, line_offset=line_offset)
 
-    def refuse(what: str, node: exp.Expression | None, *, at: int | None = None, why: str | None = None) -> SQLError:
+    def refuse(what: str, node: exp.Expr | None, *, at: int | None = None, why: str | None = None) -> SQLError:
         line, col = _position(sql, node) if at is None else line_col(sql, at)
         if line and col and what.startswith("table function "):  # the name as written, not sqlglot's
             offset = len("".join(sql.splitlines(keepends=True)[:line - 1])) + col - 1
@@ -88,7 +95,7 @@ def check_sql(sql: str, allowed: Iterable[str] | None = None, *, transform: str 
                        file=file) from None
 
 
-def _check(sql: str, trees: tuple[exp.Expression, ...], allowed: Iterable[str] | None, refuse) -> exp.Expression:
+def _check(sql: str, trees: tuple[exp.Expr, ...], allowed: Iterable[str] | None, refuse: _Refuse) -> exp.Expr:
     if len(trees) > 1:
         raise refuse("a second SQL statement", trees[1])
     tree = trees[0]
@@ -117,12 +124,12 @@ def _check(sql: str, trees: tuple[exp.Expression, ...], allowed: Iterable[str] |
     return tree
 
 
-def _is_table_position(node: exp.Expression) -> bool:
+def _is_table_position(node: exp.Expr) -> bool:
     """A node the parser put where a table goes (a FROM item's own joins are Joins, walked too)."""
     return isinstance(node, (exp.Unnest, exp.TableFromRows)) and isinstance(node.parent, (exp.From, exp.Join))
 
 
-def _check_source(source: exp.Expression, refuse) -> None:
+def _check_source(source: exp.Expr, refuse: _Refuse) -> None:
     if isinstance(source, exp.Table):
         return  # checked as a Table
     if isinstance(source, exp.Subquery) and isinstance(_unparen(source.this), (*_QUERY_ROOTS,)):
@@ -132,13 +139,13 @@ def _check_source(source: exp.Expression, refuse) -> None:
     raise refuse(_describe(source), source)
 
 
-def _unparen(node: exp.Expression) -> exp.Expression:
+def _unparen(node: exp.Expr) -> exp.Expr:
     while isinstance(node, (exp.Subquery, exp.Paren)):
         node = node.this
     return node
 
 
-def _check_table(table: exp.Table, allow: set[str] | None, ctes: set[str], refuse) -> None:
+def _check_table(table: exp.Table, allow: set[str] | None, ctes: set[str], refuse: _Refuse) -> None:
     if not isinstance(table.this, exp.Identifier):
         raise refuse(_describe(table.this), table)
     extra = [k for k, v in table.args.items() if v not in (None, [], False) and k not in _TABLE_ARGS]
@@ -158,7 +165,7 @@ def _check_table(table: exp.Table, allow: set[str] | None, ctes: set[str], refus
         raise refuse(f"table {qualified}", table, why="is not a lake table registered for this query")
 
 
-def _describe(node: exp.Expression | None) -> str:
+def _describe(node: exp.Expr | None) -> str:
     if node is None:
         return "an empty table reference"
     if isinstance(node, exp.Func):
@@ -177,14 +184,14 @@ _RAW_TABLE_FUNCTION = re.compile(r"\bread_(?:csv|parquet|json|ndjson|ipc|delta|a
                                  re.IGNORECASE)
 
 
-def _check_raw(sql: str, refuse) -> None:
+def _check_raw(sql: str, refuse: _Refuse) -> None:
     m = _RAW_TABLE_FUNCTION.search(sql)
     if m:
         name = m.group(0).rstrip("( \t\r\n").upper()
         raise refuse(f"table function {name}(...)", None, at=m.start())
 
 
-def _position(sql: str, node: exp.Expression | None) -> tuple[int | None, int | None]:
+def _position(sql: str, node: exp.Expr | None) -> tuple[int | None, int | None]:
     """1-based (line, column) where ``node`` starts in ``sql`` (from the parser's token positions)."""
     if node is None:
         return None, None
@@ -194,7 +201,7 @@ def _position(sql: str, node: exp.Expression | None) -> tuple[int | None, int | 
         if "start" in meta:
             starts.append(meta["start"])
         for arg in ("this",):
-            ident = n.args.get(arg) if isinstance(n, exp.Expression) else None
+            ident = n.args.get(arg) if isinstance(n, exp.Expr) else None
             if isinstance(ident, exp.Identifier) and "start" in ident.meta:
                 starts.append(ident.meta["start"])
     if not starts:

@@ -29,6 +29,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import NormalizationStrategy
 from sqlglot.dialects.postgres import Postgres
+from sqlglot.generators.postgres import PostgresGenerator
+from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokens import TokenType
 
@@ -51,20 +53,20 @@ class Polars(Postgres):
     class Tokenizer(Postgres.Tokenizer):
         KEYWORDS = {**Postgres.Tokenizer.KEYWORDS, "//": TokenType.DIV}
 
-    class Parser(Postgres.Parser):
-        FACTOR = {**Postgres.Parser.FACTOR, TokenType.DIV: exp.IntDiv}
+    class Parser(PostgresParser):
+        FACTOR = {**PostgresParser.FACTOR, TokenType.DIV: exp.IntDiv}
         # Polars' LOG(x, base) is not Postgres' LOG(base, x): LOG10/LOG2 stay themselves
-        FUNCTIONS = {**Postgres.Parser.FUNCTIONS,
+        FUNCTIONS = {**PostgresParser.FUNCTIONS,
                      "LOG10": lambda args: exp.Anonymous(this="LOG10", expressions=args),
                      "LOG2": lambda args: exp.Anonymous(this="LOG2", expressions=args)}
 
-    class Generator(Postgres.Generator):
+    class Generator(PostgresGenerator):
         """SQL written back (after a rewrite, :mod:`ratatouille._sql_semantics`) as Polars reads
         it, where Postgres' spelling would mean something else to Polars."""
 
-        TYPE_MAPPING = {**Postgres.Generator.TYPE_MAPPING, exp.DataType.Type.TINYINT: "TINYINT"}
+        TYPE_MAPPING = {**PostgresGenerator.TYPE_MAPPING, exp.DataType.Type.TINYINT: "TINYINT"}
         TRANSFORMS = {
-            **Postgres.Generator.TRANSFORMS,
+            **PostgresGenerator.TRANSFORMS,
             exp.TryCast: lambda self, e: f"TRY_CAST({self.sql(e, 'this')} AS {self.sql(e, 'to')})",
             exp.Median: lambda self, e: self.func("MEDIAN", e.this),
             exp.ArraySize: lambda self, e: self.func("ARRAY_LENGTH", e.this, e.expression),
@@ -115,12 +117,12 @@ class _LRU(Generic[K, V]):
             self.hits = self.misses = 0
 
 
-_PARSED: _LRU[str, tuple[exp.Expression, ...]] = _LRU(1024)
+_PARSED: _LRU[str, tuple[exp.Expr, ...]] = _LRU(1024)
 _FILES: _LRU[tuple[str, int, int], "SQLFile"] = _LRU(4096)
 
 
 def parse_sql(sql: str, *, transform: str | None = None, file: str | None = None,
-              line_offset: int = 0) -> tuple[exp.Expression, ...]:
+              line_offset: int = 0) -> tuple[exp.Expr, ...]:
     """Parse ``sql`` with the :class:`Polars` dialect, once per text (the trees are cached).
 
     The trees are shared by every caller: read them, or ``.copy()`` one before changing it.
@@ -136,7 +138,7 @@ def parse_sql(sql: str, *, transform: str | None = None, file: str | None = None
 
     Returns
     -------
-    tuple of sqlglot.exp.Expression
+    tuple of sqlglot.exp.Expr
         One tree per statement.
 
     Raises
@@ -258,7 +260,7 @@ def clear_caches() -> None:
     _FILES.clear()
 
 
-def lake_tables(tree: exp.Expression) -> list[exp.Table]:
+def lake_tables(tree: exp.Expr) -> list[exp.Table]:
     """The table nodes of ``tree`` that name real tables, in the order they are written.
 
     sqlglot's scopes decide: a name that refers to a CTE visible where it is used, or the
@@ -266,7 +268,7 @@ def lake_tables(tree: exp.Expression) -> list[exp.Table]:
 
     Parameters
     ----------
-    tree : sqlglot.exp.Expression
+    tree : sqlglot.exp.Expr
         A parsed query (:func:`parse_sql`).
 
     Returns
@@ -292,19 +294,19 @@ def lake_tables(tree: exp.Expression) -> list[exp.Table]:
     return sorted(found.values(), key=_start)
 
 
-def _start(node: exp.Expression) -> int:
+def _start(node: exp.Expr) -> int:
     starts = [n.meta["start"] for n in node.walk() if isinstance(n.meta, dict) and "start" in n.meta]
     return min(starts) if starts else 0
 
 
-def line_of(node: exp.Expression) -> int | None:
+def line_of(node: exp.Expr) -> int | None:
     """The 1-based line where ``node`` starts in the SQL it was parsed from (sqlglot's token positions).
 
     Comments and blank lines count, as in the text: the line is the text's.
 
     Parameters
     ----------
-    node : sqlglot.exp.Expression
+    node : sqlglot.exp.Expr
 
     Returns
     -------

@@ -31,7 +31,7 @@ True
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Any, Mapping
 
 import polars as pl
 from sqlglot import exp
@@ -75,7 +75,7 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
         return None
     for i, node in enumerate(nodes):
         node.meta[_MARK] = i
-    mapping: dict[str, dict[str, dict[str, str]]] = {}
+    mapping: dict[str, Any] = {}  # sqlglot's schema: {db: {table: {column: type}}}
     for name, schema in schemas.items():
         db, table = name.split(".", 1) if "." in name else ("", name)
         mapping.setdefault(db, {})[table] = {c: _TYPES.get(t.base_type(), "UNKNOWN") for c, t in schema.items()}
@@ -121,7 +121,7 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
     return _written_back(tree, original, narrow)
 
 
-def _written_back(tree: exp.Expression, original: exp.Expression, narrow: bool) -> str | None:
+def _written_back(tree: exp.Expr, original: exp.Expr, narrow: bool) -> str | None:
     """The rewritten tree as SQL, checked first: written back without the rewrite, the query
     must read as it was parsed (sqlglot writes some functions in Postgres' terms that Polars
     reads otherwise). If not, the rewrite is not used: narrow integers widen the tables
@@ -143,7 +143,7 @@ _NOT_INTEGER = {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataTyp
                 exp.DataType.Type.DECIMAL, exp.DataType.Type.UNKNOWN}
 
 
-def _summed(node: exp.Sum) -> exp.Expression:
+def _summed(node: exp.Sum) -> exp.Expr:
     """The expression a ``SUM`` adds up (inside ``DISTINCT`` for ``SUM(DISTINCT n)``)."""
     inner = node.this
     return inner.expressions[0] if isinstance(inner, exp.Distinct) and inner.expressions else inner
@@ -164,11 +164,11 @@ def _casts_to_narrow(sql: str) -> bool:
     return any(node.this in _NARROW for node in tree.find_all(exp.DataType))
 
 
-def _bigint(node: exp.Expression) -> exp.Expression:
+def _bigint(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.BIGINT:
         return node
     return exp.cast(node, "BIGINT", copy=False)  # in place: an inner node marked for rewriting stays in the tree
 
 
-def _is(node: exp.Expression, types: set) -> bool:
+def _is(node: exp.Expr, types: set) -> bool:
     return node.type is not None and node.type.this in types

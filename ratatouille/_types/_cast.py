@@ -10,18 +10,20 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from ..errors import SchemaError
 
 Frame = pl.DataFrame | pl.LazyFrame
+DType = pl.DataType | DataTypeClass  # a dtype instance (Int64()) or class (pl.Int64), as Polars' schemas hold them
 
 # Delta has no unsigned nor 128-bit integers: the smallest Delta type holding every value (as Spark
 # reads Parquet's UINT_64: decimal(20,0)); an Int128 value past 38 digits is an error naming the column
-_UNSIGNED_AS = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Decimal(20, 0)}
+_UNSIGNED_AS: dict[Any, pl.DataType] = {pl.UInt8: pl.Int16(), pl.UInt16: pl.Int32(), pl.UInt32: pl.Int64(), pl.UInt64: pl.Decimal(20, 0)}
 _HUGE_INTEGERS = tuple(t for t in (getattr(pl, "Int128", None), getattr(pl, "UInt128", None)) if t is not None)
 
 
-def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.DataType:
+def storable(dtype: DType, fallback: DType | None = None) -> DType:
     """The type a column of ``dtype`` is stored as: time zones become UTC, nanoseconds become
     microseconds (Delta's precision), unsigned integers the signed type holding them (UInt64:
     ``Decimal(20, 0)``, as Spark reads Parquet's UINT_64), 128-bit integers ``Decimal(38, 0)``
@@ -35,7 +37,7 @@ def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.Data
         return fallback if fallback is not None and fallback != pl.Null else pl.String()
     if isinstance(dtype, pl.Datetime) and (dtype.time_zone not in (None, "UTC") or dtype.time_unit == "ns"):
         unit = "us" if dtype.time_unit == "ns" else (dtype.time_unit or "us")  # Delta keeps microseconds
-        return pl.Datetime(unit, "UTC" if dtype.time_zone else None)  # type: ignore[arg-type]
+        return pl.Datetime(unit, "UTC" if dtype.time_zone else None)
     if isinstance(dtype, _HUGE_INTEGERS) or dtype in _HUGE_INTEGERS:
         return pl.Decimal(38, 0)
     if dtype.is_unsigned_integer():  # Delta has no unsigned types: the signed type holding every value
@@ -44,7 +46,7 @@ def storable(dtype: pl.DataType, fallback: pl.DataType | None = None) -> pl.Data
         return pl.String()  # Delta has no dictionary type (delta-rs' writer panics on one)
     if isinstance(dtype, (pl.List, pl.Array)):
         inner_fb = fallback.inner if isinstance(fallback, (pl.List, pl.Array)) else None
-        inner = storable(dtype.inner, inner_fb)  # type: ignore[arg-type]
+        inner = storable(dtype.inner, inner_fb)
         return pl.List(inner)  # Delta's arrays have no fixed size: Array(Int64, 2) is stored as a list
     if isinstance(dtype, pl.Struct):
         fb = {f.name: f.dtype for f in fallback.fields} if isinstance(fallback, pl.Struct) else {}
@@ -58,7 +60,7 @@ _UNSTORABLE_HINT = {pl.Time: "cast it to a string (.dt.to_string(), CAST(t AS VA
                     pl.Object: "convert it to a Polars type"}
 
 
-def refuse_unstorable(schema: Mapping[str, pl.DataType], name: str | None = None) -> None:
+def refuse_unstorable(schema: Mapping[str, DType], name: str | None = None) -> None:
     """One :class:`~ratatouille.errors.SchemaError` naming every column (also nested) whose type
     Delta Lake cannot store (time of day, duration, Python objects), with the cast to use;
     raised before anything is written (delta-rs would fail with a bare "Invalid data type").
@@ -79,7 +81,7 @@ def refuse_unstorable(schema: Mapping[str, pl.DataType], name: str | None = None
         raise SchemaError("; ".join(problems), transform=name)
 
 
-def _unstorable_in(dtype: pl.DataType) -> pl.DataType | None:
+def _unstorable_in(dtype: DType) -> DType | None:
     if dtype.base_type() in _UNSTORABLE:
         return dtype
     if isinstance(dtype, (pl.List, pl.Array)):
@@ -89,7 +91,7 @@ def _unstorable_in(dtype: pl.DataType) -> pl.DataType | None:
     return None
 
 
-def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) -> Frame:
+def normalize(data: Frame, declared: Mapping[str, DType] | None = None) -> Frame:
     """The new data as it is stored on a first write (or a rebuild): time-zone-aware timestamps
     converted to UTC (same instants), all-NULL columns given their declared type or String.
 
@@ -104,7 +106,7 @@ def normalize(data: Frame, declared: Mapping[str, pl.DataType] | None = None) ->
     return data.with_columns(exprs) if exprs else data
 
 
-def type_nulls(data: Frame, declared: Mapping[str, pl.DataType]) -> Frame:
+def type_nulls(data: Frame, declared: Mapping[str, DType]) -> Frame:
     """All-NULL columns (type ``Null``) of ``data`` given their declared type (before checks run).
 
     >>> type_nulls(pl.DataFrame({"a": [None]}), {"a": pl.Int64}).schema["a"]
@@ -115,7 +117,7 @@ def type_nulls(data: Frame, declared: Mapping[str, pl.DataType]) -> Frame:
     return data.with_columns(exprs) if exprs else data
 
 
-def _to(expr: pl.Expr, old: pl.DataType, new: pl.DataType) -> pl.Expr:
+def _to(expr: pl.Expr, old: DType, new: DType) -> pl.Expr:
     """``expr`` (of type ``old``) as ``new``: a zone conversion for timestamps, else a strict cast."""
     if isinstance(old, pl.Datetime) and isinstance(new, pl.Datetime) and old.time_zone and new.time_zone:
         expr = expr.dt.convert_time_zone(new.time_zone)

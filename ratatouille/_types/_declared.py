@@ -185,10 +185,10 @@ def parse_type(text: Any) -> DeclaredType:
             return pl.Datetime(unit, zone)  # type: ignore[arg-type]
         if key in ("duration", "interval"):
             a = args()
-            unit = _UNITS.get(a[0].lower(), None) if a else "us"
-            if unit is None:
+            duration_unit = _UNITS.get(a[0].lower(), None) if a else "us"
+            if duration_unit is None:
                 raise ConfigError(f"column type {text!r}: the unit is ms, us or ns")
-            return pl.Duration(unit)  # type: ignore[arg-type]
+            return pl.Duration(duration_unit)  # type: ignore[arg-type]
         if key in ("varchar", "char", "string", "text") and peek() == "(":
             args()  # a length is accepted and ignored: Delta strings have none
             return pl.String()

@@ -31,24 +31,24 @@ happens when ``on_schema_change: sync_all_columns`` says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import polars as pl
 
 from ..errors import SchemaError
-from ._cast import Frame, _inst, _to, refuse_unstorable, storable
+from ._cast import DType, Frame, _inst, _to, refuse_unstorable, storable
 
 ON_SCHEMA_CHANGE = ("append_new_columns", "sync_all_columns", "fail")
 DEFAULT_ON_SCHEMA_CHANGE = "append_new_columns"
 
 
-_RANK_INT = {pl.Int8: 1, pl.Int16: 2, pl.Int32: 3, pl.Int64: 4, pl.Int128: 5,
+_RANK_INT: dict[Any, int] = {pl.Int8: 1, pl.Int16: 2, pl.Int32: 3, pl.Int64: 4, pl.Int128: 5,
              pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 3, pl.UInt64: 4}
 _UNIT_RANK = {"ms": 1, "us": 2, "ns": 3}
 _INT_DIGITS = {1: 3, 2: 5, 3: 10, 4: 19, 5: 38}  # decimal digits holding every value of an integer rank
 
 
-def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
+def wider(old: DType, new: DType) -> DType | None:
     """The type holding every value of both ``old`` (the table's) and ``new``, when the pair is a
     widening the policy allows (integers, floats, integers and floats to Float64, decimals, timestamp units);
     ``None`` for any other pair. Equal types give ``old``.
@@ -84,7 +84,7 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
         if (old.time_zone is None) != (new.time_zone is None):
             return None
         unit = old.time_unit if _UNIT_RANK[old.time_unit or "us"] >= _UNIT_RANK[new.time_unit or "us"] else new.time_unit
-        return pl.Datetime(unit, old.time_zone)  # type: ignore[arg-type]
+        return pl.Datetime(unit, old.time_zone)
     if isinstance(old, pl.Duration) and isinstance(new, pl.Duration):
         return old if _UNIT_RANK[old.time_unit or "us"] >= _UNIT_RANK[new.time_unit or "us"] else new
     if old == pl.String and new in (pl.String, pl.Categorical) or (old == pl.String and isinstance(new, pl.Enum)):
@@ -99,23 +99,23 @@ def wider(old: pl.DataType, new: pl.DataType) -> pl.DataType | None:
             out.append(pl.Field(f.name, w))
         return pl.Struct(out + [pl.Field(n, storable(t)) for n, t in new_fields.items()])
     if isinstance(old, pl.List) and isinstance(new, pl.List):
-        inner = wider(old.inner, new.inner)  # type: ignore[arg-type]
+        inner = wider(old.inner, new.inner)
         return pl.List(inner) if inner is not None else None
     return None
 
 
-def _adds_fields_only(old: pl.DataType, new: pl.DataType) -> bool:
+def _adds_fields_only(old: DType, new: DType) -> bool:
     """Whether ``new`` is ``old`` with struct fields added (at any depth) and nothing else changed."""
     if isinstance(old, pl.Struct) and isinstance(new, pl.Struct):
         fields = {f.name: f.dtype for f in new.fields}
         return all(f.name in fields and (fields[f.name] == f.dtype or _adds_fields_only(f.dtype, fields[f.name]))
                    for f in old.fields)
     if isinstance(old, pl.List) and isinstance(new, pl.List):
-        return _adds_fields_only(old.inner, new.inner)  # type: ignore[arg-type]
+        return _adds_fields_only(old.inner, new.inner)
     return False
 
 
-def _fits_exactly(old: pl.DataType, new: pl.DataType) -> bool:
+def _fits_exactly(old: DType, new: DType) -> bool:
     """Whether a strict cast from ``new`` to ``old`` fails (never rounds) when a value does not fit:
     integer and decimal-precision narrowing (Polars' strict cast raises); a float, a scale or a
     timestamp unit narrowing would round silently."""
@@ -132,7 +132,7 @@ def _fits_exactly(old: pl.DataType, new: pl.DataType) -> bool:
         return all(f.name in fields and (fields[f.name] == storable(f.dtype, fields[f.name])
                                          or _fits_exactly(fields[f.name], f.dtype)) for f in new.fields)
     if isinstance(old, pl.List) and isinstance(new, pl.List):
-        return old.inner == new.inner or _fits_exactly(old.inner, new.inner)  # type: ignore[arg-type]
+        return old.inner == new.inner or _fits_exactly(old.inner, new.inner)
     return False
 
 
@@ -142,9 +142,9 @@ class Reconciled:
     table must be rewritten (``widen``: the table's columns and their new types)."""
 
     data: Frame
-    widen: dict[str, pl.DataType] = field(default_factory=dict)
+    widen: dict[str, DType] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
-    narrowed: dict[str, tuple[pl.DataType, pl.DataType]] = field(default_factory=dict)
+    narrowed: dict[str, tuple[DType, DType]] = field(default_factory=dict)
     source: Frame | None = None  # the batch as it came (to name the column whose values do not fit)
 
     @property
@@ -152,8 +152,8 @@ class Reconciled:
         return bool(self.widen or self.drop)
 
 
-def reconcile(data: Frame, table_schema: Mapping[str, pl.DataType], *, on_schema_change: str | None = None,
-              declared: Mapping[str, pl.DataType] | None = None, name: str | None = None,
+def reconcile(data: Frame, table_schema: Mapping[str, DType], *, on_schema_change: str | None = None,
+              declared: Mapping[str, DType] | None = None, name: str | None = None,
               keep: tuple[str, ...] = ()) -> Reconciled:
     """Fit a new batch to an existing table's schema by the policy above.
 
@@ -175,8 +175,8 @@ def reconcile(data: Frame, table_schema: Mapping[str, pl.DataType], *, on_schema
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
     refuse_unstorable(schema, name)
     exprs: list[pl.Expr] = []
-    widen: dict[str, pl.DataType] = {}
-    narrowed: dict[str, tuple[pl.DataType, pl.DataType]] = {}
+    widen: dict[str, DType] = {}
+    narrowed: dict[str, tuple[DType, DType]] = {}
     problems: list[str] = []
     for col, dtype in schema.items():
         old = table_schema.get(col)
