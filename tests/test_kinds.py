@@ -80,6 +80,15 @@ def test_an_ingest_yaml_keeps_its_settings_in_the_ingest_part(rat_project):
     t = Project.load(rat_project.root).get("bronze.sales")
     assert t.config.ingest.format == "excel" and t.config.ingest.options == {"separator": ";"}
     assert t.config.ingest.on_error == "skip" and t.config.format == "excel" and t.mode == "append"
+    assert t.materialization == Append()  # an ingest transform appends the new landing files
+
+
+def test_an_ingest_yaml_refuses_another_kind_at_its_line(rat_project):
+    rat_project.write("bronze/sales.yaml", "source: landing/sales/\nformat: csv\nmaterialized: table\n")
+    with pytest.raises(ConfigError, match="ingest transforms always append") as info:
+        rat_project.run("bronze.sales")
+    assert info.value.file.endswith("bronze/sales.yaml") and info.value.line == 3
+    assert info.value.transform == "bronze.sales"
 
 
 def test_settings_are_split_per_concern():

@@ -289,7 +289,13 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set
         _check_test_names(values["tests"], file)
     if options:
         values["options"] = options
-    kind = kind_from_settings({k: values.pop(k) for k in _KIND_FLAT if k in values}, where)
+    kind_raw = {k: values.pop(k) for k in _KIND_FLAT if k in values}
+    if values.get("source") is not None:  # an ingest transform: it appends the new landing files
+        for key in ("materialized", "strategy"):
+            if kind_raw.get(key) is not None:
+                raise where.error(key, "ingest transforms always append; remove materialized/strategy")
+        kind_raw["materialized"] = "incremental"
+    kind = kind_from_settings(kind_raw, where)
     cfg = TransformConfig(kind=kind, **values)
     check_orchestration(cfg.orchestration, where, kind=kind, ingest=cfg.source is not None)
     return cfg
