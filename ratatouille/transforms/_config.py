@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import AbstractSet, Any, Literal, Mapping
 
 import yaml
 
@@ -233,7 +233,7 @@ def _unknown_key_message(key: str) -> str:
     return f"unknown key {key!r}{hint}"
 
 
-def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set[str] = frozenset(),
+def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: AbstractSet[str] = frozenset(),
                  where: Where | None = None) -> TransformConfig:
     """Check a transform's settings once and split them into a :class:`TransformConfig`.
 

@@ -185,6 +185,12 @@ def transform(
     the :class:`~ratatouille.transforms.BuildContext` (``is_incremental``, the
     current ``target`` table).
 
+    ``materialized`` is ``"table"``, ``"view"`` or ``"incremental"`` (with ``strategy``,
+    ``unique_key``, ``partition_by``, ``delete_missing``), or a kind object of
+    :mod:`ratatouille.kinds` such as ``Merge(unique_key="id")``. The settings are checked when
+    the transform is registered; a bad one raises :class:`~ratatouille.errors.ConfigError`
+    naming the file and line.
+
     ``on_schema_change`` (``append_new_columns``, the default, ``sync_all_columns``
     or ``fail``) decides what an incremental run does when its output's schema
     differs from the table's (see :mod:`ratatouille._types`); a refused change
