@@ -40,17 +40,13 @@ from ._assets import (asset_key, group_of, markdown_table, materialize_metadata,
                       transforms_asset)
 from ._checks import check_results, check_specs
 from ._modules import Registry, add_dropped_in, add_pipelines, import_pipelines
-from ._partitions import label, partitions_def, settings_file
+from ._partitions import label, partitions_def
 from ._sensors import DEFAULT_INTERVAL, landing_sensor, parse_triggers, trigger_schedule
 
 __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "markdown_table",
            "materialize_metadata", "partitions_def", "transform_spec", "transforms_asset"]
 
 log = logging.getLogger("ratatouille")
-
-
-def _valid_name(name: str) -> bool:
-    return bool(name) and name.isascii() and name.replace("_", "a").isalnum()
 
 
 def build_definitions(project_dir: str | Path | None = None, workspace: str | None = None, *,
@@ -76,21 +72,14 @@ def build_definitions(project_dir: str | Path | None = None, workspace: str | No
     partitions: dict[str, dg.PartitionsDefinition | None] = {}
     triggers: dict[str, list[dict[str, Any]]] = {}
     for name in sorted(project.transforms):
-        t = project.transforms[name]
-        try:
-            if not _valid_name(group_of(t)):
-                raise ConfigError(f"group {group_of(t)!r} must use letters, digits and _ only", transform=t.name,
-                                  file=settings_file(t, "group"))
-            partitions[name] = partitions_def(t)
-            triggers[name] = parse_triggers(t)
-        except ConfigError as exc:
+        t = project.transforms[name]  # its settings were checked at discovery: a bad one made it broken
+        if isinstance(t, BrokenTransform) and isinstance(t.error, ConfigError):
             if strict:
-                raise
-            message = str(exc)
-            log.error("transform %s is not usable in Dagster: %s", name, message)
-            registry.errors.append(message)
-            t = BrokenTransform(name, exc, path=t.path, workspace=t.workspace)
-            partitions[name], triggers[name] = None, []
+                raise t.error
+            log.error("transform %s is not usable in Dagster: %s", name, t.error)
+            registry.errors.append(str(t.error))
+        partitions[name] = partitions_def(t)
+        triggers[name] = parse_triggers(t)
         transforms[name] = t
 
     options = project.lake.delta_options()

@@ -43,14 +43,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
-from ..errors import ConfigError
 from ..transforms import Transform
+from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
 from ..transforms._settle import mtime_of
-from ._partitions import latest_keys, settings_file
+from ._partitions import latest_keys
 
-_TRIGGER_KEYS = {"schedule", "sensor", "name", "status", "timezone", "minimum_interval_seconds", "upstream",
-                 "downstream", "description"}
-DEFAULT_INTERVAL = 30
 MAX_ATTEMPTS = 5  # requests of one file by an ingest sensor before it gives up (until the file changes)
 MAX_BACKOFF = 3600.0
 HOLD_TAG = "ratatouille/hold_files"
@@ -59,37 +56,8 @@ _BUSY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagster
 
 
 def parse_triggers(t: Transform) -> list[dict[str, Any]]:
-    """Validated ``triggers:`` entries (errors name the transform and its file)."""
-    out = []
-    for i, raw in enumerate(t.config.triggers):
-        def fail(message: str) -> ConfigError:
-            return ConfigError(f"triggers[{i}]: {message}", transform=t.name, file=settings_file(t, "triggers"))
-
-        if not isinstance(raw, Mapping):
-            raise fail(f"expected a mapping such as {{schedule: '0 6 * * *'}} or {{sensor: landing/x/}}, got {raw!r}")
-        unknown = set(raw) - _TRIGGER_KEYS
-        if unknown:
-            raise fail(f"unknown key(s) {sorted(unknown)}; known: {', '.join(sorted(_TRIGGER_KEYS))}")
-        kinds = [k for k in ("schedule", "sensor") if raw.get(k)]
-        if len(kinds) != 1:
-            raise fail("set exactly one of schedule: (a cron string) or sensor: (a lake folder)")
-        status = str(raw.get("status", "stopped")).lower()
-        if status not in ("running", "stopped"):
-            raise fail(f"status must be running or stopped, got {raw.get('status')!r}")
-        entry = dict(raw, kind=kinds[0], status=status, index=i)
-        if kinds[0] == "schedule":
-            from dagster._utils.schedules import is_valid_cron_string
-
-            if not isinstance(raw["schedule"], str) or not is_valid_cron_string(raw["schedule"]):
-                raise fail(f"schedule must be a cron string such as '0 6 * * *', got {raw['schedule']!r}")
-        else:
-            interval = raw.get("minimum_interval_seconds", DEFAULT_INTERVAL)
-            if not isinstance(interval, int) or interval < 1:
-                raise fail(f"minimum_interval_seconds must be a positive integer, got {interval!r}")
-        if raw.get("name") is not None and not str(raw["name"]).replace("_", "a").isalnum():
-            raise fail(f"name must use letters, digits and _, got {raw['name']!r}")
-        out.append(entry)
-    return out
+    """``triggers:`` entries with their ``kind``, ``status`` and ``index`` (checked at discovery)."""
+    return trigger_entries(t.config.triggers)
 
 
 # -- landing sensors ----------------------------------------------------------------------------

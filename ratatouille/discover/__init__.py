@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
@@ -19,7 +18,7 @@ from .._promote_journal import recover as recover_promotion
 from .._settings import Settings, load_settings
 from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
-from ..transforms._config import build_config, load_yaml
+from ..transforms._config import load_yaml, overlay_yaml
 from ..transforms.python import import_file, scan_file, transforms_in_module
 
 log = logging.getLogger("ratatouille")
@@ -245,9 +244,8 @@ def _from_file(path: Path, layer: str | None, workspace: str) -> Iterable[Transf
         yaml_path = path.with_suffix(".yaml")
         if layer and yaml_path.exists():  # settings beside a Python transform (the YAML wins)
             raw = load_yaml(yaml_path)
-            extra = build_config(raw, file=str(yaml_path))
             for t in scanned:
                 if t.short_name == path.stem:
-                    t.config = replace(t.config, **{k: getattr(extra, k) for k in raw if hasattr(extra, k)})
+                    t.config = overlay_yaml(t.config, raw, str(yaml_path))
         return scanned
     return []

@@ -22,7 +22,8 @@ from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
-from ..write import Materialization, OverwritePartition, Target, materialization_for
+from ..write import Materialization, OverwritePartition, Target
+from ..write._dispatch import writer_for
 from ..write._commit import rerun_if_created_meanwhile
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
@@ -335,9 +336,7 @@ class Runner:
             metadata.update(ingest.commit_metadata())
         declared = declared_types(t.config.columns)
         writer = (t.writer(ingest) if isinstance(t, IngestTransform) and ingest is not None else
-                  materialization_for(mode, unique_key=t.config.unique_key, partition_by=t.config.partition_by,
-                                      delete_missing=t.config.delete_missing,
-                                      on_schema_change=t.config.on_schema_change, declared=declared))
+                  writer_for(t.materialization, declared=declared))
         if isinstance(writer, Materialization):  # computed from `table`: concurrent appends conflict
             writer.guard_target = True
         if self.partition is not None:  # replace exactly this partition, never the whole table

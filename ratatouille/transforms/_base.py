@@ -9,6 +9,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import polars as pl
 
+from ..kinds import Kind
 from ._config import TransformConfig
 
 
@@ -80,6 +81,14 @@ class Transform:
     def mode(self) -> str:
         """How the table is written: table, view, append, merge or replace_partitions."""
         return self.config.mode
+
+    @property
+    def materialization(self) -> Kind:
+        """The typed materialization kind (:mod:`ratatouille.kinds`), checked at discovery.
+
+        (``kind`` names the sort of transform: ``sql``, ``python``, ``ingest``.)
+        """
+        return self.config.kind
 
     @property
     def has_schema_checks(self) -> bool:

@@ -153,8 +153,6 @@ class IngestTransform(Transform):
             if fmt is None:
                 raise ConfigError("format: is required (csv, json, ndjson, parquet, excel)", file=str(path))
             config = type(config)(**{**config.__dict__, "format": fmt})
-        if config.materialized != "table" or config.strategy:
-            raise ConfigError("ingest transforms always append; remove materialized/strategy", file=str(path))
         check_settle_config(config.settle_seconds, config.ready_marker, file=str(path))
         reserved = [c.name for c in config.columns if c.name in META_COLUMNS]
         if reserved:

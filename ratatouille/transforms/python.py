@@ -14,8 +14,10 @@ import polars as pl
 
 from .._names import parse_table_name
 from ..errors import ConfigError, TransformError
+from ..kinds import Kind
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config
+from ._where import Where
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CONTEXT_PARAMS = ("context", "ctx")
@@ -159,7 +161,7 @@ def transform(
     name: str | None = None,
     *,
     inputs: Sequence[str] | Mapping[str, str] = (),
-    materialized: str = "table",
+    materialized: str | Kind = "table",
     strategy: str | None = None,
     unique_key: str | Sequence[str] | None = None,
     partition_by: str | Sequence[str] | None = None,
@@ -182,6 +184,12 @@ def transform(
     ``inputs={"param": "layer.name"}``. A parameter named ``context`` receives
     the :class:`~ratatouille.transforms.BuildContext` (``is_incremental``, the
     current ``target`` table).
+
+    ``materialized`` is ``"table"``, ``"view"`` or ``"incremental"`` (with ``strategy``,
+    ``unique_key``, ``partition_by``, ``delete_missing``), or a kind object of
+    :mod:`ratatouille.kinds` such as ``Merge(unique_key="id")``. The settings are checked when
+    the transform is registered; a bad one raises :class:`~ratatouille.errors.ConfigError`
+    naming the file and line.
 
     ``on_schema_change`` (``append_new_columns``, the default, ``sync_all_columns``
     or ``fail``) decides what an incremental run does when its output's schema
@@ -209,7 +217,9 @@ def transform(
         file = _code_file(fn)
         full = name or f"{_layer_of(file)}.{fn.__name__}"
         parse_table_name(full, file=file)
-        config = build_config({k: v for k, v in raw.items() if v is not None}, file=file)
+        line = getattr(getattr(fn, "__code__", None), "co_firstlineno", None)  # the decorator's line
+        config = build_config({k: v for k, v in raw.items() if v is not None}, file=file,
+                              where=Where(file=file, line=line))
         fn.__ratatouille__ = PythonTransform(  # type: ignore[attr-defined]
             full, config=config, inputs=inputs, fn=fn, schema=schema, path=Path(file) if file else None)
         return fn
@@ -255,7 +265,9 @@ def scan_file(path: Path, *, workspace: str = "default", layer: str | None = Non
             name = args[0] if args else kwargs.pop("name", None) or f"{layer or _layer_of(str(path))}.{node.name}"
             parse_table_name(name, file=str(path))
             inputs = kwargs.pop("inputs", ())
-            config = build_config(kwargs, file=str(path))
+            where = Where(file=str(path), line=dec.lineno,
+                          lines={k.arg: (str(path), k.value.lineno) for k in dec.keywords if k.arg})
+            config = build_config(kwargs, file=str(path), where=where)
             if config.description is None and ast.get_docstring(node):
                 config = TransformConfig(**{**config.__dict__, "description": ast.get_docstring(node)})
             source = ast.get_source_segment(text, node) or node.name

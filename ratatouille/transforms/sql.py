@@ -17,6 +17,7 @@ from .._sql_parse import sql_file
 from ..errors import ConfigError, SQLError
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config, load_yaml, parse_annotations
+from ._where import Where
 
 
 class SQLTransform(Transform):
@@ -43,7 +44,10 @@ class SQLTransform(Transform):
         file = str(path) if path else None
         raw = parse_annotations(sql, file=file)
         raw.update(yaml or {})
-        config = build_config(raw, file=str(yaml_path) if yaml and yaml_path else file)
+        where = Where.of_header(sql, file)  # each key's own file and line (the YAML's keys win)
+        if yaml and yaml_path:
+            where = where.over(Where.of_yaml(yaml_path, yaml_text or None))
+        config = build_config(raw, file=str(yaml_path) if yaml and yaml_path else file, where=where)
         if config.source:
             raise ConfigError("source: belongs to ingest transforms (a YAML without SQL)", file=file)
         return cls(name, sql, config=config, path=path, workspace=workspace, yaml_text=yaml_text)
