@@ -20,7 +20,7 @@ Example
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from deltalake import DeltaTable
 from deltalake.fs import DeltaStorageHandler
@@ -36,7 +36,7 @@ class VacuumResult(list):
     ``kept`` (``{version: [workspaces pinning it]}``: versions whose files were kept) and
     ``message`` (a sentence saying so, empty when nothing was kept)."""
 
-    def __init__(self, files=(), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
+    def __init__(self, files: Iterable[str] = (), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
         super().__init__(files)
         self.kept = dict(kept or {})
         self.table = table
@@ -65,7 +65,7 @@ def vacuum(name: str, table: Any, *, pinned: Mapping[int, list[str]], retention_
     return result
 
 
-def _relative(table, uri: str) -> str:
+def _relative(table: Any, uri: str) -> str:
     root = str(table.table_uri).rstrip("/")
     for prefix in (root, root.removeprefix("file://")):
         if uri.startswith(prefix + "/"):

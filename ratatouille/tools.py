@@ -108,7 +108,10 @@ def history(name: str, *, workspace: str | None = None, limit: int | None = None
 def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.DataFrame:
     """:func:`history` on a loaded project."""
     rows = []
-    for h in _built_target(project, name).open().history(limit):
+    table = _built_target(project, name).open()
+    if table is None:  # removed since it was found
+        raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
+    for h in table.history(limit):
         metrics = h.get("operationMetrics") or {}
         rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),

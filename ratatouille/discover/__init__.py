@@ -206,7 +206,7 @@ def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
     try:
         return [_checked_inputs(t) for t in _from_file(path, layer, workspace)]
     except RatatouilleError as exc:
-        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
+        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=str(path))
         if layer is None and path.suffix == ".py":  # a dropped-in module: it has no one name to fail under
             log.warning("skipping %s: %s", path, exc.message)
             return []

@@ -16,6 +16,7 @@ from .._names import parse_table_name
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, WorkspaceError
 from ..execute import run
+from ..transforms import Transform
 from ._journal import apply_changes
 
 __all__ = ["FileChange", "Promotion", "check_promotion", "plan_project_promotion", "plan_promotion", "promote"]
@@ -65,7 +66,7 @@ class Promotion:
         return self.changes
 
 
-def _files_of(t, pipelines: Path) -> list[Path]:
+def _files_of(t: Transform, pipelines: Path) -> list[Path]:
     """The files that define transform ``t`` (the code file plus a YAML beside it)."""
     path = Path(t.path) if t.path else None
     if path is None:
