@@ -3,12 +3,15 @@
 >>> from ratatouille import run, query, read, transform   # doctest: +SKIP
 >>> run("silver.sales")["status"]                          # doctest: +SKIP
 'success'
+>>> rat = ratatouille.project(workspace="alice")           # doctest: +SKIP
+>>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")    # doctest: +SKIP
 
 ``import ratatouille`` never imports Dagster; ``ratatouille.dagster`` does.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -31,14 +34,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckError", "ConcurrentCommitError", "ConfigError", "CycleError", "IngestError", "RatatouilleError", "RunError",
-    "RunResult",
+    "Project", "RunResult",
     "SQLError", "SchemaError", "StorageError", "TableNotFoundError", "TransformError", "WorkspaceError",
-    "query", "read", "run", "tools", "transform",
+    "project", "query", "read", "run", "tools", "transform", "workspace",
 ]
 
 if TYPE_CHECKING:
-    from . import tools
+    from . import tools, workspace
     from ._query import query, read
+    from ._session import Project, project
     from .execute import run
     from .execute._result import RunResult
     from .transforms.python import transform
@@ -50,6 +54,9 @@ _LAZY = {
     "read": ("ratatouille._query", "read"),
     "transform": ("ratatouille.transforms.python", "transform"),
     "tools": ("ratatouille.tools", None),
+    "workspace": ("ratatouille.workspace", None),
+    "Project": ("ratatouille._session", "Project"),
+    "project": ("ratatouille._session", "project"),
     "testing": ("ratatouille.testing", None),
 }
 
@@ -57,7 +64,6 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     # Heavy imports (polars, deltalake, sqlglot) happen on first use, keeping `import ratatouille` fast.
     if name in _LAZY:
-        import importlib
 
         module_name, attr = _LAZY[name]
         module = importlib.import_module(module_name)

@@ -195,10 +195,16 @@ class Lake:
         out.setdefault("use_listings_cache", False)
         return out
 
-    def _strip(self, path: str, *, follow_links: bool = True) -> str:
-        """The fsspec key of a lake location, checked to lie under the lake root first."""
+    def key(self, path: str, *, follow_links: bool = True) -> str:
+        """The fsspec key of a lake location, checked to lie under the lake root first.
+
+        >>> Lake("s3://bkt/lake").key("s3://bkt/lake/silver/sales")
+        'bkt/lake/silver/sales'
+        """
         self.check(path, follow_links=follow_links)
         return path.split("://", 1)[1] if "://" in path else path
+
+    _strip = key  # the former private name, still used by callers outside the catalog
 
     def full(self, path: str) -> str:
         """An fsspec path (protocol-less for s3fs) back to a full lake URI."""

@@ -1,45 +1,81 @@
-"""``query()`` and ``read()``: SQL and lazy reads over the tables of a workspace."""
+"""``query()`` and ``read()``: SQL and lazy reads over the tables of a workspace.
+
+Both load the project (discovery is cached by file modification times, see
+``discover/_cache.py``) and read through the one resolver (``_resolve.py``);
+``query_project`` / ``read_project`` do the same on a project already loaded
+(a :class:`ratatouille.Project` session).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, overload
 
 import polars as pl
 
 from ._names import table_name
+from ._resolve import Resolver
 from ._sql import execute_sql, referenced_tables
-from ._workspace import PinnedTarget, log_resolution
 from .discover import Project
-from .errors import ConfigError, SQLError, TableNotFoundError
-from .write import Target
+from .errors import ConfigError, SQLError
+
+__all__ = ["query", "query_project", "read", "read_project"]
 
 
 @overload
-def query(sql: str, *, workspace: str | None = ..., lazy: Literal[False] = ..., project_dir: str | None = ...) -> pl.DataFrame: ...
+def query(sql: str, *, workspace: str | None = ..., lazy: Literal[False] = ...,
+          project_dir: str | Path | None = ...) -> pl.DataFrame: ...
 @overload
-def query(sql: str, *, workspace: str | None = ..., lazy: Literal[True], project_dir: str | None = ...) -> pl.LazyFrame: ...
+def query(sql: str, *, workspace: str | None = ..., lazy: Literal[True],
+          project_dir: str | Path | None = ...) -> pl.LazyFrame: ...
 
 
 def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
-          project_dir: str | None = None) -> pl.DataFrame | pl.LazyFrame:
+          project_dir: str | Path | None = None) -> pl.DataFrame | pl.LazyFrame:
     """Run SQL over the workspace's tables (``layer.name``) through Polars' SQLContext.
 
     Only the tables the SQL references are opened and scanned, with predicate
     and projection pushdown. Views are composed as lazy plans.
 
-    Example
+    Parameters
+    ----------
+    sql
+        The query; tables are named ``layer.name``.
+    workspace
+        The workspace (default: settings / ``RAT_WORKSPACE``); it reads default's
+        tables it has not built itself.
+    lazy
+        Return the ``pl.LazyFrame`` instead of collecting it.
+    project_dir
+        The project folder (default: found from the working directory).
+
+    Returns
     -------
+    pl.DataFrame or pl.LazyFrame
+        The result (``lazy=True``: the plan).
+
+    Raises
+    ------
+    SQLError
+        The SQL is invalid or names something that is not a table name.
+    TableNotFoundError
+        A table the SQL reads is unknown or not built yet.
+
+    Examples
+    --------
     >>> from ratatouille import query
     >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")   # doctest: +SKIP
     >>> df["cnt"][0]                                             # doctest: +SKIP
     42
     """
-    from .execute import Runner
+    return query_project(Project.load(project_dir, workspace=workspace), sql, lazy=lazy)
 
-    project = Project.load(project_dir, workspace=workspace)
-    runner = Runner(project)
-    frames = {name: runner.frame(name) for name in _valid_names(referenced_tables(sql))}
-    log_resolution(project, frames)  # in a workspace: own or inherited from default (INFO)
+
+def query_project(project: Project, sql: str, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
+    """:func:`query` on a loaded ``project`` (same parameters, returns and errors)."""
+    names = _valid_names(referenced_tables(sql))
+    frames = Resolver(project).frames(names)
+    project.catalog.log_resolution(frames, [n for n in frames if project.is_view(n)])  # own or default's (INFO)
     lf = execute_sql(sql, frames)
     return lf if lazy else lf.collect()
 
@@ -55,32 +91,43 @@ def _valid_names(names: list[str]) -> list[str]:
 
 
 def read(name: str, *, version: int | None = None, workspace: str | None = None,
-         project_dir: str | None = None) -> pl.LazyFrame:
+         project_dir: str | Path | None = None) -> pl.LazyFrame:
     """A LazyFrame over table ``name`` (``version=`` reads an earlier Delta version).
 
-    Example
+    Parameters
+    ----------
+    name
+        ``layer.name`` of a table or view.
+    version
+        A Delta version to read (time travel); default the latest (or the pinned one).
+    workspace
+        The workspace (default: settings / ``RAT_WORKSPACE``).
+    project_dir
+        The project folder (default: found from the working directory).
+
+    Returns
     -------
+    pl.LazyFrame
+        The table's rows, lazily.
+
+    Raises
+    ------
+    TableNotFoundError
+        Unknown, unbuilt, or no such version.
+    StorageError
+        The version's data files were removed by a vacuum.
+
+    Examples
+    --------
     >>> from ratatouille import read
     >>> read("silver.sales").filter(pl.col("total") > 100).collect()   # doctest: +SKIP
     """
-    from .execute import Runner
-
     table_name(name)
-    project = Project.load(project_dir, workspace=workspace)
-    log_resolution(project, [name])
-    if version is None:
-        return Runner(project).frame(name)
-    target = project.read_target(name)
-    # the table's latest version (a pinned workspace's target opens at its pin)
-    table = Target(target.uri, target.storage_options, target.name).open() if target is not None else None
-    if table is None:
-        return Runner(project).frame(name)  # raises the not-found error
-    latest = table.version()
-    if not 0 <= version <= latest:
-        raise TableNotFoundError(f"{name} has no version {version} (versions 0 to {latest}; "
-                                 f"rat history {name} lists them)")
-    if not isinstance(target, PinnedTarget):  # (a pinned target checks its own reads)
-        from ._versions import check_readable
+    return read_project(Project.load(project_dir, workspace=workspace), name, version=version)
 
-        check_readable(target.uri, target.storage_options, name, version)  # a vacuum may have removed its files
-    return target.scan(version=version)
+
+def read_project(project: Project, name: str, *, version: int | None = None) -> pl.LazyFrame:
+    """:func:`read` on a loaded ``project`` (same parameters, returns and errors)."""
+    table_name(name)
+    project.catalog.log_resolution([name], [name] if project.is_view(name) else [])
+    return Resolver(project).frame(name, version=version)

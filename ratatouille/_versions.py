@@ -1,8 +1,7 @@
 """Maintenance that respects readers: what ``vacuum`` must keep, and reading old versions safely.
 
-* :func:`pinned_versions`: the versions of a default table that workspaces pin
-  (``pin: true`` + ``pins.yaml``), with the workspaces pinning each;
-* :func:`vacuum` keeps the data files of those versions (delta-rs'
+* :func:`vacuum` keeps the data files of the versions of a default table that
+  workspaces pin (``pin: true`` + ``pins.yaml``; ``_catalog.pinned_versions``) (delta-rs'
   ``keep_versions``) and says so in its :class:`VacuumResult`;
 * :func:`check_readable`: before an old version is read (``read(version=)``, a
   pinned workspace's reads), the files it needs that the latest version no
@@ -21,7 +20,11 @@ Example
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from deltalake import DeltaTable
+from deltalake.fs import DeltaStorageHandler
+from pyarrow.fs import FileType
 
 from .errors import StorageError
 
@@ -33,7 +36,7 @@ class VacuumResult(list):
     ``kept`` (``{version: [workspaces pinning it]}``: versions whose files were kept) and
     ``message`` (a sentence saying so, empty when nothing was kept)."""
 
-    def __init__(self, files=(), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
+    def __init__(self, files: Iterable[str] = (), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
         super().__init__(files)
         self.kept = dict(kept or {})
         self.table = table
@@ -47,28 +50,12 @@ class VacuumResult(list):
         return f"kept the files of {self.table} " + "; ".join(parts)
 
 
-def pinned_versions(settings, name: str) -> dict[int, list[str]]:
-    """``{version: [workspaces]}``: the versions of default's table ``name`` that pinned workspaces read."""
-    from ._workspace import load_pins
-    from .discover import list_workspaces
-
-    out: dict[int, list[str]] = {}
-    for ws in list_workspaces(settings):
-        if ws == "default":
-            continue
-        version = load_pins(settings, ws).get(name)
-        if version is not None:
-            out.setdefault(version, []).append(ws)
-    return out
-
-
-def vacuum(project, name: str, table, *, retention_hours: int, dry_run: bool) -> VacuumResult:
-    """Vacuum ``table`` (``name`` in ``project``'s workspace), keeping the files of every version a
-    workspace pin still reads (only default's tables are pinned)."""
-    kept: dict[int, list[str]] = {}
-    if project.target(name).uri == project.lake.table_uri(name, "default"):
-        latest = table.version()
-        kept = {v: ws for v, ws in pinned_versions(project.settings, name).items() if v <= latest}
+def vacuum(name: str, table: Any, *, pinned: Mapping[int, list[str]], retention_hours: int,
+           dry_run: bool) -> VacuumResult:
+    """Vacuum ``table`` (``name``), keeping the files of every version in ``pinned``
+    (``{version: [workspaces]}``, from ``_catalog.pinned_versions``: only default's tables are pinned)."""
+    latest = table.version()
+    kept = {v: list(ws) for v, ws in pinned.items() if v <= latest}
     kwargs: dict[str, Any] = {"keep_versions": sorted(kept)} if kept else {}
     removed = table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
                            **kwargs)
@@ -78,7 +65,7 @@ def vacuum(project, name: str, table, *, retention_hours: int, dry_run: bool) ->
     return result
 
 
-def _relative(table, uri: str) -> str:
+def _relative(table: Any, uri: str) -> str:
     root = str(table.table_uri).rstrip("/")
     for prefix in (root, root.removeprefix("file://")):
         if uri.startswith(prefix + "/"):
@@ -89,8 +76,6 @@ def _relative(table, uri: str) -> str:
 def check_readable(uri: str, storage_options: Mapping[str, str] | None, name: str, version: int, *,
                    pinned_by: str | None = None) -> None:
     """Raise StorageError (naming ``name`` and ``version``) if data files of that version are gone."""
-    from deltalake import DeltaTable
-
     opts = dict(storage_options) if storage_options else None
     try:
         latest = DeltaTable(uri, storage_options=opts)
@@ -102,9 +87,6 @@ def check_readable(uri: str, storage_options: Mapping[str, str] | None, name: st
     needed = set(old.file_uris()) - set(latest.file_uris())
     if not needed:
         return
-    from deltalake.fs import DeltaStorageHandler
-    from pyarrow.fs import FileType
-
     rel = sorted(_relative(old, u) for u in needed)
     try:
         infos = DeltaStorageHandler(str(old.table_uri), options=opts).get_file_info(rel)

@@ -1,5 +1,9 @@
 """Catalog and maintenance helpers: ``from ratatouille import tools``.
 
+Each helper loads the project once (``workspace=``, ``project_dir=``) and
+calls its ``*_of(project, ...)`` twin, which a :class:`ratatouille.Project`
+session calls on the project it already holds.
+
 >>> from ratatouille import tools
 >>> tools.ls("landing/sales/")        # doctest: +SKIP
 ['/project/lake/landing/sales/2024-01-01.csv', ...]
@@ -8,27 +12,36 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from ._names import table_name
+from ._boundary import RefusedLink
+from ._catalog import pinned_versions
+from ._names import not_found, table_name
+from ._query import read_project
+from ._versions import VacuumResult
+from ._versions import vacuum as _vacuum
+from .check._stored import test_stored as _test_stored
 from .discover import Project
 from .errors import TableNotFoundError
 from .plan import DAG
+from .workspace import TableDiff, diff_project
+from .write import Target
+
+PathLike = str | Path
 
 
-def _project(workspace: str | None, project_dir: str | None = None) -> Project:
+def _project(workspace: str | None, project_dir: PathLike | None = None) -> Project:
     return Project.load(project_dir, workspace=workspace)
 
 
-def _table(name: str, workspace: str | None):
+def _built_target(project: Project, name: str) -> Target:
+    """Where ``name``'s Delta table is read from (clear errors for a view, an unbuilt or unknown table)."""
     table_name(name)
-    project = _project(workspace)
     target = project.read_target(name)
     if target is None:
-        from ._names import not_found
-
         t = project.transforms.get(name)
         if t is not None and t.mode == "view":
             raise TableNotFoundError(f"{name} is a view: it is never written, so it has no Delta table "
@@ -36,10 +49,10 @@ def _table(name: str, workspace: str | None):
         if t is not None:
             raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
         raise not_found(name, project.transforms)
-    return project, target
+    return target
 
 
-def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
+def ls(path: str = "", *, workspace: str | None = None, project_dir: PathLike | None = None) -> list[str]:
     """Sorted full paths of the files under a lake path (local or S3).
 
     ``path`` is relative to the lake root; one that leads outside the lake (``"../.."``, an
@@ -48,47 +61,57 @@ def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
 
     >>> tools.ls("landing/sales/")        # doctest: +SKIP
     """
-    return _ls(path, workspace, [])
+    return ls_of(_project(workspace, project_dir), path)
 
 
-def _ls(path: str, workspace: str | None, refused: list) -> list[str]:
-    """``ls``, collecting the symbolic links it did not follow into ``refused`` (``rat ls`` prints them)."""
-    return [f.path for f in _project(workspace).lake.files(path, refused=refused)]
+def ls_of(project: Project, path: str = "", refused: list[RefusedLink] | None = None) -> list[str]:
+    """:func:`ls` on a loaded project, collecting the symbolic links it did not follow into
+    ``refused`` (``rat ls`` prints them)."""
+    return [f.path for f in project.lake.files(path, refused=refused if refused is not None else [])]
 
 
-def tables(*, workspace: str | None = None) -> pl.DataFrame:
+def _ls(path: str, workspace: str | None, refused: list[RefusedLink]) -> list[str]:
+    return ls_of(_project(workspace), path, refused)
+
+
+def tables(*, workspace: str | None = None, project_dir: PathLike | None = None) -> pl.DataFrame:
     """Every table of the workspace: name, kind, mode, where it resolves (``own``, ``default`` when
     inherited from production, ``view``, ``not built``), the version read and whether it is pinned."""
-    from ._workspace import resolve
+    return tables_of(_project(workspace, project_dir))
 
-    project = _project(workspace)
+
+def tables_of(project: Project) -> pl.DataFrame:
+    """:func:`tables` on a loaded project."""
     rows = []
-    for name in _all_tables(project):
+    for name in sorted(project.known_tables()):
         t = project.transforms.get(name)
-        r = resolve(project, name)
+        r = project.resolve(name)
         rows.append({"table": name, "kind": t.kind if t else "external", "mode": t.mode if t else None,
                      "resolves_to": r["resolves_to"], "version": r["version"], "pinned": r["pinned"]})
     return pl.DataFrame(rows, schema={"table": pl.String, "kind": pl.String, "mode": pl.String,
                                       "resolves_to": pl.String, "version": pl.Int64, "pinned": pl.Boolean})
 
 
-def _all_tables(project: Project) -> list[str]:
-    return sorted(project.known_tables())
-
-
-def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
+def schema(name: str, *, workspace: str | None = None, project_dir: PathLike | None = None) -> pl.Schema:
     """The Polars schema of a table (or of the plan of a view)."""
     table_name(name)
-    from ._query import read
-
-    return read(name, workspace=workspace).collect_schema()
+    return read_project(_project(workspace, project_dir), name).collect_schema()
 
 
-def history(name: str, *, workspace: str | None = None, limit: int | None = None) -> pl.DataFrame:
+def history(name: str, *, workspace: str | None = None, limit: int | None = None,
+            project_dir: PathLike | None = None) -> pl.DataFrame:
     """The Delta history of a table, newest first, with Ratatouille's commit metadata."""
-    _, target = _table(name, workspace)
+    table_name(name)
+    return history_of(_project(workspace, project_dir), name, limit=limit)
+
+
+def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.DataFrame:
+    """:func:`history` on a loaded project."""
     rows = []
-    for h in target.open().history(limit):
+    table = _built_target(project, name).open()
+    if table is None:  # removed since it was found
+        raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
+    for h in table.history(limit):
         metrics = h.get("operationMetrics") or {}
         rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),
@@ -101,19 +124,23 @@ def history(name: str, *, workspace: str | None = None, limit: int | None = None
     return df
 
 
-def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataFrame:
+def preview(name: str, n: int = 10, *, workspace: str | None = None,
+            project_dir: PathLike | None = None) -> pl.DataFrame:
     """The first ``n`` rows of a table (or view)."""
     table_name(name)
-    from ._query import read
-
-    return read(name, workspace=workspace).head(n).collect()
+    return read_project(_project(workspace, project_dir), name).head(n).collect()
 
 
-def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[str, Any]:
+def lineage(name: str | None = None, *, workspace: str | None = None,
+            project_dir: PathLike | None = None) -> dict[str, Any]:
     """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None."""
     if name is not None:
         table_name(name)
-    project = _project(workspace)
+    return lineage_of(_project(workspace, project_dir), name)
+
+
+def lineage_of(project: Project, name: str | None = None) -> dict[str, Any]:
+    """:func:`lineage` on a loaded project."""
     dag = DAG(project.transforms)
     if name is None:
         return {"tables": sorted(project.transforms), "edges": [list(e) for e in dag.edges()]}
@@ -122,20 +149,25 @@ def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[st
             "downstream": sorted(dag.descendants(name))}
 
 
-def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None) -> dict[str, Any]:
-    """Compact a table's small files (or Z-order by columns); one new Delta version."""
+def _own_table(project: Project, name: str) -> Any:
     table_name(name)
-    project = _project(workspace)
-    target = project.target(name)
-    table = target.open()
+    table = project.target(name).open()
     if table is None:
         raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
+    return table
+
+
+def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None,
+             project_dir: PathLike | None = None) -> dict[str, Any]:
+    """Compact a table's small files (or Z-order by columns); one new Delta version."""
+    table_name(name)
+    table = _own_table(_project(workspace, project_dir), name)
     metrics = table.optimize.z_order(z_order) if z_order else table.optimize.compact()
     return dict(metrics)
 
 
 def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 168,
-           dry_run: bool = False) -> list[str]:
+           dry_run: bool = False, project_dir: PathLike | None = None) -> VacuumResult:
     """Delete files no longer referenced by versions newer than ``retention_hours``.
 
     The files of a version that a pinned workspace still reads (``pin: true``, ``pins.yaml``)
@@ -147,49 +179,58 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
     >>> tools.vacuum("bronze.sales", retention_hours=0).message      # doctest: +SKIP
     'kept the files of bronze.sales v0 (pinned by workspace alice)'
     """
-    from ._versions import vacuum as _vacuum
-
     table_name(name)
-    project = _project(workspace)
-    table = project.target(name).open()
-    if table is None:
-        raise TableNotFoundError(f"table {name} has not been built in workspace {project.workspace}")
-    return _vacuum(project, name, table, retention_hours=retention_hours, dry_run=dry_run)
+    project = _project(workspace, project_dir)
+    table = _own_table(project, name)
+    # only default's tables are pinned
+    is_default = project.target(name).uri == project.catalog.table_uri(name, "default")
+    pinned = pinned_versions(project.settings, name) if is_default else {}
+    return _vacuum(name, table, pinned=pinned, retention_hours=retention_hours, dry_run=dry_run)
 
 
-def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5):
+def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5,
+         project_dir: PathLike | None = None) -> TableDiff:
     """Compare a workspace's table with default's: schema, row counts, rows added/removed/changed
     by ``unique_key`` (else all columns) and sample rows. Returns a ``TableDiff``
     (``.summary()``, ``.to_dict()``, ``["added"]``...).
 
     >>> tools.diff("silver.sales", workspace="alice").summary()   # doctest: +SKIP
     """
-    from ._workspace import diff as _diff
-
     table_name(name)
-    return _diff(name, workspace=workspace, key=key, sample=sample)
+    return diff_project(_project(workspace, project_dir), name, key=key, sample=sample)
 
 
 def test(selection: str | list[str] | None = None, *, workspace: str | None = None,
-         project_dir: str | None = None) -> dict[str, Any]:
+         project_dir: PathLike | None = None) -> dict[str, Any]:
     """Run every check of the selected tables on the STORED tables, like ``dbt test`` (``rat test``).
 
     Nothing is built or written. A failed check does not raise: read ``report["status"]``
     (``"passed"``, ``"warned"`` or ``"failed"``) and each table's checks, with failing-row samples.
 
-    Parameters:
-        selection: a table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
-        workspace: the workspace (default: settings / ``RAT_WORKSPACE``).
-        project_dir: the project folder (default: found from the current directory).
+    Parameters
+    ----------
+    selection
+        A table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
+    workspace
+        The workspace (default: settings / ``RAT_WORKSPACE``).
+    project_dir
+        The project folder (default: found from the current directory).
 
-    Raises:
-        TableNotFoundError: a selected name is no transform.
+    Returns
+    -------
+    dict
+        The report: ``status``, counts and one entry per table.
 
+    Raises
+    ------
+    TableNotFoundError
+        A selected name is no transform.
+
+    Examples
+    --------
     >>> from ratatouille import tools
     >>> report = tools.test("silver.sales")      # doctest: +SKIP
     >>> report["status"]                         # doctest: +SKIP
     'passed'
     """
-    from .check._stored import test_stored
-
-    return test_stored(selection, workspace=workspace, project_dir=project_dir)
+    return _test_stored(selection, project=_project(workspace, project_dir))

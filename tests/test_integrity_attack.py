@@ -77,7 +77,7 @@ def test_vacuum_keeps_every_version_pinned_by_any_workspace(lake_project):
     """alice pins v0, bob pins v1, carol (not pinned) reads default; a vacuum with no retention keeps
     v0's and v1's files, removes the rest, and every workspace still reads what it read before."""
     from ratatouille import query, run, tools
-    from ratatouille._workspace import create_workspace
+    from ratatouille.workspace import create_workspace
 
     p = lake_project
     p.write("silver/a.sql", "SELECT 1 AS x")

@@ -3,7 +3,7 @@ of the old files or all of the new ones once the next command loads the project,
 ``.sql`` beside the old ``.yaml``.
 
 Real ``rat promote`` subprocesses are killed with SIGKILL; ``RAT_PROMOTE_STEP_DELAY`` (the
-documented test hook of ``ratatouille/_promote_journal.py``) pauses between the steps so the
+documented test hook of ``ratatouille/workspace/_journal.py``) pauses between the steps so the
 kills land inside the staging and the renaming phases.
 """
 
@@ -132,7 +132,7 @@ def test_killed_while_staging_is_rolled_back(template, tmp_path):
     _wait_for(root / "workspaces/default/.promote/stage/2.sql", proc)
     _kill(proc)
     assert _state(root) == old
-    from ratatouille._workspace import list_workspaces
+    from ratatouille.workspace import list_workspaces
 
     list_workspaces(project_dir=root)  # a workspace command cleans up too
     assert _state(root) == old and not (root / "workspaces/default/.promote/stage").exists()

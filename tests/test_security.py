@@ -140,7 +140,7 @@ def test_query_refuses_quoted_names_that_leave_the_lake(lake_project, tmp_path):
 
 def test_read_run_and_workspaces_validate_names(rat_project):
     from ratatouille import read, run
-    from ratatouille._workspace import create_workspace, pin_workspace, reset_workspace
+    from ratatouille.workspace import create_workspace, pin_workspace, reset_workspace
     from ratatouille.dagster import build_definitions
 
     with pytest.raises(ConfigError, match="invalid table name"):
@@ -521,7 +521,7 @@ def test_dagster_metadata_never_carries_storage_secrets(s3_project):
 def test_a_hand_edited_promotion_journal_cannot_reach_outside_default(tmp_path):
     import json
 
-    from ratatouille._promote_journal import FOLDER, JOURNAL, recover
+    from ratatouille.workspace._journal import FOLDER, JOURNAL, recover
 
     default = tmp_path / "workspaces" / "default"
     (default / FOLDER / "stage").mkdir(parents=True)

@@ -128,7 +128,7 @@ def test_string_forms_the_two_parsers_may_read_apart_are_refused_or_canonical(pr
 def test_a_name_with_a_trailing_newline_is_refused_everywhere(project):
     # (run() selectors are stripped of whitespace first: "bronze.t\n" selects bronze.t, which is fine)
     from ratatouille import read, run, tools
-    from ratatouille._workspace import create_workspace
+    from ratatouille.workspace import create_workspace
     from ratatouille.errors import ConfigError, WorkspaceError
 
     pl.DataFrame({"x": [1]}).write_delta(str(Path(project.lake) / "bronze" / "t"))

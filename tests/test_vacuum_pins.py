@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from ratatouille import RatatouilleError, StorageError, query, read, run, tools
-from ratatouille._workspace import create_workspace
+from ratatouille.workspace import create_workspace
 from ratatouille.cli import app
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ratatouille import CheckError, TableNotFoundError, WorkspaceError, query, read, tools
 from ratatouille._lake import Lake
-from ratatouille._workspace import (
+from ratatouille.workspace import (
     create_workspace,
     diff,
     list_workspaces,

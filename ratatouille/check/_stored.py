@@ -18,7 +18,7 @@ from . import CheckResult, jsonable, run_sql_test, schema_checks
 
 
 def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str | None = None,
-                project_dir: str | None = None) -> dict[str, Any]:
+                project_dir: str | None = None, project: Any = None) -> dict[str, Any]:
     """Run every check of every selected table on what is stored, and report (never raise on a failed check).
 
     Parameters:
@@ -44,7 +44,8 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     from ..discover import Project
     from ..execute import Runner
 
-    project = Project.load(project_dir, workspace=workspace)
+    # a session (ratatouille.Project) passes the project it loaded once
+    project = project if project is not None else Project.load(project_dir, workspace=workspace)
     runner = Runner(project, dry_run=True)
     if selection is None or selection == "*":
         selectors = None

@@ -1,7 +1,10 @@
 """The ``rat`` command line: ``rat run``, ``rat query``, ``rat tables``...
 
 Every command exits non-zero on failure and prints one readable error line
-(``--debug`` shows the traceback).
+(``--debug`` shows the traceback). The application object and the printing
+helpers live in ``_app`` (which the command modules ``_workspace`` and ``_dev``
+import too); each command imports the project's modules only when it runs, so
+``rat --help`` loads no Polars, Delta or project code.
 """
 
 from __future__ import annotations
@@ -10,70 +13,18 @@ import json
 import sys
 from typing import List, Optional
 
+import click
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.tree import Tree
 
 from ..errors import RatatouilleError
+from ._app import WorkspaceOpt, _state, _status_style, app, console, err_console, print_frame, print_results
 
-app = typer.Typer(help="Ratatouille: Polars-native pipelines over Delta Lake.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
-_state = {"debug": False}
-
-WorkspaceOpt = typer.Option(None, "-w", "--workspace", help="Workspace (default: settings / RAT_WORKSPACE).")
-
-
-@app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")) -> None:
-    _state["debug"] = debug
-
-
-def print_frame(df, title: str | None = None) -> None:
-    """Print a Polars DataFrame as a rich table."""
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for name, dtype in df.schema.items():
-        table.add_column(f"{name}\n[dim]{dtype}[/dim]", overflow="fold")
-    for row in df.iter_rows():
-        table.add_row(*["[dim]null[/dim]" if v is None else str(v) for v in row])
-    console.print(table)
-    console.print(f"[dim]{df.height} row{'s' if df.height != 1 else ''}[/dim]")
-
-
-def _status_style(status: str) -> str:
-    return {"success": "green", "skipped": "yellow", "failed": "red"}.get(status, "white")
-
-
-def print_results(results) -> None:
-    dry = any(r.get("dry_run") for r in results)  # rat check: rows built and checked, none written
-    table = Table(title="Check (nothing written)" if dry else "Run", header_style="bold")
-    for col in ("table", "status", "mode", "rows checked" if dry else "rows", "version", "seconds", "checks"):
-        table.add_column(col)
-    for r in results:
-        checks = r.get("checks") or []
-        passed = sum(1 for c in checks if c.get("passed"))
-        rows = r.get("rows_checked", 0) if dry else r.get("rows_written", 0)
-        table.add_row(r["table"], f"[{_status_style(r['status'])}]{r['status']}[/]", str(r.get("mode")),
-                      str(rows), str(r.get("version")), f"{r.get('duration_s', 0):.2f}",
-                      f"{passed}/{len(checks)}" if checks else "-")
-    console.print(table)
-    for r in results:
-        for rej in r.get("rejected") or []:
-            err_console.print(f"[yellow]rejected[/] {escape(rej['file'])}: {escape(rej['reason'])}")
-        for w in r.get("waiting") or []:  # files in flight: picked up by a later run
-            err_console.print(f"[dim]waiting[/] {escape(w['file'])}: {escape(w['reason'])}")
-        for ch in r.get("changes") or []:
-            err_console.print(f"[yellow]changed[/] {escape(ch['file'])}: {escape(ch['what'])}")
-        for c in r.get("checks") or []:
-            if not c.get("passed"):
-                err_console.print(f"[yellow]{r['table']}: check {escape(c['name'])} ({c['severity']}) failed: "
-                                  f"{escape(str(c['message']))}[/]")
-
+__all__ = ["app", "console", "err_console", "main", "print_frame", "print_results"]
 
 def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None):
-    from ..execute import run
+    from ..execute import run  # lazy: a command imports the project's modules when it runs (fast rat --help)
 
     selection = "*" if all_ else list(names)
     if not all_ and not names:
@@ -129,7 +80,7 @@ def test_cmd(names: List[str] = typer.Argument(None, help="Tables or selectors (
              workspace: Optional[str] = WorkspaceOpt,
              as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Run every check on the STORED tables (like dbt test); exit 1 on an error-severity failure."""
-    from ._test import print_report
+    from ._test import print_report  # lazy: imported when the command runs
     from ..check._stored import test_stored
 
     report = test_stored(list(names) if names else None, workspace=workspace)
@@ -145,24 +96,26 @@ def test_cmd(names: List[str] = typer.Argument(None, help="Tables or selectors (
 def query_cmd(sql: str, workspace: Optional[str] = WorkspaceOpt,
               as_json: bool = typer.Option(False, "--json", help="Print rows as JSON lines.")) -> None:
     """Run SQL over the lake and print the result as a table."""
-    from .._query import query
+    from .._query import query_project  # lazy (as every command's imports): rat --help stays fast
+    from ..discover import Project
 
-    df = query(sql, workspace=workspace)
+    project = Project.load(workspace=workspace)  # once, for the query and the resolution line
+    df = query_project(project, sql)
     if as_json:
         for row in df.iter_rows(named=True):
             console.print_json(json.dumps(row, default=str))
     else:
         print_frame(df)
-    from ._workspace import print_resolution
+    from ._workspace import print_resolution  # (cheap: typer and rich only)
 
-    print_resolution(sql, workspace)  # in a workspace: where each table was read from (stderr)
+    print_resolution(project, sql)  # in a workspace: where each table was read from (stderr)
 
 
 @app.command("ls")
 def ls_cmd(path: str = typer.Argument("", help="A lake path such as landing/sales/."),
            workspace: Optional[str] = WorkspaceOpt) -> None:
     """List files under a lake path."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     refused: list = []
     for f in tools._ls(path, workspace, refused):
@@ -174,7 +127,7 @@ def ls_cmd(path: str = typer.Argument("", help="A lake path such as landing/sale
 @app.command("tables")
 def tables_cmd(workspace: Optional[str] = WorkspaceOpt) -> None:
     """List the tables of the workspace and where each resolves."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     print_frame(tools.tables(workspace=workspace))
 
@@ -182,12 +135,10 @@ def tables_cmd(workspace: Optional[str] = WorkspaceOpt) -> None:
 @app.command("lineage")
 def lineage_cmd(name: Optional[str] = typer.Argument(None), workspace: Optional[str] = WorkspaceOpt) -> None:
     """Show the lineage of a transform (or every edge)."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     info = tools.lineage(name, workspace=workspace)
     if name is None:
-        from rich.tree import Tree
-
         edges = info["edges"]
         children: dict[str, list[str]] = {}
         for src, dst in edges:
@@ -214,7 +165,7 @@ def lineage_cmd(name: Optional[str] = typer.Argument(None), workspace: Optional[
 @app.command("history")
 def history_cmd(name: str, workspace: Optional[str] = WorkspaceOpt, limit: int = typer.Option(20, "-n")) -> None:
     """Show the Delta history of a table."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     print_frame(tools.history(name, workspace=workspace, limit=limit).drop("parameters", strict=False))
 
@@ -222,7 +173,7 @@ def history_cmd(name: str, workspace: Optional[str] = WorkspaceOpt, limit: int =
 @app.command("optimize")
 def optimize_cmd(name: str, workspace: Optional[str] = WorkspaceOpt) -> None:
     """Compact a table's small files."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     metrics = tools.optimize(name, workspace=workspace)
     console.print(f"optimized {name}: {metrics.get('numFilesRemoved', 0)} files -> {metrics.get('numFilesAdded', 0)}")
@@ -233,7 +184,7 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
                retention_hours: int = typer.Option(168, "--retention-hours"),
                dry_run: bool = typer.Option(False, "--dry-run")) -> None:
     """Delete files no longer referenced by recent versions."""
-    from .. import tools
+    from .. import tools  # lazy: imported when the command runs
 
     removed = tools.vacuum(name, workspace=workspace, retention_hours=retention_hours, dry_run=dry_run)
     console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
@@ -263,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except Exception as exc:  # click usage errors and the unexpected
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             return exc.exit_code

@@ -14,12 +14,13 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from . import WorkspaceOpt, app, console, err_console, escape
+from ._app import WorkspaceOpt, app, console, err_console, escape
 
 DEFAULT_PORT = 3030
 
@@ -33,8 +34,6 @@ def dagster_command(root: Path, *, host: str, port: int) -> list[str]:
 
 
 def _has_dagster_table(pyproject: Path) -> bool:
-    import tomllib
-
     try:
         return bool(tomllib.loads(pyproject.read_text()).get("tool", {}).get("dagster", {}).get("module_name"))
     except (OSError, tomllib.TOMLDecodeError):
@@ -61,12 +60,12 @@ def dev_cmd(
     check: bool = typer.Option(False, "--check", help="Only build the definitions, print a summary and exit."),
 ) -> None:
     """Start the Dagster UI (webserver + daemon) for this project: every transform is an asset."""
-    from .._settings import load_settings
+    from .._settings import load_settings  # lazy: imported when the command runs
 
     settings = load_settings(workspace=workspace)
     root = settings.project_dir
     with console.status("loading the definitions..."):
-        from ..dagster import build_definitions
+        from ..dagster import build_definitions  # dagster: an optional heavy dependency, only for rat dev
 
         defs = build_definitions(root, workspace=settings.workspace)
         repo = defs.get_repository_def()  # resolves jobs and the asset graph: errors show here, not in the UI

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
-from rich.syntax import Syntax
 from rich.table import Table
 
-from ..errors import TableNotFoundError
-from . import WorkspaceOpt, app, console, err_console, escape, print_frame, print_results
+from ..errors import TableNotFoundError, WorkspaceError
+from ._app import WorkspaceOpt, app, console, err_console, escape, print_frame, print_results
 
 workspace_app = typer.Typer(help="Development workspaces: list, create, reset, pin.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
@@ -31,18 +30,15 @@ def _print_diff(d, *, samples: bool = True) -> None:
             print_frame(df, title=f"{kind} (sample)")
 
 
-def print_resolution(sql: str, workspace: str | None) -> None:
+def print_resolution(project: Any, sql: str) -> None:
     """After ``rat query -w WS``: one stderr line naming where each table was read from."""
-    from .._sql import referenced_tables
-    from .._workspace import resolve
-    from ..discover import Project
+    from .._sql import referenced_tables  # lazy: imported when the command runs
 
-    project = Project.load(workspace=workspace)
     if project.workspace == "default":
         return
     parts = []
     for name in sorted(referenced_tables(sql)):
-        r = resolve(project, name)
+        r = project.resolve(name)
         where = r["resolves_to"] + (f" v{r['version']}" if r["version"] is not None else "")
         parts.append(f"{name} <- {where}{' (pinned)' if r['pinned'] else ''}")
     if parts:
@@ -60,12 +56,18 @@ def diff_cmd(
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when a table differs."),
 ) -> None:
     """Compare a workspace's tables with default's: schema, row counts, rows added/removed/changed."""
-    from .._workspace import diff
+    from .._names import parse_table_name  # lazy: imported when the command runs
+    from ..discover import Project
+    from ..workspace import diff_project
 
     keys = [k.strip() for k in key.split(",") if k.strip()] if key else None
     differs = False
     for name in names:
-        d = diff(name, workspace=workspace, key=keys, sample=sample)
+        parse_table_name(name)
+    project = Project.load(workspace=workspace)  # once for every table
+    base = Project.load(project.settings.project_dir, workspace="default") if project.workspace != "default" else None
+    for name in names:
+        d = diff_project(project, name, key=keys, sample=sample, base_project=base)
         differs = differs or not d.identical
         if as_json:
             console.print_json(json.dumps(d.to_dict(), default=str))
@@ -82,12 +84,20 @@ def promote_cmd(
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Copy a workspace's transform files into default, after its checks pass and you confirm."""
-    from .._workspace import check_promotion, diff, plan_promotion
+    from .._names import parse_table_name  # lazy: imported when the command runs
+    from ..discover import Project
+    from ..workspace import check_promotion, diff_project, plan_project_promotion
 
-    plan = plan_promotion(names, workspace=workspace)
+    if not names:
+        raise WorkspaceError("name one or more transforms to promote")
+    for name in names:
+        parse_table_name(name)
+    project = Project.load(workspace=workspace)  # once (and default's once) for the plan, checks and diffs
+    base = Project.load(project.settings.project_dir, workspace="default") if project.workspace != "default" else None
+    plan = plan_project_promotion(project, names, base=base)
     ws = plan.workspace
     with console.status(f"checking {', '.join(plan.names)} in workspace {ws} (dry run, nothing written)..."):
-        result = check_promotion(plan)
+        result = check_promotion(plan, project=project)
     print_results(result.results)
     if not plan.changes:
         console.print(f"nothing to promote: default already has the same files for {', '.join(plan.names)}")
@@ -97,13 +107,15 @@ def promote_cmd(
         rel = change.dest.relative_to(plan.project_dir)
         colour = {"create": "green", "update": "yellow", "remove": "red"}.get(change.action, "dim")
         console.print(f"  [{colour}]{change.action:>9}[/] {rel}", highlight=False)
+    from rich.syntax import Syntax  # lazy: pygments costs ~80 ms, paid only when a promotion shows a diff
+
     for change in plan.changes:
         if change.diff:
             console.print(Syntax(change.diff, "diff", theme="ansi_dark", background_color="default"))
     console.print("[bold]data[/]")
     for name in plan.names:
         try:
-            _print_diff(diff(name, workspace=ws), samples=False)
+            _print_diff(diff_project(project, name, base_project=base), samples=False)
         except TableNotFoundError as exc:
             console.print(f"  {name}: no data diff ({exc.message})", highlight=False)
     if not yes:
@@ -113,9 +125,7 @@ def promote_cmd(
     plan.apply()
     console.print(f"[green]promoted[/] {', '.join(plan.names)} into default "
                   f"({len(plan.changes)} file{'s' if len(plan.changes) != 1 else ''})", highlight=False)
-    from ..discover import Project
-
-    promoted = Project.load(plan.project_dir).transforms
+    promoted = project.transforms  # the workspace's definitions are what default has now
     incremental = any(promoted[n].mode in ("append", "merge", "replace_partitions") for n in plan.names if n in promoted)
     console.print(f"rebuild production: rat run {'-f ' if incremental else ''}"
                   f"{' '.join(n + '+' for n in plan.names)}"
@@ -126,7 +136,7 @@ def promote_cmd(
 @workspace_app.command("list")
 def workspace_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List workspaces: own transforms (overrides), tables built, pinned or not."""
-    from .._workspace import list_workspaces
+    from ..workspace import list_workspaces  # lazy: imported when the command runs
 
     rows = list_workspaces()
     if as_json:
@@ -148,8 +158,8 @@ def workspace_create(
     description: Optional[str] = typer.Option(None, "-d", "--description"),
 ) -> None:
     """Create a workspace that overlays default (its own transforms override default's)."""
-    from .._workspace import create_workspace, load_pins
-    from .._settings import load_settings
+    from .._settings import load_settings  # lazy: imported when the command runs
+    from ..workspace import create_workspace, load_pins  # lazy
 
     folder = create_workspace(name, pin=pin, description=description)
     console.print(f"created workspace [bold]{name}[/] at {folder}", highlight=False)
@@ -168,7 +178,7 @@ def workspace_reset(
     repin: bool = typer.Option(False, "--repin", help="Re-record the pinned default versions too."),
 ) -> None:
     """Drop a workspace's own tables so it reads default's again (its transform files stay)."""
-    from .._workspace import reset_workspace
+    from ..workspace import reset_workspace  # lazy: imported when the command runs
 
     dropped = reset_workspace(name, tables=tables or None, repin=repin)
     console.print(f"dropped {len(dropped)} table{'s' if len(dropped) != 1 else ''} of {name}"
@@ -178,7 +188,7 @@ def workspace_reset(
 @workspace_app.command("pin")
 def workspace_pin(name: str = typer.Argument(...)) -> None:
     """Pin a workspace to default's current table versions (pins.yaml; sets pin: true)."""
-    from .._workspace import pin_workspace
+    from ..workspace import pin_workspace  # lazy: imported when the command runs
 
     pins = pin_workspace(name)
     console.print(f"pinned {name} to " + (", ".join(f"{t}@v{v}" for t, v in pins.items()) or "no tables"),
@@ -192,7 +202,7 @@ def init_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
     """Scaffold a new project: pyproject, a bronze/silver/gold example, landing data and tests."""
-    from .._scaffold import init_project
+    from .._scaffold import init_project  # lazy: imported when the command runs
 
     files = init_project(directory, name=name, force=force)
     console.print(f"created {len(files)} files in {directory}", highlight=False)

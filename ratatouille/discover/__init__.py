@@ -7,25 +7,30 @@ transforms of ``default`` too, overridden by its own of the same name.
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from .._lake import Lake
+from .._catalog import Catalog, list_workspaces
 from .._names import check_identifier, check_workspace, not_found, table_name
-from .._promote_journal import recover as recover_promotion
 from .._settings import Settings, load_settings
 from ..errors import ConfigError, RatatouilleError, WorkspaceError
-from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
+from ..transforms import BrokenTransform, IngestTransform, SQLTransform, Transform
 from ..transforms._config import load_yaml, overlay_yaml
 from ..transforms.python import import_file, scan_file, transforms_in_module
+from ..workspace._journal import recover as recover_promotion
+from ..write import Target
+from ._cache import cached_discovery
 
 log = logging.getLogger("ratatouille")
 
 
 class Project:
-    """All transforms of one workspace, plus where its tables live.
+    """Settings + transforms + catalog of one workspace: what every command works on.
+
+    ``transforms`` maps ``layer.name`` to its transform (the workspace's own over
+    default's); ``catalog`` (:class:`~ratatouille._catalog.Catalog`) says where each
+    table lives. The location methods below are the catalog's.
 
     >>> project = Project.load()                    # doctest: +SKIP
     >>> project.get("silver.sales").inputs          # doctest: +SKIP
@@ -40,13 +45,24 @@ class Project:
         # files under pipelines/ that cannot be a transform at all (an invalid name): reported by run(),
         # never a reason to stop loading the others
         self.problems: list[RatatouilleError] = list(problems or [])
-        self.lake = Lake(settings.lake, settings.storage_options)
+        self.catalog = Catalog(settings, workspace)
+        self.lake = self.catalog.lake
 
     def __repr__(self) -> str:
         return f"<Project {self.settings.project_dir} workspace={self.workspace} transforms={len(self.transforms)}>"
 
     @classmethod
     def load(cls, project_dir: str | Path | None = None, *, workspace: str | None = None) -> "Project":
+        """Load the settings and every transform of a workspace (discovery cached by file
+        modification times: a second load of an unchanged project reads no file).
+
+        Raises
+        ------
+        WorkspaceError
+            ``workspace`` does not exist.
+        ConfigError
+            A setting is invalid, or two files define the same transform.
+        """
         settings = load_settings(project_dir, workspace=workspace)
         recover_promotion(settings.workspaces_dir / "default")  # a promotion a crash interrupted
         ws = settings.workspace
@@ -73,72 +89,38 @@ class Project:
 
     def table_uri(self, name: str) -> str:
         """Where this workspace writes ``name``."""
-        return self.lake.table_uri(name, self.workspace)
+        return self.catalog.table_uri(name)
 
     def lake_tables(self, workspace: str | None = None) -> set[str]:
         """Names of the Delta tables present in the lake for a workspace (default: this one's and default's)."""
-        spaces = {workspace} if workspace else {"default", self.workspace}
-        found: set[str] = set()
-        lake = self.lake
-        for ws in spaces:
-            root = lake.path() if ws == "default" else lake.path("workspaces", ws)
-            try:
-                logs = lake.fs.glob(lake._strip(root) + "/*/*/_delta_log")
-            except (FileNotFoundError, OSError):
-                continue
-            for log in logs:
-                layer, name = log.rstrip("/").split("/")[-3:-1]
-                if layer not in ("landing", "workspaces") and not layer.startswith(("_", ".")):
-                    found.add(f"{layer}.{name}")
-        return found
+        return self.catalog.lake_tables(workspace)
 
     def known_tables(self) -> set[str]:
         """Transforms plus tables found in the lake: what a reference may name."""
         return set(self.transforms) | self.lake_tables()
 
-    def names(self) -> list[str]:
-        return sorted(self.transforms)
-
-    def target(self, name: str):
+    def target(self, name: str) -> Target:
         """The :class:`~ratatouille.write.Target` this workspace writes for ``name``."""
-        from ..write import Target
+        return self.catalog.target(name)
 
-        return Target(self.table_uri(name), self.lake.delta_options(), name)
-
-    def read_target(self, name: str):
+    def read_target(self, name: str) -> Target | None:
         """Where ``name`` is read from: this workspace's table, else (overlay) default's; None if unbuilt."""
-        own = self.target(name)
-        if own.open() is not None:
-            return own
-        if self.workspace != "default":
-            from .._workspace import inherited_target
+        return self.catalog.read_target(name)
 
-            inherited = inherited_target(self, name)  # pinned to a version with workspace.yaml `pin: true`
-            if inherited.open() is not None:
-                return inherited
-        return None
-
-    @functools.cached_property
+    @property
     def pins(self) -> dict[str, int]:
         """Versions of default's tables this workspace reads (``pin: true`` + ``pins.yaml``), else empty."""
-        from .._workspace import load_pins
+        return self.catalog.pins
 
-        return load_pins(self.settings, self.workspace)
+    def is_view(self, name: str) -> bool:
+        """True when ``name`` is a transform materialized as a view (never written)."""
+        t = self.transforms.get(name)
+        return t is not None and t.mode == "view"
 
-
-def list_workspaces(settings: Settings) -> list[str]:
-    root = settings.workspaces_dir
-    if not root.is_dir():
-        return []
-    names = []
-    for p in sorted(root.iterdir()):
-        if not p.is_dir() or p.name.startswith((".", "_")):
-            continue
-        try:
-            names.append(check_workspace(p.name))
-        except WorkspaceError as exc:  # one stray folder does not hide the others
-            log.warning("ignoring workspaces/%s: %s", p.name, exc.message)
-    return names
+    def resolve(self, name: str) -> dict[str, Any]:
+        """Where ``name`` resolves: ``own``, ``default`` (inherited), ``view`` or ``not built``
+        (see :meth:`Catalog.resolve <ratatouille._catalog.Catalog.resolve>`)."""
+        return self.catalog.resolve(name, view=self.is_view(name))
 
 
 def discover_workspace(root: Path, *, workspace: str = "default",
@@ -147,12 +129,36 @@ def discover_workspace(root: Path, *, workspace: str = "default",
 
     A file or layer folder whose name cannot be a table name (``silver/Bad-Name.sql``) is not a
     transform: its :class:`ConfigError` is appended to ``problems`` (and logged) when given, so
-    the other transforms still load; without ``problems`` it is raised."""
+    the other transforms still load; without ``problems`` it is raised.
+
+    With ``problems`` given, the result is cached by the modification times of the files
+    (``discover/_cache.py``): a changed, added or removed file is seen on the next call.
+
+    Raises
+    ------
+    ConfigError
+        Two files define the same transform (or, without ``problems``, a name is invalid).
+    """
+    if problems is None:
+        return _discover(root, workspace, None)
+
+    def collect() -> tuple[dict[str, Transform], list[RatatouilleError]]:
+        seen: list[RatatouilleError] = []
+        return _discover(root, workspace, seen), seen
+
+    found, seen = cached_discovery(root / "pipelines", workspace, collect)
+    for exc in seen:
+        log.warning("%s", exc)
+        problems.append(exc)
+    return found
+
+
+def _discover(root: Path, workspace: str, problems: list[RatatouilleError] | None) -> dict[str, Transform]:
+    """:func:`discover_workspace` without the cache."""
 
     def refuse(exc: RatatouilleError) -> None:
         if problems is None:
             raise exc
-        log.warning("%s", exc)
         problems.append(exc)
 
     check_workspace(workspace)
@@ -199,7 +205,7 @@ def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
     try:
         return [_checked_inputs(t) for t in _from_file(path, layer, workspace)]
     except RatatouilleError as exc:
-        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
+        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=str(path))
         if layer is None and path.suffix == ".py":  # a dropped-in module: it has no one name to fail under
             log.warning("skipping %s: %s", path, exc.message)
             return []

@@ -46,6 +46,7 @@ def run(
     on_event: Event | None = None,
     dry_run: bool = False,
     partition: str | None = None,
+    project: Project | None = None,
 ) -> RunResult:
     """Run one transform, a list, or a selection, and return a :class:`RunResult`.
 
@@ -68,7 +69,8 @@ def run(
     exactly that partition in one commit (see ``execute/_partition.py``); SQL
     sees the key as ``{{ var('partition') }}``.
     """
-    project = Project.load(project_dir, workspace=workspace)
+    # a session (ratatouille.Project) passes the project it loaded once
+    project = project if project is not None else Project.load(project_dir, workspace=workspace)
     selectors: list[str] | None = []
     for item in ([name] if isinstance(name, str) or callable(name) else list(name)):
         if callable(item) and isinstance(getattr(item, "__ratatouille__", None), PythonTransform):

@@ -6,7 +6,7 @@ import graphlib
 from typing import Iterable, Mapping, Sequence
 
 from .._names import not_found, parse_table_name
-from ..errors import CycleError, TableNotFoundError
+from ..errors import CycleError
 from ..check._lineage import test_inputs
 from ..transforms import Transform
 
@@ -37,15 +37,6 @@ class DAG:
                     self.downstream[dep].append(name)
             self.upstream[name] = deps
         self._check_cycles()
-
-    def validate_inputs(self, names: Iterable[str]) -> None:
-        """Every input of ``names`` is a transform or an existing table."""
-        for name in names:
-            t = self.transforms[name]
-            for dep in t.inputs:
-                if dep not in self.transforms and dep not in self.external:
-                    err = not_found(dep, [*self.transforms, *self.external], transform=t.name, file=t.file)
-                    raise TableNotFoundError(f"reads {err.message}", transform=t.name, file=t.file)
 
     def _check_cycles(self) -> None:
         sorter = graphlib.TopologicalSorter(self.upstream)

@@ -74,7 +74,7 @@ def _locked(folder: Path, *, wait: bool) -> Iterator[bool]:
     """Hold the promotion lock of ``folder``; yields False when ``wait`` is False and it is taken."""
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        import fcntl
+        import fcntl  # POSIX only: imported where the lock is taken
     except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
         yield True
         return
