@@ -7,7 +7,7 @@ staged writer (:mod:`._stage`) when it can, else through delta-rs' writer.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
@@ -16,7 +16,7 @@ from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
 from ..errors import RatatouilleError
 from . import _commit, _schema
-from ._stage import fast_write, fast_write_eligible
+from ._stage import Validate, fast_write, fast_write_eligible
 from ._target import Frame, Target, WriteOutcome
 
 
@@ -27,6 +27,11 @@ class Materialization:
     #: set by the runner: the data was computed from the table (a watermark), so an append or a whole-table
     #: overwrite carries the app transaction of ``_commit.guarded`` (a direct ``write`` stays a blind append)
     guard_target: bool = False
+    #: set by the runner: the checks, called with a scan of the rows about to be committed (the staged
+    #: files); raising blocks the commit and the staged files are deleted
+    validate: Validate | None = None
+    #: set by the runner: the plan ends in a sort whose order the table keeps (``_order.py``)
+    ordered: bool = False
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
@@ -58,7 +63,8 @@ class Materialization:
             if table is None or full_refresh:  # a creating write is refused when the table exists meanwhile
                 return _finish(target, _write(data, target, "overwrite" if table is not None else "error", commit,
                                               partition_by=self.partition_by,
-                                              schema_mode="overwrite" if table is not None else None, table=table),
+                                              schema_mode="overwrite" if table is not None else None, table=table,
+                                              validate=self.validate, order=self.layout(), ordered=self.ordered),
                                commit)
             if self.mode != "table":
                 fitted = _schema.fit(self, data, table, target.name or None)
@@ -82,8 +88,12 @@ class Materialization:
             raise write_error(exc, action=f"writing {target.uri} failed ({self.mode})", uri=target.uri,
                               transform=target.name or None) from exc
 
-    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         raise NotImplementedError
+
+    def layout(self) -> tuple[str, ...]:
+        """Columns a rebuild sorts by, so each file holds a narrow range of them (none by default)."""
+        return ()
 
 
 def _rows(data: Frame) -> int:
@@ -91,11 +101,23 @@ def _rows(data: Frame) -> int:
 
 
 
-def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by=(),
-           schema_mode: str | None = None, predicate: str | None = None,
-           table: DeltaTable | None = None) -> int | WriteOutcome | None:
-    if table is not None and not partition_by and not predicate and fast_write_eligible(data, target, table, mode):
-        return fast_write(data, target, table, mode, commit)  # type: ignore[arg-type]
+def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by: Sequence[str] = (),
+           schema_mode: str | None = None, predicate: str | None = None, table: DeltaTable | None = None,
+           validate: Validate | None = None, order: Sequence[str] = (),
+           ordered: bool = False) -> int | WriteOutcome | None:
+    """Land ``data`` in one commit: staged by Polars when :func:`._stage.fast_write_eligible`, else by
+    delta-rs' writer (``validate`` then sees the rows collected in memory, as does a plan whose order
+    is kept: ``ordered``, since ``sink_delta`` does not keep the order of its rows)."""
+    layout = tuple(partition_by) or (tuple(table.metadata().partition_columns or ())
+                                     if table is not None and mode == "append" else ())
+    if not predicate and fast_write_eligible(data, target, table, mode, layout):
+        return fast_write(data, target, table, mode, commit, partition_by=layout, order=order, validate=validate)
+    if order:
+        data = data.sort(list(order), maintain_order=True)
+    if isinstance(data, pl.LazyFrame) and (validate is not None or ordered or order):
+        data = data.collect(engine="streaming")
+    if validate is not None:
+        validate(data.lazy())
     options: dict[str, Any] = {"commit_properties": commit}
     if partition_by:
         options["partition_by"] = list(partition_by)

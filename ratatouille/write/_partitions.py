@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import polars as pl
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 
 from .. import _predicate
 from .._errors_map import write_error
 from ..errors import RatatouilleError, SchemaError
 from . import _commit, _schema
 from ._base import Materialization, _finish, _write
+from ._stage import StageRefused, fast_write, fast_write_eligible
 from ._target import Frame, Target, WriteOutcome
 
 
@@ -20,8 +21,19 @@ class ReplacePartitions(Materialization):
 
     mode = "replace_partitions"
 
-    def _incremental(self, target, table, data, commit):
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame,
+                     commit: CommitProperties) -> WriteOutcome:
+        layout = tuple(table.metadata().partition_columns or ())
+        if (len(layout) == 1 and set(layout) == set(self.partition_by)  # delta-rs' filters: one column
+                and fast_write_eligible(data, target, table, "overwrite", layout)):
+            try:  # streamed: the staged files say which partitions the new data holds; the commit replaces those
+                return fast_write(data, target, table, "overwrite", commit, partition_by=layout,
+                                  replace_present=True, validate=self.validate)
+            except StageRefused:  # e.g. the NULL partition: a predicate overwrite by delta-rs' writer below
+                pass
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        if self.validate is not None:
+            self.validate(source.lazy())
         if source.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         predicate = partition_predicate(source, self.partition_by)
