@@ -110,7 +110,8 @@ def _part_type(dtype: pl.DataType) -> bool:
 
 def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str, commit: CommitProperties, *,
                partition_by: Sequence[str] = (), replace_present: bool = False, order: Sequence[str] = (),
-               validate: Validate | None = None, bytes_per_file: int | None = None) -> WriteOutcome:
+               validate: Validate | None = None, bytes_per_file: int | None = None,
+               rows_per_file: int | None = None) -> WriteOutcome:
     """Write ``data`` as parquet files with Polars and commit them to ``table`` in one transaction.
 
     Parameters
@@ -138,6 +139,8 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
         Called with a scan of the staged files before the commit; raising leaves nothing behind.
     bytes_per_file
         Approximate in-memory bytes per file (:data:`FAST_FILE_BYTES` by default).
+    rows_per_file
+        At most this many rows per file (no limit by default).
 
     Returns
     -------
@@ -152,7 +155,7 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
     root = _local_path(target.uri)
     assert root is not None
     columns = [f.name for f in table.schema().fields] if table is not None else list(_schema_of(data))
-    stage = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES)
+    stage = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES, rows_per_file)
     try:
         if order:
             data = data.sort(list(order), maintain_order=True)

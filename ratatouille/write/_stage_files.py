@@ -38,10 +38,12 @@ class StagedFile:
 class Stage:
     """Files written into ``root`` for one commit (see the module docstring)."""
 
-    def __init__(self, root: str, partition_by: tuple[str, ...] = (), bytes_per_file: int = 512 << 20) -> None:
+    def __init__(self, root: str, partition_by: tuple[str, ...] = (), bytes_per_file: int = 512 << 20,
+                 rows_per_file: int | None = None) -> None:
         self.root = root
         self.partition_by = partition_by
         self.bytes_per_file = bytes_per_file
+        self.rows_per_file = rows_per_file
         self.run = uuid.uuid4().hex
         self.files: list[StagedFile] = []
         self._written: list[str] = []  # every path handed to the writer, committed or not
@@ -56,7 +58,7 @@ class Stage:
     def write(self, data: pl.DataFrame | pl.LazyFrame) -> None:
         """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
         os.makedirs(self.root, exist_ok=True)
-        if isinstance(data, pl.DataFrame) and not self.partition_by:
+        if isinstance(data, pl.DataFrame) and not self.partition_by and self.rows_per_file is None:
             parts = max(1, -(-data.estimated_size() // self.bytes_per_file))
             step = max(1, -(-data.height // parts))
             for i in range(parts):
@@ -70,6 +72,8 @@ class Stage:
             return
         sunk: list[Any] = []
         keys: dict[str, Any] = {"key": list(self.partition_by), "include_key": False} if self.partition_by else {}
+        if self.rows_per_file:
+            keys["max_rows_per_file"] = self.rows_per_file
         data.lazy().sink_parquet(
             pl.PartitionBy(self.root, file_path_provider=self._provide, approximate_bytes_per_file=self.bytes_per_file,
                            **keys),
