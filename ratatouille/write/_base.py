@@ -32,6 +32,8 @@ class Materialization:
     validate: Validate | None = None
     #: set by the runner: the plan ends in a sort whose order the table keeps (``_order.py``)
     ordered: bool = False
+    #: at most this many rows per file a rebuild writes (None: files of the staged writer's default size)
+    file_rows: ClassVar[int | None] = None
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
@@ -64,11 +66,14 @@ class Materialization:
                 return _finish(target, _write(data, target, "overwrite" if table is not None else "error", commit,
                                               partition_by=self.partition_by,
                                               schema_mode="overwrite" if table is not None else None, table=table,
-                                              validate=self.validate, order=self.layout(), ordered=self.ordered),
+                                              validate=self.validate, order=self.layout(), ordered=self.ordered,
+                                              rows_per_file=self.file_rows),
                                commit)
             if self.mode != "table":
                 fitted = _schema.fit(self, data, table, target.name or None)
                 if fitted.rewrite:  # on_schema_change: sync_all_columns widens the table: one overwrite
+                    if self.validate is not None:  # the checks see the new rows, as on any other path
+                        self.validate(fitted.data.lazy())
                     out = _finish(target, _schema.rewrite(self, target, table, fitted, commit, _write), commit)
                     out.rows_written = _rows(fitted.data)
                     return out
@@ -104,14 +109,15 @@ def _rows(data: Frame) -> int:
 def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by: Sequence[str] = (),
            schema_mode: str | None = None, predicate: str | None = None, table: DeltaTable | None = None,
            validate: Validate | None = None, order: Sequence[str] = (),
-           ordered: bool = False) -> int | WriteOutcome | None:
+           ordered: bool = False, rows_per_file: int | None = None) -> int | WriteOutcome | None:
     """Land ``data`` in one commit: staged by Polars when :func:`._stage.fast_write_eligible`, else by
     delta-rs' writer (``validate`` then sees the rows collected in memory, as does a plan whose order
     is kept: ``ordered``, since ``sink_delta`` does not keep the order of its rows)."""
     layout = tuple(partition_by) or (tuple(table.metadata().partition_columns or ())
                                      if table is not None and mode == "append" else ())
     if not predicate and fast_write_eligible(data, target, table, mode, layout):
-        return fast_write(data, target, table, mode, commit, partition_by=layout, order=order, validate=validate)
+        return fast_write(data, target, table, mode, commit, partition_by=layout, order=order, validate=validate,
+                          rows_per_file=rows_per_file)
     if order:
         data = data.sort(list(order), maintain_order=True)
     if isinstance(data, pl.LazyFrame) and (validate is not None or ordered or order):

@@ -64,6 +64,8 @@ class OverwritePartition(Materialization):
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
               metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
+        if self.validate is not None:  # the checks see the rows of this partition before anything is written
+            self.validate(source.lazy())
         if self.column not in source.columns:
             raise SchemaError(f"partition column {self.column!r} is not in the data", transform=target.name or None)
         outside = source.filter(pl.col(self.column).ne_missing(self.value)).height
