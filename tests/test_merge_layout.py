@@ -84,7 +84,8 @@ def test_key_checks_count_nulls_and_duplicates_on_a_lazy_source(tmp_path):
         m.write(Target(uri), pl.LazyFrame({"id": [1, None], "k": ["a", "a"], "v": [1, 2]}))
     with pytest.raises(SchemaError, match=r"unique_key column\(s\) \['k'\]"):
         m.write(Target(uri), pl.LazyFrame({"id": [1], "v": [1]}))
-    assert not os.path.exists(uri) or DeltaTable(uri) is None
+    assert Target(uri).open() is None  # no table was created ...
+    assert not [f for _, _, files in os.walk(uri) for f in files]  # ... and no staged file is left
 
 
 def test_the_staged_source_is_removed_after_the_merge(tmp_path, monkeypatch):

@@ -50,20 +50,44 @@ class Merge(Materialization):
 
     def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
               metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
+        table = table if table is not None else target.open()
+        if table is None or full_refresh:  # a rebuild: the keys are checked on the files staged in the table
+            return self._rebuild(target, data, full_refresh=full_refresh, metadata=metadata, table=table)
         with staged_source(data) as (source, self._staged):
             try:
-                self._check_keys(source, target.name)  # the first run and a full refresh too: the table starts clean
+                self._check_keys(source, target.name)
                 return super().write(target, source, full_refresh=full_refresh, metadata=metadata, table=table)
             finally:
                 self._staged = None
 
-    def _check_keys(self, source: Frame, name: str) -> None:
-        """Every row of the new data has a ``unique_key``, and only one row has it (one streaming
-        aggregation over the keys)."""
+    def _rebuild(self, target: Target, data: Frame, *, full_refresh: bool, metadata: Mapping[str, str] | None,
+                 table: DeltaTable | None) -> WriteOutcome:
+        """First run or full refresh: one pass writes the files (sorted by the key), the key check and
+        the transform's checks read them back, then the commit lands; the table starts clean."""
+        checks = self.validate
+
+        def validate(staged: pl.LazyFrame) -> None:
+            self._check_keys(staged, target.name)
+            if checks is not None:
+                checks(staged)
+
+        self._check_columns(data, target.name)
+        self.validate = validate
+        try:
+            return super().write(target, data, full_refresh=full_refresh, metadata=metadata, table=table)
+        finally:
+            self.validate = checks
+
+    def _check_columns(self, source: Frame, name: str) -> None:
         schema = source.collect_schema() if isinstance(source, pl.LazyFrame) else source.schema
         missing = [k for k in self.unique_key if k not in schema]
         if missing:
             raise SchemaError(f"unique_key column(s) {missing} are not in the data", transform=name or None)
+
+    def _check_keys(self, source: Frame, name: str) -> None:
+        """Every row of the new data has a ``unique_key``, and only one row has it (one streaming
+        aggregation over the keys)."""
+        self._check_columns(source, name)
         keys = source.lazy().select(self.unique_key)
         nulls, dupes = pl.collect_all([
             keys.select(pl.any_horizontal(pl.all().is_null()).sum()),
