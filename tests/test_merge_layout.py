@@ -100,3 +100,29 @@ def test_the_staged_source_is_removed_after_the_merge(tmp_path, monkeypatch):
         m.write(Target(uri), pl.LazyFrame({"id": [1, 1], "v": [0, 0]}))
     assert list(scratch.iterdir()) == []
     assert pl.read_delta(uri).height == 150
+
+
+def test_a_merge_on_a_stale_snapshot_fails_clearly_and_never_duplicates_a_key(tmp_path):
+    """Two merges computed from the same snapshot: the second commit is refused (the files it
+    rewrites were rewritten meanwhile) as a ConcurrentCommitError; each key is there once."""
+    from ratatouille.errors import ConcurrentCommitError
+
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    m.write(Target(uri), _source(1000))
+    stale = Target(uri).open()
+    m.write(Target(uri), pl.LazyFrame({"id": [1, 5000], "v": [-1, -1]}))
+    with pytest.raises(ConcurrentCommitError, match="concurrent commit"):
+        m.write(Target(uri), pl.LazyFrame({"id": [1, 5000], "v": [-2, -2]}), table=stale)
+    table = pl.read_delta(uri)
+    assert table.height == 1001 and table["id"].n_unique() == 1001
+    assert table.filter(pl.col("id").is_in([1, 5000]))["v"].to_list() == [-1, -1]
+
+
+def test_a_composite_key_merge_keeps_every_other_row(tmp_path):
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("a", "b"))
+    m.write(Target(uri), pl.LazyFrame({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": [1, 2, 3]}))
+    out = m.write(Target(uri), pl.LazyFrame({"a": [1, 3], "b": ["y", "z"], "v": [20, 30]}))
+    assert out.metrics["num_target_rows_updated"] == 1 and out.metrics["num_target_rows_inserted"] == 1
+    assert sorted(pl.read_delta(uri).rows()) == [(1, "x", 1), (1, "y", 20), (2, "x", 3), (3, "z", 30)]

@@ -28,7 +28,7 @@ from deltalake import CommitProperties, DeltaTable
 
 from .. import _predicate
 from ..errors import SchemaError
-from . import _commit
+from . import _commit, _merge_rewrite
 from ._base import Materialization
 from ._stats import footer_stats
 from ._target import Frame, Target, WriteOutcome
@@ -105,6 +105,9 @@ class Merge(Materialization):
                      commit: CommitProperties) -> WriteOutcome:
         if self.validate is not None:
             self.validate(data.lazy())
+        if isinstance(data, pl.LazyFrame) and _merge_rewrite.eligible(data, target, table,
+                                                                   delete_missing=self.delete_missing):
+            return _merge_rewrite.merge(target, table, data, self.unique_key, commit, rows_per_file=self.file_rows)
         predicate = _predicate.join_on(self.unique_key, "t", "s")
         source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
         if extra:
