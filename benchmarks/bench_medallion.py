@@ -203,6 +203,63 @@ def work_duckdb(home: Path) -> None:
     con.close()
 
 
+# -- merge alone: proportional to the change? ---------------------------------------------------------
+MERGE_ENGINES = ("ratatouille", "rewrite", "duckdb", "ratatouille-local")
+
+
+def prepare_merge(root: Path, first: Path, second: Path) -> Path:
+    """A silver-like table (Ratatouille's merge layout), its DuckDB twin and two batches: the
+    benchmark's batch (1% updates spread over the whole id range, 0.5% new) and a local one (the same
+    number of rows, updates to the newest ids and new ids: a change confined to a key range)."""
+    import duckdb
+    import polars as pl
+
+    from ratatouille.write import Target, materialization_for
+
+    home = root / "merge-base"
+    home.mkdir()
+    trips = pl.scan_parquet(first).with_columns(fare_per_km=pl.col("fare") / pl.col("distance_km"))
+    materialization_for("merge", unique_key=("trip_id",)).write(Target(str(home / "silver")), trips)
+    batch = pl.read_parquet(second).with_columns(fare_per_km=pl.col("fare") / pl.col("distance_km"))
+    batch.write_parquet(home / "batch.parquet")
+    n = pl.scan_parquet(first).select(pl.len()).collect().item()
+    updates = pl.scan_parquet(first).slice(n - len(batch) * 2 // 3).with_columns(pl.col("fare") * 1.1)
+    local = pl.concat([updates.collect(), batch.lazy().filter(pl.col("trip_id") >= n).drop("fare_per_km").collect()])
+    local.with_columns(fare_per_km=pl.col("fare") / pl.col("distance_km")).write_parquet(home / "local.parquet")
+    con = duckdb.connect(str(home / "duck.duckdb"))
+    con.execute(f"CREATE TABLE silver AS SELECT *, fare / distance_km AS fare_per_km FROM read_parquet('{first}')")  # noqa: S608
+    con.close()
+    return home
+
+
+def work_merge(engine: str, home: Path) -> dict:
+    """One merge of the batch into the prepared table; what it rewrote."""
+    import polars as pl
+
+    silver = str(home / "silver")
+    if engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(home / "duck.duckdb"))
+        con.execute(f"MERGE INTO silver USING read_parquet('{home / 'batch.parquet'}') AS s "
+                    "ON silver.trip_id = s.trip_id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        con.close()
+        return {}
+    from deltalake import DeltaTable
+
+    from ratatouille.write import Target, materialization_for
+
+    files = len(DeltaTable(silver).file_uris())
+    if engine == "rewrite":  # the whole table rewritten with the batch applied (Polars, staged writer)
+        batch = pl.scan_parquet(home / "batch.parquet")
+        merged = pl.concat([pl.scan_delta(silver).join(batch.select("trip_id"), on="trip_id", how="anti"), batch])
+        materialization_for("table").write(Target(silver), merged)
+        return {"files_rewritten": files, "files": files}
+    batch = pl.scan_parquet(home / ("local.parquet" if engine == "ratatouille-local" else "batch.parquet"))
+    out = materialization_for("merge", unique_key=("trip_id",)).write(Target(silver), batch)
+    return {"files_rewritten": int(out.metrics.get("num_target_files_removed", 0)), "files": files}
+
+
 def dump_result(engine: str, home: Path, out: Path) -> None:
     """Gold, and silver's row count and fare total, as one parquet file (for the agreement check)."""
     import polars as pl
@@ -228,6 +285,10 @@ def dump_result(engine: str, home: Path, out: Path) -> None:
 
 def worker(engine: str, home: Path, dump: Path | None) -> None:
     started = time.perf_counter()
+    if engine.startswith("merge:"):
+        extra = work_merge(engine.split(":", 1)[1], home)
+        print(json.dumps({"work_s": time.perf_counter() - started, **extra}))
+        return
     {"ratatouille": work_ratatouille, "polars": work_polars, "duckdb": work_duckdb}[engine](home)
     work_s = time.perf_counter() - started
     if dump is not None:
@@ -294,14 +355,15 @@ def spawn(engine: str, home: Path, *, dump: Path | None = None, cgroup: Cgroup |
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     ok = proc.returncode == 0
-    work = wall
+    work, extra = wall, {}
     if ok and engine != "rat-cli":
-        work = json.loads(out.decode().strip().splitlines()[-1])["work_s"]
+        extra = json.loads(out.decode().strip().splitlines()[-1])
+        work = extra.pop("work_s")
     if not ok and cgroup is None:
         raise SystemExit(f"{engine} failed (exit {proc.returncode}):\n{err.decode()[-3000:]}")
     if ok and engine == "rat-cli" and dump is not None:
         dump_result("ratatouille", home, dump)
-    return {"wall_s": wall, "work_s": work, "peak_mb": usage.ru_maxrss / 1024, "completed": ok}
+    return {"wall_s": wall, "work_s": work, "peak_mb": usage.ru_maxrss / 1024, "completed": ok, **extra}
 
 
 def fresh_home(tmp: Path, engine: str, first: Path) -> Path:
@@ -346,13 +408,44 @@ def agree(tmp: Path) -> bool:
     return True
 
 
+def merge_alone(tmp: Path, first: Path, second: Path, trials: int) -> None:
+    """The incremental merge alone, each engine in fresh processes on a copy of the same table:
+    Ratatouille's merge, a full rewrite (the whole table rewritten with the batch applied), DuckDB's
+    MERGE INTO, and Ratatouille's merge of a batch confined to a key range."""
+    base = prepare_merge(tmp, first, second)
+    samples: dict[str, list[dict]] = {e: [] for e in MERGE_ENGINES}
+    for t in range(trials):
+        for engine in MERGE_ENGINES[t % len(MERGE_ENGINES):] + MERGE_ENGINES[:t % len(MERGE_ENGINES)]:
+            home = tmp / f"merge-{engine}-{time.monotonic_ns()}"
+            shutil.copytree(base, home)
+            try:
+                samples[engine].append(spawn(f"merge:{engine}", home))
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+
+    def med(engine: str) -> float:
+        return statistics.median(s["work_s"] for s in samples[engine])
+
+    print("\nmerge alone (the incremental batch into silver; work time, median)")
+    print(f"{'engine':<18} {'work s':>8} {'peak MiB':>9} {'files rewritten':>16}")
+    for engine in MERGE_ENGINES:
+        last = samples[engine][-1]
+        files = f"{last['files_rewritten']} of {last['files']}" if "files" in last else "-"
+        print(f"{engine:<18} {med(engine):>8.2f} {max(s['peak_mb'] for s in samples[engine]):>9.0f} {files:>16}")
+    print(f"  ratatouille merge / full rewrite        time {med('ratatouille') / med('rewrite'):5.2f}x")
+    print(f"  ratatouille merge / duckdb MERGE        time {med('ratatouille') / med('duckdb'):5.2f}x")
+    print(f"  local batch / spread batch (ratatouille) time {med('ratatouille-local') / med('ratatouille'):5.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--cap-mb", type=int, default=None, help="also run every engine under this memory cap")
     parser.add_argument("--engines", default=",".join(ENGINES))
-    parser.add_argument("--worker", choices=["ratatouille", "polars", "duckdb"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["ratatouille", "polars", "duckdb", *(f"merge:{e}" for e in MERGE_ENGINES)],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--no-merge", action="store_true", help="skip the merge-alone comparison")
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -402,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
 
         ok = agree(tmp) if set(ENGINES) <= set(engines) else True
         print(f"\nagree: {'yes' if ok else 'NO'}")
+
+        if not args.no_merge and "ratatouille" in engines:
+            merge_alone(tmp, first, second, args.trials)
 
         if args.cap_mb:
             cgroup = Cgroup.make(args.cap_mb)

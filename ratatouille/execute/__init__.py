@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
-from .._order import ends_in_sort
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
 from ..discover import Project
@@ -25,6 +24,7 @@ from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonT
 from ..write import Materialization, OverwritePartition, Target
 from ..write._dispatch import writer_for
 from ..write._commit import rerun_if_created_meanwhile
+from ..write._streamed import streamed_checks
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -316,9 +316,8 @@ class Runner:
                 self._set_aside_rejected(t, ingest)
             return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
 
-        needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
-                       or (mode == "table" and self._consumers.get(t.name))
-                       or ends_in_sort(lf))  # a final ORDER BY is kept in the table (_order.py)
+        # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
+        needs_frame = self.dry_run or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests)))
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
         if needs_frame:
@@ -344,6 +343,8 @@ class Runner:
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
+        if isinstance(writer, Materialization) and not needs_frame:
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile

@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import polars as pl
+from deltalake import DeltaTable
 
 from .._types import Reconciled, normalize, reconcile, rewrite_frame
+from ..errors import SchemaError
+
+Frame = pl.DataFrame | pl.LazyFrame
 
 
 def table_schema(table) -> pl.Schema:
@@ -63,3 +67,19 @@ def rewrite(mat, target, table, rec: Reconciled, commit, write: Callable[..., An
     partition_by = tuple(table.metadata().partition_columns or ()) or tuple(mat.partition_by)
     return write(frame, target, "overwrite", commit, partition_by=partition_by, schema_mode="overwrite",
                  table=table)
+
+
+def align_schema(data: Frame, table: DeltaTable, name: str = "", *, replace: bool = False,
+                 on_schema_change: str | None = None) -> Frame:
+    """Fit new data to an existing table by the type policy (:func:`ratatouille._types.reconcile`):
+    new columns are fine, narrower types are cast up, zones become UTC, an all-NULL column takes
+    the table's type; anything else is a :class:`SchemaError` naming the column and the option.
+    With ``replace`` (a ``table`` transform, which overwrites the whole table) the new schema wins."""
+    if replace:
+        return first_write(data)
+    fitted = reconcile(data, table_schema(table), on_schema_change=on_schema_change, name=name or None)
+    if fitted.rewrite:
+        raise SchemaError("the table must be rewritten to take the new types: write it through its "
+                          "materialization", transform=name or None)
+    return fitted.data
+

@@ -1,0 +1,191 @@
+"""The ``incremental`` + ``merge`` materialization: an upsert on ``unique_key``.
+
+Memory stays bounded by the streaming engine: a lazy source is first staged
+on local disk as parquet (:func:`staged_source`), its keys are checked by a
+streaming aggregation (a ``group_by`` count, never ``is_duplicated`` on the
+whole frame), and the checks see the staged rows. A small source is handed
+to delta-rs' merge in memory (delta-rs then derives an early filter from it:
+partition values and the min/max of the keys, and skips the target files the
+merge cannot touch); a large one is streamed to it from the staged files,
+with the key range read from their footers added to the predicate.
+
+Layout: a rebuild (first run, full refresh) writes the table sorted by
+``unique_key`` in files of :data:`MERGE_FILE_ROWS`, so each file holds a
+narrow, disjoint key range and an update rewrites only the files whose range
+holds an updated key (delta-rs 1.6 writes no deletion vectors in a merge).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from typing import Any, Iterator, Mapping
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+
+from .. import _predicate
+from ..errors import SchemaError
+from . import _commit, _merge_rewrite
+from ._base import Materialization
+from ._stats import footer_stats
+from ._target import Frame, Target, WriteOutcome
+
+MERGE_FILE_ROWS = 1_000_000  # rows per file of a rebuilt merge table (narrow key ranges, ~10-40 MB files)
+STAGE_FILE_BYTES = 256 * 1024 * 1024  # in-memory bytes per file of a staged merge source
+IN_MEMORY_SOURCE_BYTES = 256 * 1024 * 1024  # staged parquet bytes up to which the source is merged from memory
+
+
+class Merge(Materialization):
+    """Upsert on ``unique_key``; with ``delete_missing``, delete target rows absent from the new data."""
+
+    mode = "merge"
+    file_rows = MERGE_FILE_ROWS
+    _staged: list[str] | None = None  # the files of the staged source while write() runs
+
+    def layout(self) -> tuple[str, ...]:
+        return self.unique_key
+
+    def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
+        table = table if table is not None else target.open()
+        if table is None or full_refresh:  # a rebuild: the keys are checked on the files staged in the table
+            return self._rebuild(target, data, full_refresh=full_refresh, metadata=metadata, table=table)
+        with staged_source(data) as (source, self._staged):
+            try:
+                self._check_keys(source, target.name)
+                return super().write(target, source, full_refresh=full_refresh, metadata=metadata, table=table)
+            finally:
+                self._staged = None
+
+    def _rebuild(self, target: Target, data: Frame, *, full_refresh: bool, metadata: Mapping[str, str] | None,
+                 table: DeltaTable | None) -> WriteOutcome:
+        """First run or full refresh: one pass writes the files (sorted by the key), the key check and
+        the transform's checks read them back, then the commit lands; the table starts clean."""
+        checks = self.validate
+
+        def validate(staged: pl.LazyFrame) -> None:
+            self._check_keys(staged, target.name)
+            if checks is not None:
+                checks(staged)
+
+        self._check_columns(data, target.name)
+        self.validate = validate
+        try:
+            return super().write(target, data, full_refresh=full_refresh, metadata=metadata, table=table)
+        finally:
+            self.validate = checks
+
+    def _check_columns(self, source: Frame, name: str) -> None:
+        schema = source.collect_schema() if isinstance(source, pl.LazyFrame) else source.schema
+        missing = [k for k in self.unique_key if k not in schema]
+        if missing:
+            raise SchemaError(f"unique_key column(s) {missing} are not in the data", transform=name or None)
+
+    def _check_keys(self, source: Frame, name: str) -> None:
+        """Every row of the new data has a ``unique_key``, and only one row has it (one streaming
+        aggregation over the keys)."""
+        self._check_columns(source, name)
+        keys = source.lazy().select(self.unique_key)
+        nulls, dupes = pl.collect_all([
+            keys.select(pl.any_horizontal(pl.all().is_null()).sum()),
+            keys.group_by(self.unique_key).agg(pl.len()).filter(pl.col("len") > 1).select(pl.col("len").sum())],
+            engine="streaming")
+        if nulls.item():
+            raise SchemaError(f"merge source has {nulls.item()} rows with a NULL in unique_key "
+                              f"{list(self.unique_key)} (a NULL key never matches, so each run would insert "
+                              "them again)", transform=name or None)
+        if dupes.item():
+            raise SchemaError(f"merge source has {dupes.item()} rows with a duplicated unique_key "
+                              f"{list(self.unique_key)}", transform=name or None)
+
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame,
+                     commit: CommitProperties) -> WriteOutcome:
+        if self.validate is not None:
+            self.validate(data.lazy())
+        if isinstance(data, pl.LazyFrame) and _merge_rewrite.eligible(data, target, table,
+                                                                   delete_missing=self.delete_missing):
+            return _merge_rewrite.merge(target, table, data, self.unique_key, commit, rows_per_file=self.file_rows)
+        predicate = _predicate.join_on(self.unique_key, "t", "s")
+        source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
+        if extra:
+            predicate = f"({predicate}) AND {extra}"
+        if _is_empty(source) and not self.delete_missing:
+            return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
+        # in memory, delta-rs derives an early filter from the source (partition values, min/max of the
+        # keys) and skips the target files the merge cannot touch; streamed, the key range does it
+        merger = table.merge(source, predicate=predicate, source_alias="s", target_alias="t",
+                             merge_schema=True, streamed_exec=streamed, commit_properties=commit)
+        sets = _predicate.assignments(list(_columns(data)), "t", "s")  # quoted (delta-rs' *_all do not escape)
+        merger = merger.when_matched_update(sets).when_not_matched_insert(sets)
+        if self.delete_missing:
+            merger = merger.when_not_matched_by_source_delete()
+        since = table.version()
+        metrics = merger.execute()
+        rows = int(metrics.get("num_target_rows_inserted", 0)) + int(metrics.get("num_target_rows_updated", 0))
+        return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0],
+                            rows_written=rows, metrics=metrics)
+
+
+@contextlib.contextmanager
+def staged_source(data: Frame) -> Iterator[tuple[Frame, list[str] | None]]:
+    """``data`` as a scan of parquet files in a temporary local folder, and those files (a DataFrame
+    is already in memory: as is, and no files); the folder is deleted on exit."""
+    if isinstance(data, pl.DataFrame):
+        yield data, None
+        return
+    folder = tempfile.mkdtemp(prefix="rat-merge-")
+    try:
+        data.sink_parquet(pl.PartitionBy(folder, approximate_bytes_per_file=STAGE_FILE_BYTES),
+                          compression="lz4", statistics=True)
+        paths = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+        schema = data.collect_schema()
+        yield (pl.scan_parquet(paths, schema=schema) if paths else pl.LazyFrame(schema=schema)), paths
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _columns(data: Frame) -> list[str]:
+    return data.collect_schema().names() if isinstance(data, pl.LazyFrame) else data.columns
+
+
+def _is_empty(source: Any) -> bool:
+    return hasattr(source, "num_rows") and source.num_rows == 0
+
+
+def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None) -> tuple[Any, bool, str]:
+    """The source delta-rs merges (Arrow), whether it streams, and a target key range predicate
+    (``paths``: the staged files ``data`` reads)."""
+    if isinstance(data, pl.DataFrame):
+        return data.to_arrow(), False, ""
+    if paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES:
+        return data.collect(engine="streaming").to_arrow(), False, ""
+    import pyarrow as pa
+
+    frames = data.collect_batches(engine="streaming")
+    first = next(frames, None)
+    schema = (first if first is not None else data.clear().collect()).to_arrow().schema
+    batches = (b for f in ([first] if first is not None else []) for b in f.to_arrow().to_batches())
+    rest = (b for f in frames for b in f.to_arrow().cast(schema).to_batches())
+    reader = pa.RecordBatchReader.from_batches(schema, (b for part in (batches, rest) for b in part))
+    return reader, True, _key_range(paths, keys)
+
+
+def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:
+    """``t.key BETWEEN min AND max`` of a one-column key from the staged files' footers ("" if unknown)."""
+    if len(keys) != 1:
+        return ""
+    (key,) = keys
+    lows, highs = [], []
+    for path in paths:
+        stats = footer_stats(path)
+        if key not in stats["minValues"] or not isinstance(stats["minValues"][key], (int, str)):
+            return ""  # no bound, or a type whose statistic is not its literal
+        lows.append(stats["minValues"][key])
+        highs.append(stats["maxValues"][key])
+    if not lows:
+        return ""
+    column = _predicate.ident(key, "t")
+    return f"{column} >= {_predicate.literal(min(lows))} AND {column} <= {_predicate.literal(max(highs))}"

@@ -1,0 +1,104 @@
+"""A merge as copy-on-write by Polars: only the files whose key range holds a source key are rewritten.
+
+delta-rs' merge rewrites the files it touches with its own (single-threaded)
+parquet writer. For a local table whose files Polars can write exactly (the
+staged writer's conditions, ``_stage.py``), the same upsert is done here:
+
+1. the files whose ``[min, max]`` of the key (from their Delta statistics)
+   hold at least one source key are the *touched* files (every file when the
+   key has several columns or a file has no statistics);
+2. their rows minus the updated keys, plus the source rows, are sorted by the
+   key and staged into the table folder (files of ``MERGE_FILE_ROWS``);
+3. one commit removes the touched files and adds the staged ones, based on
+   the snapshot the data was computed from, with the app transaction of
+   ``_commit.guarded`` so a concurrent Ratatouille write to the table makes
+   one of them fail clearly (``ConcurrentCommitError``), never land twice.
+
+Files no source key falls into are neither read nor rewritten: with the
+table sorted by the key (``Merge.layout``), an update of a key range rewrites
+the files of that range.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Sequence
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+
+from . import _commit
+from ._stage import _local_path, fast_write_eligible
+from ._stage_files import Stage
+from ._target import Frame, Target, WriteOutcome
+
+
+def eligible(data: Frame, target: Target, table: DeltaTable, *, delete_missing: bool) -> bool:
+    """Whether :func:`merge` may upsert ``data`` into ``table`` (else delta-rs' merge does)."""
+    if delete_missing or table.metadata().partition_columns:
+        return False
+    return fast_write_eligible(data, target, table, "append")
+
+
+def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """The add actions of ``table`` whose key range holds a key of ``source``, and how many files it has."""
+    adds = pl.DataFrame(table.get_add_actions(flatten=True))  # an Arrow stream (arro3)
+    files = adds.height
+    if len(keys) != 1 or f"min.{keys[0]}" not in adds.columns:
+        return adds.to_dicts(), files
+    key = keys[0]
+    lo, hi = pl.col(f"min.{key}"), pl.col(f"max.{key}")
+    probe = source.select(pl.col(key).alias("__key")).collect(engine="streaming").sort("__key")["__key"]
+    if probe.is_empty():
+        return [], files
+    lows = adds.select(lo.cast(probe.dtype, strict=False)).to_series()
+    highs = adds.select(hi.cast(probe.dtype, strict=False)).to_series()
+    # the first source key >= the file's min: the file is touched when that key is <= its max
+    at = probe.search_sorted(lows, side="left")
+    first = probe.gather(at.clip(0, len(probe) - 1))
+    hit = (at < len(probe)) & (first <= highs)
+    hit = hit.fill_null(True) | lows.is_null() | highs.is_null()  # no statistics: it may hold any key
+    return adds.filter(hit).to_dicts(), files
+
+
+def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str], commit: CommitProperties,
+          *, rows_per_file: int | None) -> WriteOutcome:
+    """Upsert ``source`` into ``table`` on ``keys`` in one commit (see the module docstring)."""
+    root = _local_path(target.uri)
+    assert root is not None
+    columns = [f.name for f in table.schema().fields]
+    touched, files = touched_files(table, source, keys)
+    paths = [f"{root}/{a['path']}" for a in touched]
+    old = pl.scan_parquet(paths).select(columns) if paths else pl.LazyFrame(schema=source.collect_schema())
+    kept = old.join(source.select(keys), on=list(keys), how="anti", nulls_equal=True)
+    stage = Stage(root, (), rows_per_file=rows_per_file)
+    try:
+        stage.write(pl.concat([kept, source.select(columns)]).sort(list(keys), maintain_order=True))
+        copied = int(sum(a["num_records"] for a in touched)) if touched else 0
+        rows_in = stage.rows
+        source_rows = int(source.select(pl.len()).collect().item())
+        updated = copied - (rows_in - source_rows)
+        now = int(time.time() * 1000)
+        from deltalake.transaction import RemoveAction
+
+        removes = [RemoveAction(path=a["path"], data_change=True, deletion_timestamp=now, size=int(a["size_bytes"]),
+                                partition_values=None) for a in touched]
+        guarded = _commit.guarded(commit, table)
+        metadata = dict(guarded.custom_metadata or {})
+        ident = metadata.setdefault(_commit.COMMIT_ID, uuid.uuid4().hex)
+        metadata["operationMetrics"] = {
+            "num_target_files_added": len(stage.files), "num_target_files_removed": len(touched),
+            "num_target_files_skipped_during_scan": files - len(touched), "num_target_rows_updated": updated,
+            "num_target_rows_inserted": source_rows - updated, "num_target_rows_copied": rows_in - source_rows,
+            "num_output_rows": rows_in}
+        since = table.version()
+        table.create_write_transaction(stage.actions() + removes, "append", table.schema(), commit_properties=
+                                       CommitProperties(custom_metadata=metadata,
+                                                        max_commit_retries=guarded.max_commit_retries,
+                                                        app_transactions=guarded.app_transactions))
+    except BaseException:
+        stage.discard()  # nothing was committed: the staged files are never referenced
+        raise
+    return WriteOutcome(version=_commit.landed(table, ident, since, target.storage_options)[0],
+                        rows_written=source_rows, metrics=metadata["operationMetrics"])

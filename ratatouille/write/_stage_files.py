@@ -1,0 +1,169 @@
+"""Staged files: parquet files a run wrote into a table's folder that no commit references yet.
+
+A :class:`Stage` sinks a plan (or writes a frame) into the table folder, one
+folder per partition value as Delta lays tables out, reads each file's Delta
+statistics from its parquet footer, scans the files back (checks validate
+them before the commit), turns them into the add actions of one commit, and
+deletes them when the run fails before that commit (:meth:`Stage.discard`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from ._commit import _partition_text
+from ._stats import delta_stats, footer_stats
+
+NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # the folder of the NULL partition, as Spark and delta-rs name it
+
+
+@dataclass
+class StagedFile:
+    """One staged file: its path relative to the table root, statistics and partition values."""
+
+    path: str
+    stats: dict[str, Any]
+    partition_values: dict[str, str | None] = field(default_factory=dict)
+    keys: dict[str, Any] = field(default_factory=dict)  # the partition values as Python values
+
+
+class Stage:
+    """Files written into ``root`` for one commit (see the module docstring)."""
+
+    def __init__(self, root: str, partition_by: tuple[str, ...] = (), bytes_per_file: int = 512 << 20,
+                 rows_per_file: int | None = None) -> None:
+        self.root = root
+        self.partition_by = partition_by
+        self.bytes_per_file = bytes_per_file
+        self.rows_per_file = rows_per_file
+        self.run = uuid.uuid4().hex
+        self.files: list[StagedFile] = []
+        self._written: list[str] = []  # every path handed to the writer, committed or not
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._ordinals: dict[tuple[Any, ...], int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def rows(self) -> int:
+        return sum(int(f.stats["numRecords"]) for f in self.files)
+
+    def write(self, data: pl.DataFrame | pl.LazyFrame) -> None:
+        """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
+        os.makedirs(self.root, exist_ok=True)
+        if isinstance(data, pl.DataFrame) and not self.partition_by and self.rows_per_file is None:
+            parts = max(1, -(-data.estimated_size() // self.bytes_per_file))
+            step = max(1, -(-data.height // parts))
+            for i in range(parts):
+                chunk = data.slice(i * step, step)
+                if chunk.is_empty():
+                    continue
+                name = self._name(i)
+                self._written.append(name)
+                chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True)
+                self.files.append(StagedFile(name, delta_stats(chunk)))
+            return
+        sunk: list[Any] = []
+        keys: dict[str, Any] = {"key": list(self.partition_by), "include_key": False} if self.partition_by else {}
+        if self.rows_per_file:
+            keys["max_rows_per_file"] = self.rows_per_file
+        data.lazy().sink_parquet(
+            pl.PartitionBy(self.root, file_path_provider=self._provide, approximate_bytes_per_file=self.bytes_per_file,
+                           **keys),
+            compression="snappy", statistics=True, maintain_order=True, sinked_paths_callback=sunk.append)
+        for group in sunk:
+            for sp in getattr(group, "paths", [group]):
+                name = os.path.relpath(str(sp.path), self.root)
+                stats = footer_stats(os.path.join(self.root, name))
+                if not stats["numRecords"]:  # an empty result: commit no file, as delta-rs does
+                    os.remove(os.path.join(self.root, name))
+                    continue
+                keys = self._keys.get(name, {})
+                self.files.append(StagedFile(name, stats, {k: _partition_text(v) for k, v in keys.items()}, keys))
+
+    def _name(self, index: int, folder: str = "", ordinal: int = 0) -> str:
+        tail = f"-{ordinal}" if ordinal else ""
+        return f"{folder}part-{index:05d}-{self.run}{tail}-c000.snappy.parquet"
+
+    def _provide(self, args: Any) -> str:
+        """The path (relative to the root) of the next file Polars writes."""
+        if not self.partition_by:
+            name = self._name(args.index_in_partition)
+        else:
+            keys = dict(zip(self.partition_by, args.partition_keys.row(0)))
+            with self._lock:
+                ident = tuple(_partition_text(v) for v in keys.values())
+                ordinal = self._ordinals.setdefault(ident, len(self._ordinals))
+            folder = "".join(f"{c}={_folder_text(v)}/" for c, v in keys.items())
+            name = self._name(args.index_in_partition, folder, ordinal + 1)
+            self._keys[name] = keys
+        with self._lock:
+            self._written.append(name)
+        return name
+
+    def scan(self, schema: pl.Schema) -> pl.LazyFrame:
+        """The staged rows (``schema``: the written data's schema, partition columns included)."""
+        if not self.files:
+            return pl.LazyFrame(schema=schema)
+        paths = [os.path.join(self.root, f.path) for f in self.files]
+        if not self.partition_by:
+            return pl.scan_parquet(paths)
+        frames = [pl.scan_parquet(path).with_columns(
+            *(pl.lit(f.keys.get(c), dtype=schema[c]).alias(c) for c in self.partition_by))
+            for path, f in zip(paths, self.files)]
+        return pl.concat(frames, how="vertical").select(list(schema))
+
+    def actions(self) -> list[Any]:
+        """One Delta add action per staged file."""
+        from deltalake.transaction import AddAction
+
+        out = []
+        for f in self.files:
+            path = os.path.join(self.root, f.path)
+            out.append(AddAction(path=f.path,  # delta-rs percent-encodes it in the log
+                                  size=os.path.getsize(path), partition_values=f.partition_values,
+                                 modification_time=int(os.path.getmtime(path) * 1000), data_change=True,
+                                 stats=json.dumps(f.stats, separators=(",", ":"))))
+        return out
+
+    def partitions(self) -> list[dict[str, str | None]]:
+        """The distinct partition values of the staged files."""
+        seen: dict[tuple[Any, ...], dict[str, str | None]] = {}
+        for f in self.files:
+            seen.setdefault(tuple(f.partition_values.items()), f.partition_values)
+        return list(seen.values())
+
+    def partition_filters(self) -> list[tuple[str, str, Any]] | None:
+        """delta-rs partition filters matching exactly the staged partitions, or ``None`` when they
+        cannot be written as one (delta-rs takes one conjunction; its overwrite never matches the
+        NULL partition)."""
+        if len(self.partition_by) != 1:
+            return None
+        (column,) = self.partition_by
+        values = {p[column] for p in self.partitions()}
+        if None in values or "" in values:
+            return None
+        return [(column, "in", sorted(v for v in values if v is not None))]
+
+    def discard(self) -> None:
+        """Delete every file this stage wrote (none of them is referenced by a commit)."""
+        for name in self._written:
+            try:
+                os.remove(os.path.join(self.root, name))
+            except OSError:
+                pass
+        self.files.clear()
+
+
+def _folder_text(value: Any) -> str:
+    """A partition value as its folder name, percent-encoded as delta-rs names it (readers that
+    take partition values from the path, as Polars does, decode it)."""
+    text = _partition_text(value)
+    return NULL_FOLDER if text is None else quote(text, safe="")
