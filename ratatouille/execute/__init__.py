@@ -26,6 +26,7 @@ from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonT
 from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ..write._commit import rerun_if_created_meanwhile
 from ._book import Book
+from ._fingerprint import Fingerprints, skippable
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 from ._schedule import run_graph, workers_for
@@ -71,6 +72,8 @@ def run(
     exactly that partition in one commit (see ``execute/_partition.py``); SQL
     sees the key as ``{{ var('partition') }}``.
 
+    A transform whose code and input versions are those of its table's last
+    commit is not run: its status is ``unchanged`` (``execute/_fingerprint.py``).
     Independent transforms run at the same time, up to ``threads`` (else
     ``RAT_THREADS``, the ``threads`` setting, or 4 on object storage and 2 on a
     local disk; see ``execute/_schedule.py``); results keep the run's order.
@@ -135,6 +138,7 @@ class Runner:
         self._found: dict[str, Target] = {}  # tables found in storage this run (validation and reads share it)
         self.dag = DAG(project.transforms)
         self.workers = workers_for(project.settings.lake, threads, project.settings.threads)  # _schedule.py
+        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars)  # _fingerprint.py
 
     # -- resolution -----------------------------------------------------------
     def frame(self, name: str, *, reader: str | None = None) -> pl.LazyFrame:
@@ -279,6 +283,12 @@ class Runner:
             return self._result(t, started, status="success", rows=0, version=None, checks=jsonable(checks))
         table = target.open()
         previous = table.version() if table is not None else None
+        current = (self.fingerprints.current(t) if skippable(t, full_refresh=self.full_refresh, dry_run=self.dry_run,
+                                                               partition=self.partition) else None)
+        if self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+            self.fingerprints.kept(t.name, table, target.uri)
+            return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
+                                previous_version=previous, reason=f"code and inputs unchanged since version {previous}")
         # an empty table has no watermark: build it as a first run would
         incremental = (mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
                        and bool(table.file_uris()) and self.partition is None)
@@ -297,7 +307,10 @@ class Runner:
         if ingest is not None and not ingest.files and not self.full_refresh:
             if ingest.rejected and not self.dry_run:
                 self._set_aside_rejected(t, ingest)
-            return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
+            if table is not None:  # no new landing file settled: the table stays as it is
+                self.fingerprints.kept(t.name, table, target.uri)
+            return self._result(t, started, status="skipped" if table is None else "unchanged", rows=0,
+                                version=previous, checks=[], **ingest.info())
 
         needs_frame = (self.dry_run or t.has_schema_checks or bool(t.config.tests) or mode in ("merge", "replace_partitions")
                        or (mode == "table" and self._consumers.get(t.name))
@@ -317,6 +330,8 @@ class Runner:
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if self.partition is not None:
             metadata["ratatouille.partition"] = self.partition
+        if current is not None:
+            metadata.update(current.metadata())
         if ingest is not None:
             metadata.update(ingest.commit_metadata())
         declared = declared_types(t.config.columns)
@@ -336,6 +351,8 @@ class Runner:
                                    **({"table": table} if isinstance(writer, Materialization) else {}))
         except RatatouilleError as exc:
             raise exc.locate(transform=t.name, file=t.file)
+        if not outcome.skipped:
+            self.fingerprints.wrote(t.name, outcome.version)
         if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)
                 and self.partition is None):
             self.fresh[t.name] = data.lazy()
