@@ -204,3 +204,60 @@ def test_failed_upstream_still_raises_and_unchanged_siblings_are_success(rat_pro
     assert statuses == {"bronze.trips": "unchanged", "silver.trips": "unchanged", "gold.revenue": "unchanged",
                         "gold.counts": "failed"}
     assert _versions(p) == {name: 0 for name in TABLES}
+
+
+def test_changed_workspace_pin_rebuilds(rat_project):
+    from ratatouille._workspace import create_workspace, pin_workspace
+
+    p = rat_project
+    _pipeline(p)
+    p.run("*")
+    create_workspace("alice", pin=True, project_dir=p.root)  # reads default's tables at today's versions
+    p.write("gold/top.sql", "SELECT MAX(fare) AS top FROM silver.trips", workspace="alice")
+    assert p.run("gold.top", workspace="alice")["status"] == "success"
+    assert p.run("gold.top", workspace="alice")["status"] == "unchanged"
+    p.write("silver/trips.sql", SILVER + " AND zone = 'north'")
+    p.landing("trips/b.csv", "trip_id,zone,fare\n4,east,70.0\n")
+    p.run("*")  # default moves on; alice still reads its pinned versions
+    assert p.version("silver.trips") == 1
+    assert p.run("gold.top", workspace="alice")["status"] == "unchanged"
+    pin_workspace("alice", project_dir=p.root)  # a changed pin: alice now reads silver.trips v1
+    again = p.run("gold.top", workspace="alice")
+    assert again["status"] == "success" and p.version("gold.top", workspace="alice") == 1
+    assert p.read("gold.top", workspace="alice")["top"].to_list() == [10.0]
+
+
+def test_unchanged_run_reads_no_table_data(rat_project, monkeypatch):
+    import polars as pl
+
+    p = rat_project
+    p.write("silver/trips.sql", "SELECT * FROM bronze.seed")
+    p.write("bronze/seed.sql", "SELECT * FROM (VALUES (1, 'north', 10.0)) AS s(trip_id, zone, fare)")
+    p.write("gold/revenue.sql", GOLD)
+    p.write("gold/counts.sql", SIBLING)
+    p.run("*")
+    scans: list[str] = []
+    real = pl.scan_delta
+    monkeypatch.setattr(pl, "scan_delta", lambda source, *a, **k: scans.append(str(source)) or real(source, *a, **k))
+    result = p.run("*")  # bronze.seed is SQL over inline values: its code alone is its fingerprint
+    assert {r["table"]: r["status"] for r in result.results} == {
+        "bronze.seed": "unchanged", "silver.trips": "unchanged", "gold.revenue": "unchanged",
+        "gold.counts": "unchanged"}
+    assert scans == []  # only Delta logs were read
+
+
+def test_python_transform_reading_no_table_always_runs(rat_project):
+    p = rat_project
+    p.write("bronze/api.py", """
+from ratatouille import transform
+import polars as pl
+
+@transform("bronze.api", inputs=[])
+def api() -> pl.LazyFrame:
+    return pl.LazyFrame({"x": [1]})  # stands for a call to an outside system
+""")
+    p.write("silver/api.sql", "SELECT x FROM bronze.api")
+    p.run("*")
+    again = p.run("*")
+    assert {r["table"]: r["status"] for r in again.results} == {"bronze.api": "success", "silver.api": "success"}
+    assert p.version("bronze.api") == 1 and p.version("silver.api") == 1

@@ -25,8 +25,12 @@ commit (``optimize``, ``vacuum``, a partition run, another writer).
 
 Never skipped: ``full_refresh``, dry runs, partition runs, views (never
 written), ingest transforms (they skip on their own when no new landing file
-is settled, and report ``unchanged`` then), and transforms that read no table
-(a Python function or SQL that reads something Ratatouille cannot version).
+is settled, and report ``unchanged`` then), and Python transforms that read no
+table (the function may read something Ratatouille cannot version: an API, a
+file). A SQL transform that reads no table (inline ``VALUES``) is fingerprinted
+by its code and vars alone. A transform whose result depends on the clock
+(``now()``, ``current_date``) or on randomness is ``unchanged`` as long as its
+code and inputs are: run it with ``full_refresh=True`` to recompute it.
 
 >>> fp = fingerprint("abc", {"bronze.x": Snapshot("lake/bronze/x", "id-1", 3)}, {})
 >>> len(fp), fp == fingerprint("abc", {"bronze.x": Snapshot("lake/bronze/x", "id-1", 4)}, {})
@@ -109,7 +113,7 @@ def inputs_text(inputs: Mapping[str, Any]) -> str:
 def skippable(t: Transform, *, full_refresh: bool, dry_run: bool, partition: str | None) -> bool:
     """Whether ``t`` can be skipped as ``unchanged`` at all in this run (see the module text)."""
     return (not full_refresh and not dry_run and partition is None and t.mode != "view"
-            and not isinstance(t, IngestTransform) and bool(t.inputs))
+            and not isinstance(t, IngestTransform) and (bool(t.inputs) or t.kind == "sql"))
 
 
 def last_fingerprint(table: DeltaTable) -> str | None:
