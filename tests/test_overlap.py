@@ -117,3 +117,18 @@ def test_threads_setting(monkeypatch):
     monkeypatch.setenv("RAT_THREADS", "zero")
     with pytest.raises(ConfigError, match="RAT_THREADS"):
         workers_for("/data/lake")
+
+
+def test_rat_run_threads_option(rat_project):
+    from typer.testing import CliRunner
+
+    from ratatouille.cli import app
+
+    rat_project.write("silver/a.sql", "SELECT 1 AS x")
+    rat_project.write("silver/b.sql", "SELECT 2 AS x")
+    out = CliRunner().invoke(app, ["run", "--all", "--threads", "2"])
+    assert out.exit_code == 0, out.output
+    assert rat_project.read("silver.a")["x"].to_list() == [1] and rat_project.read("silver.b")["x"].to_list() == [2]
+    again = CliRunner().invoke(app, ["run", "--all", "--threads", "1"])
+    assert again.exit_code == 0 and again.output.count("unchanged") >= 2
+    assert CliRunner().invoke(app, ["run", "--all", "--threads", "0"]).exit_code != 0
