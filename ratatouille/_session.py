@@ -139,7 +139,8 @@ class Project:
     # -- running and reading ----------------------------------------------------------------
     def run(self, name: str | Sequence[str] | Callable[..., Any], *, full_refresh: bool = False,
             upstream: bool = False, downstream: bool = False, vars: Mapping[str, Any] | None = None,
-            on_event: Event | None = None, dry_run: bool = False, partition: str | None = None) -> RunResult:
+            on_event: Event | None = None, dry_run: bool = False, partition: str | None = None,
+            threads: int | None = None) -> RunResult:
         """Run transforms, as :func:`ratatouille.run` does, on this session's project.
 
         Parameters
@@ -147,7 +148,7 @@ class Project:
         name
             A table name, a selector (``+gold.x``, ``silver.y+``), a list, ``"*"``, or an
             ``@transform`` function.
-        full_refresh, upstream, downstream, vars, on_event, dry_run, partition
+        full_refresh, upstream, downstream, vars, on_event, dry_run, partition, threads
             As for :func:`ratatouille.run`.
 
         Returns
@@ -165,7 +166,8 @@ class Project:
         >>> rat.run("+gold.daily_revenue", full_refresh=True)   # doctest: +SKIP
         """
         return run(name, full_refresh=full_refresh, upstream=upstream, downstream=downstream, vars=vars,
-                   on_event=on_event, dry_run=dry_run, partition=partition, project=self._loaded)
+                   on_event=on_event, dry_run=dry_run, partition=partition, threads=threads,
+                   project=self._loaded)
 
     def query(self, sql: str, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
         """Run SQL over the workspace's tables, as :func:`ratatouille.query` does.

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 from ._names import check_workspace
 from .errors import ConfigError
 
-_KNOWN_KEYS = {"lake", "storage_options", "workspace", "vars"}
+_KNOWN_KEYS = {"lake", "storage_options", "workspace", "vars", "threads"}
 
 
 class Secrets(Mapping[str, str]):
@@ -57,6 +57,7 @@ class Settings:
     storage_options: Secrets = field(default_factory=Secrets)
     workspace: str = "default"
     vars: Mapping[str, Any] = field(default_factory=dict)
+    threads: int | None = None  # transforms run at once (execute/_schedule.py; RAT_THREADS wins)
 
     @property
     def workspaces_dir(self) -> Path:
@@ -131,6 +132,7 @@ def load_settings(project_dir: str | Path | None = None, *, workspace: str | Non
         storage_options=Secrets(options),
         workspace=ws,
         vars={**dict(table.get("vars") or {}), **ws_vars},  # the workspace's vars override the project's
+        threads=table.get("threads"),
     )
 
 

@@ -37,7 +37,7 @@ def test_rat_run_all_builds_the_sample_pipeline(sample):
     assert daily == pytest.approx([3 * 9.99 + 24.5 + 28.0, 49.0 + 5 * 9.99 + 14.0, 98.0 + 42.0 + 2 * 9.99])
 
     again = rat("run", "--all", cwd=sample)
-    assert again.returncode == 0 and "skipped" in again.stdout  # nothing new in landing
+    assert again.returncode == 0 and "unchanged" in again.stdout  # nothing new in landing
 
 
 def test_new_landing_file_flows_to_gold_with_merge(sample):

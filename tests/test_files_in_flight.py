@@ -71,7 +71,7 @@ def test_file_still_being_written_never_lands_cut_off(lake_project):
     second = run("bronze.pay")
     assert second["status"] == "success" and second["files"] == ["landing/pay/a.csv"] and second["waiting"] == []
     assert p.read("bronze.pay").sort("id").select("id", "amount").rows() == [(1, 2500.75), (2, 10.5)]
-    assert run("bronze.pay")["status"] == "skipped"  # recorded once
+    assert run("bronze.pay")["status"] == "unchanged"  # recorded once
 
 
 def test_default_settle_time_applies_without_configuration(rat_project, monkeypatch):

@@ -67,7 +67,7 @@ def test_ingest_silver_gold_query_end_to_end(lake_project):
     assert gold.rows() == [("apple", 4.5, 2), ("plum", 8.0, 1)]
 
     again = run("gold.revenue", upstream=True)  # nothing new landed
-    assert again.results[0]["status"] == "skipped" and again.results[0]["files_skipped"] == 2
+    assert again.results[0]["status"] == "unchanged" and again.results[0]["files_skipped"] == 2
     assert p.version("bronze.sales") == 0
 
     p.landing("sales/2024-01-03.csv", csv("order_id,product,quantity,unit_price", "5,pear,2,3.0"))
@@ -108,7 +108,7 @@ def test_rerun_reads_only_new_files_and_skips_when_nothing_is_new(lake_project, 
 
     read_files.clear()
     third = run("bronze.sales")
-    assert third["status"] == "skipped" and third["rows_written"] == 0 and read_files == []
+    assert third["status"] == "unchanged" and third["rows_written"] == 0 and read_files == []
     assert third["version"] == 1 == p.version("bronze.sales")
     assert counts_by_file(p) == {f"landing/sales/{i}.csv": 1 for i in range(6)}
 
@@ -124,7 +124,7 @@ def test_glob_source_and_full_refresh(lake_project):
     rebuilt = run("bronze.events", full_refresh=True)  # every landing file again, the table rebuilt
     assert rebuilt["files"] == ["landing/events/a.csv", "landing/events/d.csv"] and rebuilt["version"] == 1
     assert sorted(p.read("bronze.events")["id"].to_list()) == [1, 4]
-    assert run("bronze.events")["status"] == "skipped"
+    assert run("bronze.events")["status"] == "unchanged"
 
 
 # -- formats and reader options ---------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_changed_file_is_ignored_with_a_warning_by_default(lake_project, caplog)
     p.landing("sales/a.csv", csv("order_id,qty", "1,10", "2,20", "9,90"))  # same name, new content
     with caplog.at_level(logging.WARNING, logger="ratatouille"):
         result = run("bronze.sales")
-    assert result["status"] == "skipped" and result["changed"] == ["landing/sales/a.csv"]
+    assert result["status"] == "unchanged" and result["changed"] == ["landing/sales/a.csv"]
     assert "changed since they were ingested" in caplog.text and "landing/sales/a.csv" in caplog.text
     assert counts_by_file(p) == {"landing/sales/a.csv": 2, "landing/sales/b.csv": 1}
     assert p.version("bronze.sales") == 0
@@ -258,7 +258,7 @@ def test_changed_file_is_reingested_in_one_commit(lake_project):
     df = p.read("bronze.sales").sort("order_id")
     assert df.select("order_id", "qty").rows() == [(1, 10), (2, 20), (3, 3), (4, 4), (9, 90)]
     assert counts_by_file(p) == {"landing/sales/a.csv": 3, "landing/sales/b.csv": 1, "landing/sales/c.csv": 1}
-    assert run("bronze.sales")["status"] == "skipped"  # the new fingerprint is recorded
+    assert run("bronze.sales")["status"] == "unchanged"  # the new fingerprint is recorded
 
 
 def test_ingested_set_survives_log_cleanup(lake_project):
@@ -275,7 +275,7 @@ def test_ingested_set_survives_log_cleanup(lake_project):
     table.cleanup_metadata()
     history = p.table("bronze.sales").history()
     assert min(h["version"] for h in history) >= 3  # the early commits (and their metadata) are gone
-    assert run("bronze.sales")["status"] == "skipped"
+    assert run("bronze.sales")["status"] == "unchanged"
     p.landing("sales/0.csv", csv("order_id,qty", "0,1", "100,1"))
     assert run("bronze.sales")["changed"] == ["landing/sales/0.csv"]
     assert counts_by_file(p) == {f"landing/sales/{i}.csv": 1 for i in range(3)}
@@ -318,7 +318,7 @@ def test_bad_files_are_rejected_and_moved_while_good_ones_land(lake_project):
         assert expected in p.read_text(f"landing/_rejected/sales/{name}.reason.txt")
     assert counts_by_file(p) == {"landing/sales/good1.csv": 2, "landing/sales/good2.csv": 1}
     again = run("bronze.sales")
-    assert again["status"] == "skipped" and again["rejected"] == []
+    assert again["status"] == "unchanged" and again["rejected"] == []
     assert tools.ls("landing/sales/") == [p.lake + "/landing/sales/good1.csv", p.lake + "/landing/sales/good2.csv"]
 
 
@@ -330,7 +330,7 @@ def test_on_error_skip_leaves_bad_files_in_place(lake_project):
     assert result["rows_written"] == 3 and len(result["rejected"]) == len(BAD_FILES)
     assert not any("_rejected" in f for f in p.files("landing/"))
     again = run("bronze.sales")  # still there, still reported, nothing written
-    assert again["status"] == "skipped" and len(again["rejected"]) == len(BAD_FILES)
+    assert again["status"] == "unchanged" and len(again["rejected"]) == len(BAD_FILES)
 
 
 def test_on_error_fail_writes_nothing(lake_project):

@@ -120,7 +120,7 @@ def test_full_refresh_rebuilds_incremental(rat_project):
     _bronze(rat_project, ORDERS)
     rat_project.write("silver/orders.sql", "-- @materialized: incremental\nSELECT id, amount FROM bronze.orders")
     rat_project.run("silver.orders")
-    rat_project.run("silver.orders")  # appends the same 3 rows again
+    rat_project.run("silver.orders", vars={"again": 1})  # a changed var, not unchanged: appends the same 3 rows again
     assert rat_project.read("silver.orders").height == 6
     refreshed = rat_project.run("silver.orders", full_refresh=True)
     assert refreshed["rows_written"] == 3 and rat_project.read("silver.orders").height == 3
@@ -219,7 +219,7 @@ def test_an_incremental_run_with_nothing_new_makes_no_commit(rat_project):
                                         "{% if is_incremental() %}WHERE id > {{ watermark('id') }}{% endif %}")
     assert rat_project.run("silver.inc")["version"] == 0
     again = rat_project.run("silver.inc")
-    assert again["status"] == "skipped" and again["rows_written"] == 0 and again["version"] == 0
+    assert again["status"] == "unchanged" and again["rows_written"] == 0 and again["version"] == 0
     assert rat_project.version("silver.inc") == 0
 
 

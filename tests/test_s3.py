@@ -130,7 +130,7 @@ def test_tools_query_read_history_and_maintenance_on_s3(s3_project):
     removed = tools.vacuum("bronze.sales", retention_hours=0)
     assert len(removed) == 3
     assert query("SELECT COUNT(*) AS n FROM bronze.sales")["n"][0] == 3
-    assert run("bronze.sales")["status"] == "skipped"  # the ingested set survives compaction
+    assert run("bronze.sales")["status"] == "unchanged"  # the ingested set survives compaction
 
 
 def _project_with_pipeline(p) -> None:
@@ -220,4 +220,4 @@ def test_an_incremental_run_with_nothing_new_makes_no_commit_on_any_lake(lake_pr
     p.run("bronze.src")
     assert p.run("silver.inc")["version"] == 0
     again = p.run("silver.inc")
-    assert again["status"] == "skipped" and again["version"] == 0 and p.version("silver.inc") == 0
+    assert again["status"] == "unchanged" and again["version"] == 0 and p.version("silver.inc") == 0

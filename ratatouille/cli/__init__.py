@@ -23,7 +23,7 @@ from ._app import WorkspaceOpt, _state, _status_style, app, console, err_console
 
 __all__ = ["app", "console", "err_console", "main", "print_frame", "print_results"]
 
-def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None):
+def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None, threads=None):
     from ..execute import run  # lazy: a command imports the project's modules when it runs (fast rat --help)
 
     selection = "*" if all_ else list(names)
@@ -39,7 +39,7 @@ def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, p
                 console.print(f"  [{_status_style(result['status'])}]{result['status']:>8}[/] {name}"
                               f" [dim]({rows}, {result.get('duration_s', 0):.2f}s)[/]")
         return run(selection, full_refresh=full_refresh, workspace=workspace, on_event=on_event, dry_run=dry_run,
-                   partition=partition)
+                   partition=partition, threads=threads)
 
 
 @app.command("run")
@@ -51,11 +51,14 @@ def run_cmd(
     partition: Optional[str] = typer.Option(None, "-p", "--partition",
                                             help="Rebuild only this partition (e.g. 2024-01-02) of a transform "
                                                  "with partition_by."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                          help="Independent transforms run at once (default: RAT_THREADS, the "
+                                               "threads setting, else 4 on object storage, 2 on a local disk)."),
 ) -> None:
-    """Run transforms and print what they built."""
+    """Run transforms and print what they built (unchanged ones are not run again)."""
     try:
         result = _run_with_progress(names, full_refresh=full_refresh, workspace=workspace, all_=all_,
-                                    partition=partition)
+                                    partition=partition, threads=threads)
     except RatatouilleError as exc:
         if exc.results:
             print_results(exc.results)

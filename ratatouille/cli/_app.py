@@ -39,7 +39,7 @@ def print_frame(df: Any, title: str | None = None) -> None:
 
 
 def _status_style(status: str) -> str:
-    return {"success": "green", "skipped": "yellow", "failed": "red"}.get(status, "white")
+    return {"success": "green", "unchanged": "cyan", "skipped": "yellow", "failed": "red"}.get(status, "white")
 
 
 def print_results(results: Any) -> None:

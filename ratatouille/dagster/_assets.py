@@ -111,10 +111,13 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
             context.log.info(f"ratatouille: {result}")
             key = asset_key(t.name)
             skipped = None if result.get("checks") else (
-                "no new data was written" if result.get("status") == "skipped" else "no data was checked")
+                "no new data was written" if result.get("status") == "skipped" else
+                "the table is unchanged (its code and inputs are those of its last commit)"
+                if result.get("status") == "unchanged" else "no data was checked")
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata=materialize_metadata(t, result, table_uris[t.name], storage_options, partition=partition),
+                data_version=_data_version(result),
                 check_results=[r for r in check_results(t, key, result.get("checks") or [], skipped_reason=skipped)
                                if dg.AssetCheckKey(key, r.check_name) in wanted_checks],
             )
@@ -133,6 +136,13 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
                              metadata=_failure_metadata(failed, blocked, error))
 
     return _materialize
+
+
+def _data_version(result: Mapping[str, Any]) -> dg.DataVersion | None:
+    """The Delta version as the asset's data version: an ``unchanged`` run reports the same one as the
+    run that wrote it, so Dagster sees the data as unchanged and keeps its downstream up to date."""
+    version = result.get("version")
+    return dg.DataVersion(f"v{version}") if version is not None and result.get("partition") is None else None
 
 
 def _held_files(context) -> frozenset[str]:
@@ -259,6 +269,7 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
         "dagster/uri": table_uri,
         "dagster/table_name": t.name,
         "status": dg.MetadataValue.text(str(result.get("status"))),
+        "unchanged": dg.MetadataValue.bool(result.get("status") == "unchanged"),
         "mode": dg.MetadataValue.text(str(result.get("mode") or t.mode)),
         "rows_written": dg.MetadataValue.int(int(result.get("rows_written") or 0)),
         "duration_s": dg.MetadataValue.float(float(result.get("duration_s") or 0.0)),

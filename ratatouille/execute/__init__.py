@@ -8,6 +8,7 @@ run instead of reading it back from storage.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -25,8 +26,11 @@ from ..write import Materialization, OverwritePartition, Target
 from ..write._dispatch import writer_for
 from ..write._commit import rerun_if_created_meanwhile
 from ..write._streamed import streamed_checks
+from ._book import Book
+from ._fingerprint import Fingerprints, skippable
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
+from ._schedule import run_graph, workers_for
 
 log = logging.getLogger("ratatouille")
 
@@ -47,6 +51,7 @@ def run(
     dry_run: bool = False,
     partition: str | None = None,
     project: Project | None = None,
+    threads: int | None = None,
 ) -> RunResult:
     """Run one transform, a list, or a selection, and return a :class:`RunResult`.
 
@@ -68,6 +73,12 @@ def run(
     its output is filtered to ``partition_by[0] == partition`` and replaces
     exactly that partition in one commit (see ``execute/_partition.py``); SQL
     sees the key as ``{{ var('partition') }}``.
+
+    A transform whose code and input versions are those of its table's last
+    commit is not run: its status is ``unchanged`` (``execute/_fingerprint.py``).
+    Independent transforms run at the same time, up to ``threads`` (else
+    ``RAT_THREADS``, the ``threads`` setting, or 4 on object storage and 2 on a
+    local disk; see ``execute/_schedule.py``); results keep the run's order.
     """
     # a session (ratatouille.Project) passes the project it loaded once
     project = project if project is not None else Project.load(project_dir, workspace=workspace)
@@ -82,7 +93,7 @@ def run(
         else:
             selectors.append(str(item))
     runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
-                    partition=partition)
+                    partition=partition, threads=threads)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
                                 and not name.startswith("+") and not name.endswith("+"))
     if not project.problems:
@@ -115,7 +126,8 @@ class Runner:
     """Runs transforms of one project (workspace) in topological order."""
 
     def __init__(self, project: Project, *, full_refresh: bool = False, vars: Mapping[str, Any] | None = None,
-                 on_event: Event | None = None, dry_run: bool = False, partition: str | None = None) -> None:
+                 on_event: Event | None = None, dry_run: bool = False, partition: str | None = None,
+                 threads: int | None = None) -> None:
         self.project = project
         self.dry_run = dry_run
         self.full_refresh = full_refresh
@@ -128,6 +140,8 @@ class Runner:
         self.fresh: dict[str, pl.LazyFrame] = {}
         self._found: dict[str, Target] = {}  # tables found in storage this run (validation and reads share it)
         self.dag = DAG(project.transforms)
+        self.workers = workers_for(project.settings.lake, threads, project.settings.threads)  # _schedule.py
+        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars)  # _fingerprint.py
 
     # -- resolution -----------------------------------------------------------
     def frame(self, name: str, *, reader: str | None = None) -> pl.LazyFrame:
@@ -191,53 +205,29 @@ class Runner:
         order = self.dag.order(selectors, upstream=upstream, downstream=downstream)
         invalid = self._validate(order)  # a transform reading an unknown table fails alone, not the run
         self._consumers = {n: [d for d in self.dag.downstream[n] if d in order] for n in order}
-        results: list[RunResult] = []
-        errors: list[RatatouilleError] = []
-        blocked: set[str] = set()
-        unbuilt: set[str] = set()  # skipped in this run with no table yet (e.g. every landing file still settling)
-        for name in order:
-            if any(dep in blocked for dep in self.dag.upstream[name]):
-                blocked.add(name)
-                results.append(RunResult(status="skipped", table=name, reason="an upstream transform failed",
-                                         mode=self.project.transforms[name].mode, rows_written=0, version=None,
-                                         duration_s=0.0, checks=[]))
-                continue
-            empty = [dep for dep in self.dag.upstream[name] if dep in unbuilt]
-            if empty:
-                unbuilt.add(name)
-                results.append(RunResult(status="skipped", table=name, mode=self.project.transforms[name].mode,
-                                         reason=f"upstream {', '.join(empty)} has no table yet (nothing to read)",
-                                         rows_written=0, version=None, duration_s=0.0, checks=[]))
-                continue
-            self._emit("start", name, None)
+        book = Book(self.dag.upstream, {n: self.project.transforms[n].mode for n in order})  # _book.py
+
+        def execute(name: str) -> RunResult:  # in a worker thread (execute/_schedule.py)
             try:
                 if name in invalid:
                     raise invalid[name]
                 t = self.project.transforms[name]
-                result = rerun_if_created_meanwhile(lambda t=t: self.run_one(t), name=name)
+                result = rerun_if_created_meanwhile(functools.partial(self.run_one, t), name=name)
             except RatatouilleError as exc:
-                blocked.add(name)
-                errors.append(exc)
-                result = RunResult(status="failed", table=name, mode=self.project.transforms[name].mode,
-                                   error=str(exc), rows_written=0, version=None, duration_s=0.0,
-                                   checks=jsonable(exc.checks) if exc.checks and not isinstance(exc.checks[0], dict)
-                                   else list(exc.checks))
+                return book.failed(name, exc)
             if result.get("status") == "skipped" and result.get("version") is None \
                     and name not in self.fresh and self._read_target(name) is None:
-                unbuilt.add(name)
-            results.append(result)
+                book.unbuilt.add(name)
+            return result
+
+        def finish(name: str, result: RunResult) -> None:
+            book.finish(name, result)
             self._emit("end", name, result)
-        if single and len(results) == 1:
-            out = results[0]
-        else:
-            out = combine(results, time.perf_counter() - started)
-        if errors:
-            if len(errors) == 1:
-                err = errors[0]
-                err.results = list(out.results)
-                raise err
-            raise RunError(f"{len(errors)} of {len(order)} transforms failed:\n" + "\n".join(f"  {e}" for e in errors),
-                           errors=errors, results=out.results)
+
+        results = list(run_graph(order, self.dag.upstream, decide=book.decide, execute=execute, finish=finish,
+                                 workers=self.workers, start=lambda name: self._emit("start", name, None)).values())
+        out = results[0] if single and len(results) == 1 else combine(results, time.perf_counter() - started)
+        book.raise_errors(order, out)
         return out
 
     def _check(self, t: Transform, data: pl.DataFrame) -> list:
@@ -296,6 +286,12 @@ class Runner:
             return self._result(t, started, status="success", rows=0, version=None, checks=jsonable(checks))
         table = target.open()
         previous = table.version() if table is not None else None
+        current = (self.fingerprints.current(t) if skippable(t, full_refresh=self.full_refresh, dry_run=self.dry_run,
+                                                               partition=self.partition) else None)
+        if self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+            self.fingerprints.kept(t.name, table, target.uri)
+            return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
+                                previous_version=previous, reason=f"code and inputs unchanged since version {previous}")
         # an empty table has no watermark: build it as a first run would
         incremental = (mode in INCREMENTAL_MODES and table is not None and not self.full_refresh
                        and bool(table.file_uris()) and self.partition is None)
@@ -314,7 +310,10 @@ class Runner:
         if ingest is not None and not ingest.files and not self.full_refresh:
             if ingest.rejected and not self.dry_run:
                 self._set_aside_rejected(t, ingest)
-            return self._result(t, started, status="skipped", rows=0, version=previous, checks=[], **ingest.info())
+            if table is not None:  # no new landing file settled: the table stays as it is
+                self.fingerprints.kept(t.name, table, target.uri)
+            return self._result(t, started, status="skipped" if table is None else "unchanged", rows=0,
+                                version=previous, checks=[], **ingest.info())
 
         # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
         needs_frame = self.dry_run or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests)))
@@ -333,6 +332,8 @@ class Runner:
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if self.partition is not None:
             metadata["ratatouille.partition"] = self.partition
+        if current is not None:
+            metadata.update(current.metadata())
         if ingest is not None:
             metadata.update(ingest.commit_metadata())
         declared = declared_types(t.config.columns)
@@ -352,6 +353,8 @@ class Runner:
                                    **({"table": table} if isinstance(writer, Materialization) else {}))
         except RatatouilleError as exc:
             raise exc.locate(transform=t.name, file=t.file)
+        if not outcome.skipped:
+            self.fingerprints.wrote(t.name, outcome.version)
         if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)
                 and self.partition is None):
             self.fresh[t.name] = data.lazy()
