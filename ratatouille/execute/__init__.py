@@ -24,6 +24,7 @@ from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..write import Materialization, OverwritePartition, Target, materialization_for
 from ..write._commit import rerun_if_created_meanwhile
+from ._dry_run import dry_run_result
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -78,6 +79,7 @@ def run(
             break
         else:
             selectors.append(str(item))
+    upstream = upstream or dry_run  # a dry run builds its upstream in memory (_dry_run.py)
     runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
                     partition=partition)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
@@ -321,12 +323,8 @@ class Runner:
         if needs_frame:
             data = self._collect(t, lf)
             checks = self._check(t, data)
-        if self.dry_run:
-            rows = len(data) if isinstance(data, pl.DataFrame) else 0
-            if isinstance(data, pl.DataFrame) and mode == "table":
-                self.fresh[t.name] = data.lazy()
-            return self._result(t, started, status="success", rows=0, version=previous, checks=jsonable(checks),
-                                rows_checked=rows, dry_run=True, **ingest_info)
+        if self.dry_run:  # nothing written; the would-be table feeds the downstream (_dry_run.py)
+            return dry_run_result(self, t, data, table, started, checks, ingest_info)
         metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if self.partition is not None:
