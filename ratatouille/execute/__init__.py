@@ -18,6 +18,7 @@ import polars as pl
 from .._order import ends_in_sort
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
+from ..check._on_fail import drop_failing_rows
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
@@ -320,11 +321,14 @@ class Runner:
                        or ends_in_sort(lf))  # a final ORDER BY is kept in the table (_order.py)
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
+        on_fail = None
         if needs_frame:
             data = self._collect(t, lf)
-            checks = self._check(t, data)
+            data, on_fail = drop_failing_rows(self, t, data)  # on_fail drop / quarantine (check/_on_fail.py)
+            checks = (on_fail.results if on_fail else []) + self._check(t, data)
+        counts = on_fail.counts() if on_fail else {}
         if self.dry_run:  # nothing written; the would-be table feeds the downstream (_dry_run.py)
-            return dry_run_result(self, t, data, table, started, checks, ingest_info)
+            return dry_run_result(self, t, data, table, started, checks, {**ingest_info, **counts})
         metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if self.partition is not None:
@@ -341,6 +345,8 @@ class Runner:
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
+        if on_fail is not None:  # the quarantined rows land first, once per run id
+            on_fail.write_quarantine(self.project)
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile
@@ -356,7 +362,7 @@ class Runner:
             ingest_info = ingest.info()
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
-                            previous_version=previous, **ingest_info,
+                            previous_version=previous, **ingest_info, **counts,
                             **({"partition": self.partition} if self.partition is not None else {}))
 
     def _collect(self, t: Transform, lf: pl.LazyFrame) -> pl.DataFrame:

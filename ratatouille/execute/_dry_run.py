@@ -94,3 +94,4 @@ def dry_run_result(runner: Any, t: Any, data: pl.DataFrame | pl.LazyFrame, table
     previous = table.version() if table is not None else None
     return runner._result(t, started, status="success", rows=0, version=previous, checks=jsonable(checks),
                           rows_checked=rows, dry_run=True, **ingest_info)
+
