@@ -171,7 +171,7 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
 
 
 def test(selection: str | list[str] | None = None, *, workspace: str | None = None,
-         project_dir: str | None = None) -> dict[str, Any]:
+         project_dir: str | None = None, store_failures: bool | None = None) -> dict[str, Any]:
     """Run every check of the selected tables on the STORED tables, like ``dbt test`` (``rat test``).
 
     Nothing is built or written. A failed check does not raise: read ``report["status"]``
@@ -181,6 +181,8 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
         selection: a table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
         workspace: the workspace (default: settings / ``RAT_WORKSPACE``).
         project_dir: the project folder (default: found from the current directory).
+        store_failures: keep each test's failing rows in ``audit.<layer>_<name>__<test>`` (None: the
+            project's ``store_failures`` setting).
 
     Raises:
         TableNotFoundError: a selected name is no transform.
@@ -192,4 +194,4 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
     """
     from .check._stored import test_stored
 
-    return test_stored(selection, workspace=workspace, project_dir=project_dir)
+    return test_stored(selection, workspace=workspace, project_dir=project_dir, store_failures=store_failures)

@@ -39,6 +39,7 @@ class CheckResult:
     on_fail: str | None = None  # error | warn | drop | quarantine (None: by severity)
     rows_dropped: int = 0  # failing rows removed before the write (on_fail drop)
     rows_quarantined: int = 0  # failing rows written to <layer>.<name>__quarantine (on_fail quarantine)
+    failures_table: str | None = None  # where its failing rows were stored (store_failures)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,12 +142,12 @@ def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
 
 
 def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
-                 resolve: Callable[[str], pl.LazyFrame] | None = None) -> CheckResult:
-    """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows."""
-    from .._jinja import render
-
+                 resolve: Callable[[str], pl.LazyFrame] | None = None, store: Any = None) -> CheckResult:
+    """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows. ``store`` (a
+    :class:`~ratatouille.check._store_failures.FailureStore`) keeps its failing rows when it asks to."""
     prepared = prepare_sql_test(test, t, data, resolve)
     data, lf = prepared.data, prepared.failing
+    stored = store.store(t, test, lf) if store is not None else None
     failing = lf.head(5).collect()
     count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
     total = int(data.select(pl.len()).collect().item()) if needs_total(test.warn_if, test.error_if) else None
@@ -162,7 +163,7 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
         msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
                (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
     return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [],
-                       on_fail=test.on_fail)
+                       on_fail=test.on_fail, failures_table=stored)
 
 
 @dataclass
@@ -318,13 +319,15 @@ def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
     return t.file, 0
 
 
-def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
-    """Run every check of ``t`` on ``df`` (the data about to be written)."""
+def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None,
+               store: Any = None) -> list[CheckResult]:
+    """Run every check of ``t`` on ``df`` (the data about to be written); ``store`` keeps failing rows
+    (``store_failures``)."""
     results = schema_checks(t, df)
     lazy = df.lazy()
     for test in t.config.tests:
         if not removes_rows(test):  # drop / quarantine tests ran before, on every row (check/_on_fail.py)
-            results.append(run_sql_test(test, t, lazy, resolve))
+            results.append(run_sql_test(test, t, lazy, resolve, store))
     return results
 
 

@@ -76,7 +76,7 @@ def has_row_level(t: Transform) -> bool:
 
 
 def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: str,
-                  resolve: Callable[[str], pl.LazyFrame] | None = None) -> OnFail:
+                  resolve: Callable[[str], pl.LazyFrame] | None = None, store: Any = None) -> OnFail:
     """Run ``t``'s drop / quarantine tests on every row of ``data`` and remove their failing rows.
 
     Parameters
@@ -90,6 +90,8 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
         The run's id, written with the quarantined rows.
     resolve : callable, optional
         Returns a LazyFrame for another table a test reads (``relationships``).
+    store : FailureStore, optional
+        Keeps a test's failing rows when it sets ``store_failures`` (check/_store_failures.py).
 
     Returns
     -------
@@ -121,6 +123,8 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
     for test in tests:
         prepared = prepare_sql_test(test, t, indexed, resolve)
         _require_row_level(prepared.sql, test, t)
+        if store is not None:
+            store.store(t, test, prepared.failing.drop(ROW))
         plans.append(prepared.failing.select(pl.col(ROW), pl.lit(test.name, pl.String).alias("test")))
     failing = pl.concat(plans).collect(engine="streaming")  # the failing rows' indexes only
     counts = {test.name: 0 for test in tests}
@@ -170,7 +174,10 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
     """
     if not has_row_level(t):
         return data, None
-    out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name))
+    from ._store_failures import failure_store
+
+    out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
+                        store=failure_store(runner))
     return out.data.collect(), out
 
 

@@ -19,6 +19,7 @@ from .._order import ends_in_sort
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
 from ..check._on_fail import drop_failing_rows
+from ..check._store_failures import failure_store
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
@@ -242,7 +243,7 @@ class Runner:
 
     def _check(self, t: Transform, data: pl.DataFrame) -> list:
         """Run ``t``'s checks on ``data``; a failed ``error`` check raises :class:`CheckError`."""
-        checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name))
+        checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name), store=failure_store(self))
         failed = [c for c in checks if c.blocking]
         if failed:
             raise CheckError("check(s) failed, nothing written: " + "; ".join(
