@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 from ._names import check_workspace
 from .errors import ConfigError
 
-_KNOWN_KEYS = {"lake", "storage_options", "workspace", "vars", "threads"}
+_KNOWN_KEYS = {"lake", "storage_options", "workspace", "vars", "threads", "store_failures"}
 
 
 class Secrets(Mapping[str, str]):
@@ -58,6 +58,7 @@ class Settings:
     workspace: str = "default"
     vars: Mapping[str, Any] = field(default_factory=dict)
     threads: int | None = None  # transforms run at once (execute/_schedule.py; RAT_THREADS wins)
+    store_failures: bool = False  # every test keeps its failing rows (check/_store_failures.py)
 
     @property
     def workspaces_dir(self) -> Path:
@@ -133,7 +134,21 @@ def load_settings(project_dir: str | Path | None = None, *, workspace: str | Non
         workspace=ws,
         vars={**dict(table.get("vars") or {}), **ws_vars},  # the workspace's vars override the project's
         threads=table.get("threads"),
+        store_failures=_flag(os.environ.get("RAT_STORE_FAILURES", table.get("store_failures", False)),
+                             "store_failures", str(pyproject)),
     )
+
+
+def _flag(value: Any, key: str, file: str) -> bool:
+    """A boolean setting (``true``/``false``; from the environment also ``1``/``0``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no", ""):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}", file=file)
 
 
 WORKSPACE_KEYS = {"name", "description", "pin", "vars"}

@@ -201,20 +201,13 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
 
 
 def test(selection: str | list[str] | None = None, *, workspace: str | None = None,
-         project_dir: PathLike | None = None) -> dict[str, Any]:
+         project_dir: PathLike | None = None, store_failures: bool | None = None) -> dict[str, Any]:
     """Run every check of the selected tables on the STORED tables, like ``dbt test`` (``rat test``).
 
     Nothing is built or written. A failed check does not raise: read ``report["status"]``
     (``"passed"``, ``"warned"`` or ``"failed"``) and each table's checks, with failing-row samples.
 
-    Parameters
-    ----------
-    selection
-        A table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
-    workspace
-        The workspace (default: settings / ``RAT_WORKSPACE``).
-    project_dir
-        The project folder (default: found from the current directory).
+         project_dir: PathLike | None = None, store_failures: bool | None = None) -> dict[str, Any]:
 
     Returns
     -------
@@ -233,4 +226,4 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
     >>> report["status"]                         # doctest: +SKIP
     'passed'
     """
-    return _test_stored(selection, project=_project(workspace, project_dir))
+    return _test_stored(selection, project=_project(workspace, project_dir), store_failures=store_failures)

@@ -36,6 +36,10 @@ class CheckResult:
     failing_rows: int = 0
     message: str = ""
     failures: list[dict[str, Any]] = field(default_factory=list)
+    on_fail: str | None = None  # error | warn | drop | quarantine (None: by severity)
+    rows_dropped: int = 0  # failing rows removed before the write (on_fail drop)
+    rows_quarantined: int = 0  # failing rows written to <layer>.<name>__quarantine (on_fail quarantine)
+    failures_table: str | None = None  # where its failing rows were stored (store_failures)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,8 +142,69 @@ def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
 
 
 def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
-                 resolve: Callable[[str], pl.LazyFrame] | None = None) -> CheckResult:
-    """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows."""
+                 resolve: Callable[[str], pl.LazyFrame] | None = None, store: Any = None) -> CheckResult:
+    """Run one SQL test over ``data`` (``{{ this }}``); it passes on zero rows. ``store`` (a
+    :class:`~ratatouille.check._store_failures.FailureStore`) keeps its failing rows when it asks to."""
+    prepared = prepare_sql_test(test, t, data, resolve)
+    data, lf = prepared.data, prepared.failing
+    stored = store.store(t, test, lf) if store is not None else None
+    failing = lf.head(5).collect()
+    count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
+    total = int(data.select(pl.len()).collect().item()) if needs_total(test.warn_if, test.error_if) else None
+    severity = effective_severity(test)
+    if severity == "error" and exceeds(test.error_if, count, total):
+        passed = False
+    elif exceeds(test.warn_if, count, total):
+        passed, severity = False, "warn"
+    else:
+        passed = True
+    msg = "" if count == 0 else f"{count} rows returned by {test.name}"
+    if count and (test.warn_if or test.error_if):
+        msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
+               (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
+    return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [],
+                       on_fail=test.on_fail, failures_table=stored)
+
+
+@dataclass
+class PreparedTest:
+    """A SQL test ready to run: its rendered SQL, the (``where:``-filtered) data it sees, its failing
+    rows as a lazy plan, and where it is written (for errors)."""
+
+    sql: str
+    data: pl.LazyFrame
+    failing: pl.LazyFrame
+    file: str | None
+    line_offset: int
+    label: str
+
+
+def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
+                     resolve: Callable[[str], pl.LazyFrame] | None = None) -> PreparedTest:
+    """Render ``test`` and plan its failing rows over ``data`` (nothing collected).
+
+    Parameters
+    ----------
+    test : SqlTestSpec
+        The test.
+    t : Transform
+        The transform it checks (``{{ this }}``).
+    data : pl.LazyFrame
+        The data it checks.
+    resolve : callable, optional
+        Returns a LazyFrame for another table the test reads.
+
+    Returns
+    -------
+    PreparedTest
+
+    Raises
+    ------
+    CheckError
+        The test is on a column ``data`` lacks.
+    SQLError, ConfigError
+        The test's SQL does not render, parse or run, or reads a table that is not available.
+    """
     from .._jinja import render
 
     where, offset = _test_place(t, test)
@@ -161,21 +226,22 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
                                   transform=t.name, file=t.file)
             frames[name] = resolve(name)
     lf = execute_sql(sql, frames, transform=label, file=where, line_offset=offset)
-    failing = lf.head(5).collect()
-    count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
-    total = int(data.select(pl.len()).collect().item()) if needs_total(test.warn_if, test.error_if) else None
-    severity = test.severity
-    if test.severity == "error" and exceeds(test.error_if, count, total):
-        passed = False
-    elif exceeds(test.warn_if, count, total):
-        passed, severity = False, "warn"
-    else:
-        passed = True
-    msg = "" if count == 0 else f"{count} rows returned by {test.name}"
-    if count and (test.warn_if or test.error_if):
-        msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
-               (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
-    return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [])
+    return PreparedTest(sql, data, lf, where, offset, label)
+
+
+def effective_severity(test: SqlTestSpec) -> str:
+    """``error`` or ``warn``: ``on_fail: warn`` warns; ``drop`` and ``quarantine`` never block the write
+    (their failing rows are removed), so a test that still finds failing rows there reports a warning."""
+    if test.on_fail == "error":
+        return "error"
+    if test.on_fail in ("warn", "drop", "quarantine"):
+        return "warn"
+    return test.severity
+
+
+def removes_rows(test: SqlTestSpec) -> bool:
+    """Whether ``test`` drops or quarantines its failing rows before the write."""
+    return test.on_fail in ("drop", "quarantine")
 
 
 def where_filter(table: str, where: str, *, file: str | None = None, line: int | None = None) -> str:
@@ -253,12 +319,15 @@ def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
     return t.file, 0
 
 
-def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None) -> list[CheckResult]:
-    """Run every check of ``t`` on ``df`` (the data about to be written)."""
+def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None,
+               store: Any = None) -> list[CheckResult]:
+    """Run every check of ``t`` on ``df`` (the data about to be written); ``store`` keeps failing rows
+    (``store_failures``)."""
     results = schema_checks(t, df)
     lazy = df.lazy()
     for test in t.config.tests:
-        results.append(run_sql_test(test, t, lazy, resolve))
+        if not removes_rows(test):  # drop / quarantine tests ran before, on every row (check/_on_fail.py)
+            results.append(run_sql_test(test, t, lazy, resolve, store))
     return results
 
 

@@ -15,10 +15,12 @@ import polars as pl
 
 from ..errors import RatatouilleError
 from . import CheckResult, jsonable, run_sql_test, schema_checks
+from ._store_failures import FailureStore
 
 
 def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str | None = None,
-                project_dir: str | None = None, project: Any = None) -> dict[str, Any]:
+                project_dir: str | None = None, project: Any = None,
+                store_failures: bool | None = None) -> dict[str, Any]:
     """Run every check of every selected table on what is stored, and report (never raise on a failed check).
 
     Parameters:
@@ -26,6 +28,8 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
             for every transform.
         workspace: the workspace (default: settings / ``RAT_WORKSPACE``).
         project_dir: the project folder (default: found from the current directory).
+        store_failures: keep every test's failing rows in ``audit.<layer>_<name>__<test>`` (None: the
+            project's ``store_failures`` setting; a test's own ``store_failures`` wins).
 
     Returns a JSON-serializable mapping: ``status`` (``"passed"``, ``"warned"`` or ``"failed"``),
     counts ``passed``/``warned``/``failed``/``errors``, and ``tables``: one entry per table with its
@@ -47,6 +51,8 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     # a session (ratatouille.Project) passes the project it loaded once
     project = project if project is not None else Project.load(project_dir, workspace=workspace)
     runner = Runner(project, dry_run=True)
+    default = project.settings.store_failures if store_failures is None else store_failures
+    store = FailureStore(project, bool(default), runner.run_id)
     if selection is None or selection == "*":
         selectors = None
     else:
@@ -54,7 +60,7 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
         if "*" in selectors:
             selectors = None
     started = time.perf_counter()
-    tables = [_test_table(project.transforms[name], runner) for name in runner.dag.order(selectors)]
+    tables = [_test_table(project.transforms[name], runner, store) for name in runner.dag.order(selectors)]
     counts = {"passed": 0, "warned": 0, "failed": 0,
               "errors": sum(1 for t in tables if t["error"] is not None)}
     for t in tables:
@@ -64,7 +70,7 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     return {"status": status, **counts, "duration_s": round(time.perf_counter() - started, 3), "tables": tables}
 
 
-def _test_table(t: Any, runner: Any) -> dict[str, Any]:
+def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     entry: dict[str, Any] = {"table": t.name, "status": "passed", "rows": None, "checks": [], "error": None}
     results: list[CheckResult] = []
@@ -74,7 +80,8 @@ def _test_table(t: Any, runner: Any) -> dict[str, Any]:
         if getattr(t, "schema", None) is not None or t.has_schema_checks:
             results.extend(schema_checks(t, _schema_frame(t, lf)))
         for test in t.config.tests:
-            results.append(run_sql_test(test, t, lf, resolve=lambda n, _t=t: runner.frame(n, reader=_t.name)))
+            results.append(run_sql_test(test, t, lf, resolve=lambda n, _t=t: runner.frame(n, reader=_t.name),
+                                        store=store))
     except RatatouilleError as exc:
         entry["error"] = str(exc)
     except Exception as exc:  # a Polars/Pandera error of one table: reported, the others still run

@@ -81,12 +81,16 @@ def check_cmd(names: List[str] = typer.Argument(None), workspace: Optional[str] 
 @app.command("test")
 def test_cmd(names: List[str] = typer.Argument(None, help="Tables or selectors (default: every table)."),
              workspace: Optional[str] = WorkspaceOpt,
-             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+             store_failures: bool = typer.Option(False, "--store-failures",
+                                                 help="Keep each test's failing rows in audit.<layer>_<name>__<test>.")
+             ) -> None:
     """Run every check on the STORED tables (like dbt test); exit 1 on an error-severity failure."""
     from ._test import print_report  # lazy: imported when the command runs
     from ..check._stored import test_stored
 
-    report = test_stored(list(names) if names else None, workspace=workspace)
+    report = test_stored(list(names) if names else None, workspace=workspace,
+                         store_failures=True if store_failures else None)
     if as_json:
         print(json.dumps(report, default=str))
     else:

@@ -26,7 +26,7 @@ import dagster as dg
 from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
 from ..transforms import BrokenTransform, Transform
-from ._checks import check_results, check_specs
+from ._checks import check_results, check_specs, on_fail_metadata
 
 KINDS = {"polars", "delta"}
 PREVIEW_ROWS = 5
@@ -292,6 +292,7 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     checks = result.get("checks") or []
     if checks:
         md["checks_passed"] = dg.MetadataValue.text(f"{sum(1 for c in checks if c.get('passed'))}/{len(checks)}")
+    md.update(on_fail_metadata(result))  # rows dropped / quarantined (on_fail)
     if t.mode == "view":
         return md
     # the table as this run left it (its own commit), never a later commit of another process

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 import dagster as dg
 
 from .._names import check_slug
-from ..check import SCHEMA_CHECK, check_names
+from ..check import SCHEMA_CHECK, check_names, effective_severity
 from ..transforms import Transform
 
 
@@ -29,12 +29,14 @@ def check_specs(t: Transform, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
                 metadata={"ratatouille/kind": "schema", "ratatouille/severity": "error"}))
             continue
         test = tests[name]
+        severity = effective_severity(test)
+        on_fail = f", on_fail {test.on_fail}" if test.on_fail else ""
         specs.append(dg.AssetCheckSpec(
-            check_slug(name), asset=key, blocking=test.severity == "error",
-            description=f"SQL test {name!r} ({test.severity}): passes when this query returns no rows.\n\n"
+            check_slug(name), asset=key, blocking=severity == "error",
+            description=f"SQL test {name!r} ({severity}{on_fail}): passes when this query returns no rows.\n\n"
                         f"```sql\n{test.sql.strip()}\n```",
-            metadata={"ratatouille/kind": "sql", "ratatouille/severity": test.severity,
-                      "ratatouille/sql": test.sql.strip()}))
+            metadata={"ratatouille/kind": "sql", "ratatouille/severity": severity,
+                      "ratatouille/on_fail": test.on_fail or severity, "ratatouille/sql": test.sql.strip()}))
     return specs
 
 
@@ -76,8 +78,36 @@ def check_results(t: Transform, key: dg.AssetKey, checks: Iterable[Mapping[str, 
                 metadata["failing_rows_by_column"] = dg.MetadataValue.json(by_column)
         if c.get("message"):
             metadata["message"] = dg.MetadataValue.text(str(c["message"]))
+        if c.get("on_fail"):
+            metadata["on_fail"] = dg.MetadataValue.text(str(c["on_fail"]))
+            for k in ("rows_dropped", "rows_quarantined"):
+                if c.get(k):
+                    metadata[k] = dg.MetadataValue.int(int(c[k]))
         passed = bool(c.get("passed"))
         results.append(dg.AssetCheckResult(
             asset_key=key, check_name=dname, passed=passed, severity=severity, metadata=metadata,
             description=None if passed else str(c.get("message") or f"{failing} failing rows")))
     return results
+
+
+def on_fail_metadata(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Materialization metadata of ``on_fail`` drop / quarantine: the totals and the counts per test.
+
+    Parameters
+    ----------
+    result : Mapping
+        One table's :class:`~ratatouille.execute.RunResult`.
+
+    Returns
+    -------
+    dict
+        ``rows_dropped``, ``rows_quarantined`` and ``rows_removed_by_test`` (empty when the table
+        has no such test).
+    """
+    if "rows_dropped" not in result:
+        return {}
+    by_test = {str(c.get("name")): int(c.get("rows_dropped") or 0) + int(c.get("rows_quarantined") or 0)
+               for c in result.get("checks") or [] if c.get("on_fail") in ("drop", "quarantine")}
+    return {"rows_dropped": dg.MetadataValue.int(int(result.get("rows_dropped") or 0)),
+            "rows_quarantined": dg.MetadataValue.int(int(result.get("rows_quarantined") or 0)),
+            "rows_removed_by_test": dg.MetadataValue.json(by_test)}

@@ -18,6 +18,8 @@ import polars as pl
 
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
+from ..check._on_fail import drop_failing_rows, has_row_level
+from ..check._store_failures import failure_store
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
 from ..plan import DAG
@@ -28,6 +30,7 @@ from ..write._commit import rerun_if_created_meanwhile
 from ..write._streamed import streamed_checks
 from ._book import Book
 from ._fingerprint import Fingerprints, skippable
+from ._dry_run import dry_run_result
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 from ._schedule import run_graph, workers_for
@@ -92,6 +95,7 @@ def run(
             break
         else:
             selectors.append(str(item))
+    upstream = upstream or dry_run  # a dry run builds its upstream in memory (_dry_run.py)
     runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
                     partition=partition, threads=threads)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
@@ -232,7 +236,7 @@ class Runner:
 
     def _check(self, t: Transform, data: pl.DataFrame) -> list:
         """Run ``t``'s checks on ``data``; a failed ``error`` check raises :class:`CheckError`."""
-        checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name))
+        checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name), store=failure_store(self))
         failed = [c for c in checks if c.blocking]
         if failed:
             raise CheckError("check(s) failed, nothing written: " + "; ".join(
@@ -316,18 +320,18 @@ class Runner:
                                 version=previous, checks=[], **ingest.info())
 
         # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
-        needs_frame = self.dry_run or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests)))
+        needs_frame = (self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
+                       or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests))))
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
+        on_fail = None
         if needs_frame:
             data = self._collect(t, lf)
-            checks = self._check(t, data)
-        if self.dry_run:
-            rows = len(data) if isinstance(data, pl.DataFrame) else 0
-            if isinstance(data, pl.DataFrame) and mode == "table":
-                self.fresh[t.name] = data.lazy()
-            return self._result(t, started, status="success", rows=0, version=previous, checks=jsonable(checks),
-                                rows_checked=rows, dry_run=True, **ingest_info)
+            data, on_fail = drop_failing_rows(self, t, data)  # on_fail drop / quarantine (check/_on_fail.py)
+            checks = (on_fail.results if on_fail else []) + self._check(t, data)
+        counts = on_fail.counts() if on_fail else {}
+        if self.dry_run:  # nothing written; the would-be table feeds the downstream (_dry_run.py)
+            return dry_run_result(self, t, data, table, started, checks, {**ingest_info, **counts})
         metadata = {"ratatouille.transform": t.name, "ratatouille.run_id": self.run_id,
                     "ratatouille.code_version": t.code_version, "ratatouille.mode": mode}
         if self.partition is not None:
@@ -346,6 +350,8 @@ class Runner:
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
             streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
+        if on_fail is not None:  # the quarantined rows land first, once per run id
+            on_fail.write_quarantine(self.project)
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile
@@ -363,7 +369,7 @@ class Runner:
             ingest_info = ingest.info()
         return self._result(t, started, status="skipped" if outcome.skipped else "success",
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
-                            previous_version=previous, **ingest_info,
+                            previous_version=previous, **ingest_info, **counts,
                             **({"partition": self.partition} if self.partition is not None else {}))
 
     def _collect(self, t: Transform, lf: pl.LazyFrame) -> pl.DataFrame:

@@ -64,6 +64,8 @@ class SqlTestSpec:
     source: str | None = None  # a custom generic test's tests/generic/<name>.sql
     context: tuple[tuple[str, Any], ...] = ()  # its Jinja names: column_name and the YAML arguments
     generated: bool = False  # a generic test (its SQL is not in the YAML)
+    on_fail: str | None = None  # error | warn | drop | quarantine (check/_on_fail.py)
+    store_failures: bool | None = None  # None: the project's store_failures setting
 
 
 @dataclass(frozen=True)
@@ -355,7 +357,8 @@ def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
     context = tuple(test.args.items()) + ((("column_name", test.column),) if test.column is not None else ())
     return SqlTestSpec(name=test.test_name, sql=sql, severity=test.severity, where=test.where,
                        warn_if=test.warn_if, error_if=test.error_if, columns=columns_used(test), line=test.line,
-                       source=test.source, context=context if test.source else (), generated=True)
+                       source=test.source, context=context if test.source else (), generated=True,
+                       on_fail=test.on_fail, store_failures=test.store_failures)
 
 
 def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
@@ -372,7 +375,8 @@ def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
-    from ._generic_tests import SETTINGS, _THRESHOLD, is_generic, parse, to_sql, yaml_line
+    from ._generic_tests import (SETTINGS, _THRESHOLD, check_on_fail, check_store_failures, is_generic, parse,
+                                 to_sql, yaml_line)
 
     if is_generic(raw):  # dbt's table-level generic tests (unique_combination_of_columns...)
         test = parse(raw, None, file=file)
@@ -394,7 +398,9 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
         if raw.get(k) is not None and not _THRESHOLD.match(str(raw[k])):
             raise ConfigError(f"{k} must be a comparison like '>10' or '>5%', got {raw[k]!r}", file=file)
     name = str(raw.get("name") or f"test_{index}")
+    line = yaml_line(file, rf"name\s*:\s*['\"]?{re.escape(name)}")
     return SqlTestSpec(name=name, sql=str(raw["sql"]), severity=severity, where=raw.get("where"),
                        warn_if=None if raw.get("warn_if") is None else str(raw["warn_if"]),
                        error_if=None if raw.get("error_if") is None else str(raw["error_if"]),
-                       line=yaml_line(file, rf"name\s*:\s*['\"]?{re.escape(name)}"))
+                       line=line, on_fail=check_on_fail(raw.get("on_fail"), name, file=file, line=line),
+                       store_failures=check_store_failures(raw.get("store_failures"), name, file=file, line=line))

@@ -32,7 +32,12 @@ from ..errors import ConfigError
 PANDERA_KINDS = ("not_null", "unique", "accepted_values", "positive", "min", "max", "regex")
 COLUMN_KINDS = PANDERA_KINDS + ("relationships", "expression_is_true")
 TABLE_KINDS = ("expression_is_true", "unique_combination_of_columns")
-SETTINGS = ("severity", "where", "warn_if", "error_if")
+SETTINGS = ("severity", "where", "warn_if", "error_if", "on_fail", "store_failures")
+ON_FAIL = ("error", "warn", "drop", "quarantine")
+# generic tests that judge each row on its own (their SQL is ``SELECT * FROM {{ this }} WHERE ...``): they
+# may drop or quarantine failing rows; the others (unique...) judge groups of rows and can only error or warn
+ROW_LEVEL_KINDS = ("not_null", "accepted_values", "positive", "min", "max", "regex", "relationships",
+                   "expression_is_true")
 _THRESHOLD = re.compile(r"^\s*(>=|<=|!=|<>|==|=|>|<)\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 _REF = re.compile(r"""^\s*(?:\{\{\s*)?ref\(\s*['"]([^'"]+)['"]\s*\)(?:\s*\}\})?\s*$""")
 
@@ -52,6 +57,8 @@ class GenericTest:
     line: int | None = None
     configured: bool = False  # written with settings (config:, severity:, where:...)
     source: str | None = None  # a custom generic test: its tests/generic/<kind>.sql
+    on_fail: str | None = None  # error | warn | drop | quarantine (check/_on_fail.py)
+    store_failures: bool | None = None  # keep the failing rows in audit.<table>__<test> (check/_store_failures.py)
 
     def custom_sql(self) -> str:
         """The template text of a custom generic test (read when parsed: it is part of the code version)."""
@@ -149,7 +156,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
             if k in arg:
                 settings[k] = arg.pop(k)
         for k, v in config.items():
-            if k not in SETTINGS and k not in ("store_failures", "tags", "enabled"):
+            if k not in SETTINGS and k not in ("tags", "enabled"):
                 raise ConfigError(f"unknown config key {k!r} in test {key!r}; known: {', '.join(SETTINGS)}",
                                   file=file, line=line)
             if k in SETTINGS:
@@ -167,10 +174,70 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
         if k in settings and not _THRESHOLD.match(str(settings[k])):
             raise ConfigError(f"{k} of test {key!r} must be a comparison like '>10' or '>5%', got {settings[k]!r}",
                               file=file, line=line)
+    on_fail = check_on_fail(settings.get("on_fail"), str(key), file=file, line=line,
+                            row_level=kind in ROW_LEVEL_KINDS or source is not None)
     return GenericTest(kind, column, args, severity, settings.get("where"),
                        None if settings.get("warn_if") is None else str(settings["warn_if"]),
                        None if settings.get("error_if") is None else str(settings["error_if"]),
-                       None if name is None else str(name), line, bool(settings), source)
+                       None if name is None else str(name), line, bool(settings), source, on_fail,
+                       check_store_failures(settings.get("store_failures"), str(key), file=file, line=line))
+
+
+def check_on_fail(value: Any, test: str, *, file: str | None, line: int | None, row_level: bool = True) -> str | None:
+    """A test's ``on_fail`` (None when unset), validated.
+
+    Parameters
+    ----------
+    value : Any
+        The YAML value (``error``, ``warn``, ``drop`` or ``quarantine``), or None.
+    test : str
+        The test's name or kind, for the error.
+    file, line : str, int
+        Where the test is written, for the error.
+    row_level : bool
+        Whether the test judges each row on its own (``drop`` and ``quarantine`` need that).
+
+    Returns
+    -------
+    str or None
+        The validated value.
+
+    Raises
+    ------
+    ConfigError
+        An unknown value, or ``drop``/``quarantine`` on an aggregate test such as ``unique``.
+
+    Examples
+    --------
+    >>> check_on_fail("drop", "not_null", file=None, line=None)
+    'drop'
+    """
+    if value is None:
+        return None
+    text = str(value).lower()
+    if text not in ON_FAIL:
+        raise ConfigError(f"on_fail of test {test!r} must be one of {', '.join(ON_FAIL)}, got {value!r}",
+                          file=file, line=line)
+    if text in ("drop", "quarantine") and not row_level:
+        raise ConfigError(f"test {test!r} is an aggregate test (it judges groups of rows, not each row), so it "  # noqa: S608
+                          f"cannot {text} rows: use on_fail: error or warn; drop and quarantine apply to row-level "
+                          f"tests ({', '.join(ROW_LEVEL_KINDS)} and SQL tests of the form "
+                          "SELECT * FROM {{ this }} WHERE ...)", file=file, line=line)
+    return text
+
+
+def check_store_failures(value: Any, test: str, *, file: str | None, line: int | None) -> bool | None:
+    """A test's ``store_failures`` (None when unset): a boolean, else a :class:`ConfigError` naming the place.
+
+    >>> check_store_failures(True, "not_null", file=None, line=None)
+    True
+    """
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ConfigError(f"store_failures of test {test!r} must be true or false, got {value!r}",
+                          file=file, line=line)
+    return value
 
 
 def custom_generic(name: str, file: str | None) -> str | None:

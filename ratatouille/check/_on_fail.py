@@ -1,0 +1,238 @@
+"""Row-level expectations (``on_fail: drop | quarantine``), as Databricks' Delta Live Tables has them.
+
+A row-level test judges each row on its own: its SQL has the shape
+``SELECT * FROM {{ this }} WHERE <condition>`` (every generic column test except ``unique``, and
+``expression_is_true``, compile to it; a SQL test written so is row-level too). Its failing rows are
+exactly rows of the data, so they can be removed:
+
+* ``drop``: the failing rows are filtered out of the plan before the write (an anti-join on a row
+  index: lazy, nothing collected but the failing rows' indexes);
+* ``quarantine``: the same, and the failing rows are written, with the names of the tests they
+  failed (``_failed_tests``), the run id (``_run_id``) and the time (``_quarantined_at``), to
+  ``<layer>.<name>__quarantine``, before the main commit. That commit carries a Delta app
+  transaction whose id names the run, so a retry of the same run never writes them twice.
+
+Aggregate tests (``unique``, ``unique_combination_of_columns``, any SQL test with a join, a group
+or a limit) judge groups of rows; they can only error or warn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import polars as pl
+
+from ..errors import ConfigError
+from ..transforms import SqlTestSpec, Transform
+from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
+
+ROW = "__rat_row"
+QUARANTINE_SUFFIX = "__quarantine"
+FAILED_TESTS, RUN_ID, QUARANTINED_AT = "_failed_tests", "_run_id", "_quarantined_at"
+APP_ID = "ratatouille.quarantine."  # + run id: one Delta app transaction per run
+
+
+@dataclass
+class OnFail:
+    """What the row-level tests of one run of a transform did: the data to write (failing rows
+    removed), the check results, and the rows to quarantine (written by :meth:`write_quarantine`)."""
+
+    table: str
+    run_id: str
+    data: pl.LazyFrame
+    results: list[CheckResult] = field(default_factory=list)
+    quarantined: pl.DataFrame | None = None
+    rows_dropped: int = 0
+    rows_quarantined: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        """``rows_dropped`` and ``rows_quarantined`` (totals) for the RunResult."""
+        return {"rows_dropped": self.rows_dropped, "rows_quarantined": self.rows_quarantined}
+
+    def write_quarantine(self, project: Any) -> int | None:
+        """Append the quarantined rows to ``<table>__quarantine`` once per run id; returns the version
+        written (None when there is nothing to write or this run already wrote them)."""
+        if self.quarantined is None or self.quarantined.height == 0:
+            return None
+        return write_once(project.target(quarantine_table(self.table)), self.quarantined, self.run_id,
+                          {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id})
+
+
+def quarantine_table(name: str) -> str:
+    """The quarantine table of ``name``.
+
+    >>> quarantine_table("silver.sales")
+    'silver.sales__quarantine'
+    """
+    return name + QUARANTINE_SUFFIX
+
+
+def has_row_level(t: Transform) -> bool:
+    """Whether ``t`` has a test that drops or quarantines rows."""
+    return any(removes_rows(test) for test in t.config.tests)
+
+
+def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: str,
+                  resolve: Callable[[str], pl.LazyFrame] | None = None, store: Any = None) -> OnFail:
+    """Run ``t``'s drop / quarantine tests on every row of ``data`` and remove their failing rows.
+
+    Parameters
+    ----------
+    t : Transform
+        The transform whose tests run.
+    data : pl.DataFrame or pl.LazyFrame
+        The rows about to be written (a LazyFrame is never collected whole: only the failing rows'
+        indexes and, for quarantine, the failing rows are).
+    run_id : str
+        The run's id, written with the quarantined rows.
+    resolve : callable, optional
+        Returns a LazyFrame for another table a test reads (``relationships``).
+    store : FailureStore, optional
+        Keeps a test's failing rows when it sets ``store_failures`` (check/_store_failures.py).
+
+    Returns
+    -------
+    OnFail
+        ``data`` without the failing rows (lazy), one :class:`CheckResult` per test, the rows to
+        quarantine and the counts.
+
+    Raises
+    ------
+    ConfigError
+        A SQL test with ``on_fail: drop | quarantine`` that is not row-level, naming its file and line.
+
+    Examples
+    --------
+    >>> from ratatouille.transforms import SQLTransform
+    >>> yaml = {"columns": [{"name": "a", "tests": [{"not_null": {"config": {"on_fail": "drop"}}}]}]}
+    >>> t = SQLTransform.from_text("silver.s", "SELECT 1 AS a", yaml=yaml)
+    >>> out = apply_on_fail(t, pl.DataFrame({"a": [1, None, 3]}), run_id="r1")
+    >>> out.data.collect()["a"].to_list(), out.rows_dropped
+    ([1, 3], 1)
+    """
+    lazy = data.lazy()
+    tests = [test for test in t.config.tests if removes_rows(test)]
+    out = OnFail(t.name, run_id, lazy)
+    if not tests:
+        return out
+    indexed = lazy.with_row_index(ROW)
+    plans: list[pl.LazyFrame] = []
+    for test in tests:
+        prepared = prepare_sql_test(test, t, indexed, resolve)
+        _require_row_level(prepared.sql, test, t)
+        if store is not None:
+            store.store(t, test, prepared.failing.drop(ROW))
+        plans.append(prepared.failing.select(pl.col(ROW), pl.lit(test.name, pl.String).alias("test")))
+    failing = pl.concat(plans).collect(engine="streaming")  # the failing rows' indexes only
+    counts = {test.name: 0 for test in tests}
+    counts.update(dict(failing.group_by("test").len().iter_rows()))
+    quarantine_names = {test.name for test in tests if test.on_fail == "quarantine"}
+    by_row = failing.group_by(ROW).agg(pl.col("test").unique(maintain_order=True).sort().alias(FAILED_TESTS))
+    to_quarantine = by_row.filter(pl.col(FAILED_TESTS).list.eval(pl.element().is_in(list(quarantine_names))).list.any())
+    if to_quarantine.height:
+        rows = indexed.join(to_quarantine.lazy(), on=ROW, how="inner").sort(ROW).drop(ROW)
+        out.quarantined = rows.with_columns(pl.lit(run_id, pl.String).alias(RUN_ID),
+                                            pl.lit(dt.datetime.now(dt.timezone.utc)).alias(QUARANTINED_AT)).collect()
+    out.rows_quarantined = to_quarantine.height
+    out.rows_dropped = by_row.height - to_quarantine.height
+    out.data = indexed.join(by_row.select(ROW).lazy(), on=ROW, how="anti").drop(ROW) if by_row.height else lazy
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in counts}
+    if failing.height:
+        sample_rows = failing.group_by("test").agg(pl.col(ROW).head(5))
+        for name, ids in sample_rows.iter_rows():
+            samples[name] = indexed.filter(pl.col(ROW).is_in(ids)).drop(ROW).collect().to_dicts()
+    for test in tests:
+        n = counts[test.name]
+        verb = "quarantined" if test.on_fail == "quarantine" else "dropped"
+        out.results.append(CheckResult(
+            test.name, "sql", n == 0, "warn", n, f"{n} rows {verb} by {test.name}" if n else "", samples[test.name],
+            on_fail=test.on_fail, rows_dropped=n if verb == "dropped" else 0,
+            rows_quarantined=n if verb == "quarantined" else 0))
+    return out
+
+
+def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl.DataFrame, OnFail | None]:
+    """``data`` without the rows that ``t``'s ``on_fail: drop | quarantine`` tests reject, and what they did.
+
+    Parameters
+    ----------
+    runner : ratatouille.execute.Runner
+        The runner (its run id and its frames for tables a test reads).
+    t : Transform
+        The transform about to be written.
+    data : pl.DataFrame
+        Its rows.
+
+    Returns
+    -------
+    tuple
+        The rows to write and the :class:`~ratatouille.check._on_fail.OnFail` (None when ``t`` has
+        no such test: ``data`` is returned as is).
+    """
+    if not has_row_level(t):
+        return data, None
+    from ._store_failures import failure_store
+
+    out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
+                        store=failure_store(runner))
+    return out.data.collect(), out
+
+
+def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
+    """A drop / quarantine test must be ``SELECT * FROM <this> WHERE ...``: its rows are rows of the data."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql)
+    except sqlglot.errors.ParseError:  # pragma: no cover - prepare_sql_test parsed it already
+        tree = None
+    ok = isinstance(tree, exp.Select) and {k for k, v in tree.args.items() if v} <= {"expressions", "from_", "where"}
+    if ok:
+        assert isinstance(tree, exp.Select)
+        source = tree.args["from_"].this
+        ok = (len(tree.expressions) == 1 and isinstance(tree.expressions[0], exp.Star)
+              and isinstance(source, exp.Table) and f"{source.db}.{source.name}".lower() == t.name.lower())
+    if not ok:
+        raise ConfigError(f"test {test.name!r} has on_fail: {test.on_fail}, but it is not row-level: only a test "  # noqa: S608
+                          "of the form SELECT * FROM {{ this }} WHERE <condition> judges each row and can drop or "
+                          "quarantine it (an aggregate, a join or a limit cannot); use on_fail: error or warn",
+                          transform=t.name, file=test.source or yaml_file(t) or t.file, line=test.line)
+
+
+def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, str]) -> int | None:
+    """Append ``df`` to ``target`` in a commit carrying the app transaction ``ratatouille.quarantine.<run_id>``;
+    skipped (None) when the table already holds that transaction, so a retry never doubles the rows.
+
+    Parameters
+    ----------
+    target : Target
+        The table (created when missing).
+    df : pl.DataFrame
+        The rows.
+    run_id : str
+        The run that writes them.
+    metadata : dict
+        Commit metadata.
+
+    Returns
+    -------
+    int or None
+        The version written, or None when skipped.
+    """
+    from deltalake import CommitProperties, Transaction
+
+    app_id = APP_ID + run_id
+    table = target.open()
+    if table is not None and table.transaction_version(app_id) is not None:
+        return None
+    commit = CommitProperties(custom_metadata=dict(metadata), app_transactions=[
+        Transaction(app_id=app_id, version=0, last_updated=int(time.time() * 1000))])
+    opts = dict(target.storage_options) if target.storage_options else None
+    df.write_delta(target.uri, mode="append", storage_options=opts,
+                   delta_write_options={"commit_properties": commit, "schema_mode": "merge"})
+    written = target.open()
+    return written.version() if written is not None else None
