@@ -445,7 +445,7 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
                            if c in lschema and lschema[c] != d}
     # the ingestion bookkeeping (when a row was loaded, from which file version) is not the
     # data: a rebuild that loads the same rows again is not a change
-    from .transforms.ingest import META_COLUMNS
+    from .ingest import META_COLUMNS
 
     common = [c for c in rschema if c in lschema and c not in META_COLUMNS]
 

@@ -45,7 +45,7 @@ import dagster as dg
 
 from ..errors import ConfigError
 from ..transforms import Transform
-from ..transforms._settle import mtime_of
+from ..ingest._settle import mtime_of
 from ._partitions import latest_keys, settings_file
 
 _TRIGGER_KEYS = {"schedule", "sensor", "name", "status", "timezone", "minimum_interval_seconds", "upstream",
