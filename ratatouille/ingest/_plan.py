@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._bad import Rejected
+from ._ledger import FILES_KEY, LEDGER_KEY, State, entry
 from ._settle import Waiting
 
 
@@ -25,6 +26,7 @@ class IngestPlan:
     changes: dict[str, str] = field(default_factory=dict)  # changed file -> what changed
     table: Any = None  # the DeltaTable snapshot the ingested set was read from (None: no table yet)
     full_refresh: bool = False
+    state: State | None = None  # the ingested set read from ``table`` (None: not read)
 
     def info(self) -> dict[str, Any]:
         """The ingest part of a ``RunResult``."""
@@ -34,6 +36,10 @@ class IngestPlan:
                 "changes": [{"file": f, "what": w} for f, w in self.changes.items()]}
 
     def commit_metadata(self) -> dict[str, str]:
-        """Commit metadata recording the files of this commit (an audit trail; the table's own
-        ``_source_file`` / ``_source_fingerprint`` columns are what later runs read)."""
-        return {"ratatouille.files": json.dumps({f: self.fingerprints.get(f) for f in self.files})}
+        """Commit metadata recording the files of this commit: an audit trail (``ratatouille.files``)
+        and the ledger entry later runs read the ingested set from (``ratatouille.ingest.ledger``)."""
+        files = {f: self.fingerprints.get(f) for f in self.files}
+        state = None if self.table is None else (self.state or State({}, None))
+        return {FILES_KEY: json.dumps(files),
+                LEDGER_KEY: entry(state, {f: fp for f, fp in files.items() if fp is not None},
+                                  full_refresh=self.full_refresh)}

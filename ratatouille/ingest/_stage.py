@@ -2,7 +2,7 @@
 
 :func:`build` is what an ingest transform's ``build`` does: one listing of the
 landing folder (no file opened), the ingested set from the ledger
-(``_source_fingerprint``, :mod:`._ledger`), then each new file read (:mod:`._readers`), conformed to the
+(:mod:`._ledger`: from the Delta log, not the rows), then each new file read (:mod:`._readers`), conformed to the
 table's types (:mod:`._conform`) and checked (:mod:`._check`). A bad file is
 recorded as rejected with its reason (:mod:`._bad`); the good files are
 concatenated into the run's frame, which the ingest write lands in one commit.
@@ -25,7 +25,7 @@ from . import _conform
 from ._bad import BadFile, Rejected, is_storage_error, reason
 from ._check import check_file
 from ._landing import list_landing
-from ._ledger import ingested_state, source_version
+from ._ledger import read_state, source_version
 from ._plan import IngestPlan
 from ._readers import read_checked
 from ._settle import Gate, Gone, Waiting, describe_change, gone
@@ -68,9 +68,10 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
     plan.full_refresh = bool(extra.get("full_refresh"))
     need_state = not plan.full_refresh and table is not None
     with ThreadPoolExecutor(max_workers=1) as pool:  # the table's ingested set while listing
-        pending = pool.submit(ingested_state, table) if need_state else None
+        pending = pool.submit(read_state, table) if need_state else None
         listed, refused = list_landing(t, lake)
-        state = pending.result() if pending is not None else {}
+        plan.state = pending.result() if pending is not None else None
+    state = plan.state.files if plan.state is not None else {}
     table_types = {} if table is None or plan.full_refresh else _conform.table_types(table)
     declared = {c.name: parse_type(c.type).cast_target(table_types.get(c.name))  # a bare decimal: the table's
                 for c in t.config.columns if c.type}
