@@ -203,7 +203,7 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
 
 def _in_flight(t: Transform, lake, paths) -> dict[str, str]:
     """The landing files among ``paths`` an ingest transform would not read yet (transforms/_settle.py)."""
-    from ..transforms._settle import not_ready
+    from ..ingest._settle import not_ready
 
     return not_ready(t.config, lake, paths)
 
@@ -212,7 +212,7 @@ def _ingested(project: Project, t: Transform) -> set[str]:
     """The landing files (relative to the lake root) an ingest transform's table holds now; with
     ``on_change: reingest``, only those it holds as they are now (a file changed in place since it
     was ingested is not held: the sensor requests the run that replaces its rows)."""
-    from ..transforms.ingest import ingested_state
+    from ..ingest import ingested_state
 
     table = project.target(t.name).open()
     state = ingested_state(table) if table is not None else {}

@@ -159,7 +159,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
     """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends.
     ``held``: landing files the ingest transforms leave for later (``transforms/_settle.HELD_FILES``)."""
     from ..execute import run
-    from ..transforms._settle import HELD_FILES
+    from ..ingest._settle import HELD_FILES
 
     events: queue.Queue = queue.Queue()
 

@@ -44,8 +44,8 @@ from typing import Any, Callable, Mapping, Sequence
 import dagster as dg
 
 from ..transforms import Transform
+from ..ingest._settle import mtime_of
 from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
-from ..transforms._settle import mtime_of
 from ._partitions import latest_keys
 
 MAX_ATTEMPTS = 5  # requests of one file by an ingest sensor before it gives up (until the file changes)

@@ -248,7 +248,7 @@ class Runner:
 
     def _set_aside_rejected(self, t: IngestTransform, ingest) -> None:
         """Move an ingest run's rejected files aside (after its commit, if any)."""
-        from ..transforms.ingest import handle_rejected
+        from ..ingest import handle_rejected
 
         others = [o for o in self.project.transforms.values() if isinstance(o, IngestTransform)]
         handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace, others=others)

@@ -25,7 +25,7 @@ from .._names import not_found, parse_table_name
 from .._resolve import Resolver
 from ..discover import Project
 from ..errors import TableNotFoundError, WorkspaceError
-from ..transforms.ingest import META_COLUMNS
+from ..ingest import META_COLUMNS
 
 __all__ = ["TableDiff", "diff", "diff_project"]
 

@@ -1,4 +1,4 @@
-"""Ingest's side of the type policy: nothing a landing file holds is dropped silently.
+"""Conform: ingest's side of the type policy: nothing a landing file holds is dropped silently.
 
 * readers infer types from the whole file (``infer_schema_length: None``), unless
   the YAML sets ``infer_schema_length``; declared ``columns:`` and ``dtypes`` win;
@@ -16,8 +16,12 @@ import io
 from typing import Any, Iterable, Mapping
 
 import polars as pl
+from polars._typing import PolarsDataType
 
 from .._types import normalize, storable
+from ._bad import BadFile, reason
+from ._cast import cast_column, cast_expr
+from ._spec import META_COLUMNS
 
 WHOLE_FILE = None  # infer_schema_length: every row
 
@@ -45,43 +49,11 @@ def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
     return pl.read_ndjson(io.BytesIO(data), **kwargs)
 
 
-def _rounds(src: pl.DataType, dst: pl.DataType) -> bool:
-    """Whether a cast from ``src`` to ``dst`` may round a value without failing, at any depth:
-    a float into an integer (the fraction is cut), a decimal into a smaller scale, Float64 into
-    Float32 (the type policy never narrows those silently)."""
-    if isinstance(src, pl.Struct) and isinstance(dst, pl.Struct):
-        fields = {f.name: f.dtype for f in dst.fields}
-        return any(f.name in fields and _rounds(f.dtype, fields[f.name]) for f in src.fields)
-    if isinstance(src, (pl.List, pl.Array)) and isinstance(dst, (pl.List, pl.Array)):
-        return _rounds(src.inner, dst.inner)  # type: ignore[arg-type]
-    if src.is_float() and dst.is_integer():
-        return True
-    if isinstance(src, pl.Decimal) and isinstance(dst, pl.Decimal):
-        return (dst.scale or 0) < (src.scale or 0)
-    return src == pl.Float64 and dst == pl.Float32
-
-
-def rounded(s: pl.Series, out: pl.Series) -> pl.Series | None:
-    """The values of ``s`` that ``out`` (``s`` cast to the table's type) no longer holds exactly
-    (``2.5`` in a struct field of integers became ``2``), or ``None``: such a file is not ingested
-    as if it fitted; the caller reports it with the option that widens the table.
-
-    >>> s = pl.Series("m", [{"a": 1.0}, {"a": 2.5}])
-    >>> rounded(s, s.cast(pl.Struct({"a": pl.Int64}))).to_list()
-    [{'a': 2.5}]
-    """
-    if s.dtype == out.dtype or not _rounds(s.dtype, out.dtype):
-        return None
-    lost = s.is_not_null() & ~out.cast(s.dtype, strict=False).eq_missing(s)
-    return s.filter(lost) if lost.any() else None
-
-
 def storable_file(df: pl.DataFrame) -> None:
     """Raise ``BadFile`` (the file is rejected, the run goes on) when a column of ``df`` has a type
     Delta Lake cannot store (a time of day, a duration), naming it and the way out."""
     from .._types import refuse_unstorable
     from ..errors import SchemaError
-    from .ingest import BadFile
 
     try:
         refuse_unstorable(df.schema)
@@ -108,7 +80,6 @@ def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFra
     >>> match_names(pl.DataFrame({"Coupon": [1]}), canonical_names(["coupon"])).columns
     ['coupon']
     """
-    from .ingest import BadFile
 
     seen: dict[str, str] = {}
     rename: dict[str, str] = {}
@@ -146,7 +117,7 @@ def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str
     """Nested fields of ``df`` that the table's struct columns lack (``schema: strict``)."""
     out: list[str] = []
 
-    def walk(path: str, new: pl.DataType, old: pl.DataType | None) -> None:
+    def walk(path: str, new: PolarsDataType, old: PolarsDataType | None) -> None:
         if old is None:
             return
         if isinstance(new, pl.Struct) and isinstance(old, pl.Struct):
@@ -194,7 +165,6 @@ def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: M
     them under ``on_schema_change: sync_all_columns`` (the table is widened by the write), or a
     ``BadFile`` naming the column, both types and the option to use."""
     from .._types import wider
-    from .ingest import BadFile, cast_column
 
     out = dict(targets)
     hints: list[str] = []
@@ -254,3 +224,47 @@ def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced:
     out = pl.concat([old, df.lazy()], how="diagonal_relaxed")  # streamed by the write
     names = out.collect_schema().names()
     return out.select(df.columns + [c for c in names if c not in df.columns])
+
+
+def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
+    """``df`` if its columns are exactly ``expected`` (``schema: strict``), else the reason."""
+    cols = [c for c in df.columns if c not in META_COLUMNS]
+    new = [c for c in cols if c not in expected]
+    gone = [c for c in expected if c not in cols]
+    if not new and not gone:
+        return df
+    parts = ([f"new column(s) {new}"] if new else []) + ([f"missing column(s) {gone}"] if gone else [])
+    return BadFile("schema drift (schema: strict): " + "; ".join(parts))
+
+
+def table_types(table) -> dict[str, pl.DataType]:
+    """The data columns of an existing table and their Polars types."""
+    import pyarrow as pa
+
+    schema = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    return {c: t for c, t in schema.items() if c not in META_COLUMNS}
+
+
+def conform(config: Any, df: pl.DataFrame, targets: Mapping[str, pl.DataType],
+             meta: Iterable[pl.Expr] = ()) -> pl.DataFrame:
+    """Check one file against the declared columns, cast its columns to the declared /
+    existing types (a value that will not cast is a bad file) and add the ``meta``
+    columns, in one pass."""
+    missing = [c.name for c in config.columns if c.name not in df.columns]
+    if missing:
+        raise BadFile(f"missing declared column(s) {missing}")
+    todo = {c: t for c, t in targets.items() if c in df.columns and df.schema[c] != t}
+    exprs: list[Any] = []
+    if config.options.get("decimal_comma"):  # "2,5" -> "2.5" before a text column becomes a float
+        df = df.with_columns(pl.col(c).str.replace(",", ".", literal=True) for c, t in todo.items()
+                             if df.schema[c] == pl.String and (t.is_float() or isinstance(t, pl.Decimal)))
+    for col, dtype in todo.items():
+        expr = cast_expr(col, df.schema[col], dtype)
+        exprs.append(expr if expr is not None else cast_column(df.get_column(col), dtype))
+    try:
+        return df.with_columns(*exprs, *meta)
+    except pl.exceptions.PolarsError as exc:  # find the column (and a value) to name
+        for col, dtype in todo.items():
+            cast_column(df.get_column(col), dtype)
+        raise BadFile(reason(exc)) from None
+

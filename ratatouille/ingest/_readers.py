@@ -1,0 +1,140 @@
+"""One reader per landing format: csv, json, ndjson, parquet, excel.
+
+CSV, NDJSON and Parquet are scanned (``scan_csv`` / ``scan_ndjson`` /
+``scan_parquet``, straight from object storage on S3); JSON, Excel, compressed
+CSV and CSV in another encoding than UTF-8 are read from the file's bytes.
+Every reader takes the transform's settings, the lake, the file's full path
+(``full``: its name and suffixes) and the path to read it from (``src``: the
+pinned file, see ``Lake.pinned``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from typing import Any, Callable
+
+import polars as pl
+
+from ..errors import ConfigError
+from ._bad import BadFile
+from ._conform import inference, read_ndjson_bytes
+from ._landing import has_magic
+from ._spec import LOSSY, META_COLUMNS, UTF8, dtypes
+
+
+def read_all(lake: Any, src: str) -> bytes:
+    """The bytes of a pinned landing file (``Lake.pinned``: a ``/proc/self/fd`` path, or the checked path)."""
+    if src.startswith("/proc/self/fd/"):
+        with open(src, "rb") as fh:
+            return fh.read()
+    return bytes(lake.read_bytes(src))
+
+
+def read_csv(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """A CSV file (``string_columns`` read as text, to be cast strictly later)."""
+    opts = dict(config.options)
+    kwargs: dict[str, Any] = {}
+    if "separator" in opts:
+        kwargs["separator"] = str(opts["separator"])
+    elif full.lower().endswith(".tsv"):
+        kwargs["separator"] = "\t"
+    if "header" in opts or "has_header" in opts:
+        kwargs["has_header"] = bool(opts.get("header", opts.get("has_header")))
+    overrides: dict[str, Any] = {c: pl.String for c in string_columns}
+    overrides.update(dtypes(opts.get("dtypes") or opts.get("schema_overrides")))
+    if overrides:
+        kwargs["schema_overrides"] = overrides
+    for key in ("skip_rows", "quote_char", "null_values", "infer_schema_length", "comment_prefix",
+                "decimal_comma", "try_parse_dates"):
+        if key in opts:
+            kwargs[key] = opts[key]
+    kwargs.update(inference(opts))  # types from the whole file, not its first rows
+    encoding = opts.get("encoding")
+    if encoding in LOSSY:
+        kwargs["encoding"] = "utf8-lossy"
+    elif encoding not in UTF8:  # decoded strictly: a byte that is not in the encoding rejects the file
+        data = read_all(lake, src)
+        if full.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+        return pl.read_csv(io.BytesIO(data.decode(str(encoding)).encode()), **kwargs).lazy()
+    if full.lower().endswith(".gz"):  # compressed: read whole (decompressed by Polars)
+        return pl.read_csv(io.BytesIO(read_all(lake, src)), **kwargs).lazy()
+    return pl.scan_csv(src, storage_options=lake.delta_options(), glob=False, **kwargs)
+
+
+def read_parquet(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """A Parquet file, scanned (never read whole)."""
+    return pl.scan_parquet(src, storage_options=lake.delta_options(), glob=False)
+
+
+def read_ndjson(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """A newline-delimited JSON file (a byte-order mark and blank-only files handled)."""
+    opts = dict(config.options)
+    overrides = dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
+    kwargs: dict[str, Any] = {"schema_overrides": overrides} if overrides else {}
+    kwargs.update(inference(opts))  # a key first seen late is kept
+    try:
+        if has_magic(full):  # scan_ndjson would expand "[", "*" or "?" in the name as a glob
+            return pl.read_ndjson(io.BytesIO(read_all(lake, src)), **kwargs).lazy()
+        return pl.scan_ndjson(src, storage_options=lake.delta_options(), **kwargs).collect().lazy()
+    except pl.exceptions.ComputeError:  # a byte-order mark, or blank lines only
+        return read_ndjson_bytes(read_all(lake, src), kwargs).lazy()
+
+
+def read_json(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """A JSON file (an array of records), read from its bytes."""
+    opts = dict(config.options)
+    overrides = dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
+    kwargs: dict[str, Any] = {"schema_overrides": overrides} if overrides else {}
+    kwargs.update(inference(opts))
+    return pl.read_json(io.BytesIO(read_all(lake, src)), **kwargs).lazy()
+
+
+def read_excel(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """One sheet of an Excel workbook (``sheet:`` a name or a 1-based number), read with calamine."""
+    opts = dict(config.options)
+    sheet = opts.get("sheet", opts.get("sheet_name"))
+    kw: dict[str, Any] = inference(opts)
+    if isinstance(sheet, str):
+        kw["sheet_name"] = sheet
+    elif sheet:
+        kw["sheet_id"] = int(sheet)
+    if "header" in opts or "has_header" in opts:
+        kw["has_header"] = bool(opts.get("header", opts.get("has_header")))
+    overrides = dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
+    if overrides:
+        kw["schema_overrides"] = overrides
+    return pl.read_excel(io.BytesIO(read_all(lake, src)), engine="calamine", **kw).lazy()
+
+
+Reader = Callable[[Any, Any, str, str, tuple[str, ...]], pl.LazyFrame]
+READERS: dict[str, Reader] = {"csv": read_csv, "parquet": read_parquet, "ndjson": read_ndjson, "json": read_json,
+                              "excel": read_excel}
+
+
+def read_file(t: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """The landing file ``full`` (pinned at ``src``) of ingest transform ``t``, as a lazy frame.
+
+    Raises
+    ------
+    ConfigError
+        An unsupported ``format:``.
+    """
+    reader = READERS.get(t.config.format)
+    if reader is None:
+        raise ConfigError(f"unsupported format {t.config.format!r}", transform=t.name, file=t.file)
+    return reader(t.config, lake, full, src, string_columns)
+
+
+def read_checked(t: Any, f: Any, lake: Any, string_columns: tuple[str, ...]) -> pl.DataFrame:
+    """One landing file read and checked: not empty, no column that ingestion adds (``BadFile`` else)."""
+    if f.size == 0:
+        raise BadFile("empty file")
+    df = t.read_file(f, lake, string_columns=string_columns)
+    if df.height == 0:
+        raise BadFile("empty file (no data rows)")
+    clash = [c for c in df.columns if c in META_COLUMNS]
+    if clash:
+        raise BadFile(f"column(s) {clash} are reserved for ingestion metadata")
+    return df

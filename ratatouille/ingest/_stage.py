@@ -1,0 +1,223 @@
+"""The ingest stage: list the landing files, keep the new ones, read and conform each, check each.
+
+:func:`build` is what an ingest transform's ``build`` does: one listing of the
+landing folder (no file opened), the ingested set from the ledger
+(:mod:`._ledger`: from the Delta log, not the rows), then each new file read (:mod:`._readers`), conformed to the
+table's types (:mod:`._conform`) and checked (:mod:`._check`). A bad file is
+recorded as rejected with its reason (:mod:`._bad`); the good files are
+concatenated into the run's frame, which the ingest write lands in one commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import polars as pl
+from polars._typing import PolarsDataType
+
+from .._lake import LandingFile
+from .._types import parse_type
+from ..errors import IngestError, RatatouilleError, SchemaError, StorageError
+from . import _conform
+from ._bad import BadFile, Rejected, is_storage_error, reason
+from ._check import check_file
+from ._landing import list_landing
+from ._ledger import read_state, source_version
+from ._plan import IngestPlan
+from ._readers import read_checked
+from ._settle import Gate, Gone, Waiting, describe_change, gone
+from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
+
+log = logging.getLogger("ratatouille")
+
+_Todo = tuple[LandingFile, "set[str] | None"]
+
+
+def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
+    """Read the new (or changed, with ``on_change: reingest``) landing files of ingest transform ``t``
+    into one frame with ``_source_file``, ``_source_fingerprint`` and ``_ingested_at``.
+
+    Parameters
+    ----------
+    t : IngestTransform
+        The transform.
+    extra : dict
+        The build context's ``extra``: ``lake``, ``table`` (the snapshot the ingested set is read
+        from and the commit made on), ``full_refresh``; the run's :class:`IngestPlan` is stored
+        under ``ingest``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        The rows of the run's good files (an empty frame when there are none).
+
+    Raises
+    ------
+    IngestError
+        A bad file with ``on_error: fail`` (nothing is written).
+    StorageError
+        The store failed while reading a file (nothing is written or moved).
+    """
+    lake = extra["lake"]
+    plan: IngestPlan = extra.setdefault("ingest", IngestPlan())
+    table = extra.get("table")
+    plan.table = table
+    plan.full_refresh = bool(extra.get("full_refresh"))
+    need_state = not plan.full_refresh and table is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the table's ingested set while listing
+        pending = pool.submit(read_state, table) if need_state else None
+        listed, refused = list_landing(t, lake)
+        plan.state = pending.result() if pending is not None else None
+    state = plan.state.files if plan.state is not None else {}
+    table_types = {} if table is None or plan.full_refresh else _conform.table_types(table)
+    declared = {c.name: parse_type(c.type).cast_target(table_types.get(c.name))  # a bare decimal: the table's
+                for c in t.config.columns if c.type}
+    # schema: strict freezes the table's columns once it exists (the first good file sets them)
+    expected: list[str] | None = list(table_types) if t.config.schema == "strict" and table_types else None
+    targets = {**table_types, **declared}
+    for link in refused:  # a symbolic link out of the lake: never read, reported like a bad file
+        _reject(t, plan, link.rel, link.reason)
+    gate = Gate(t.config, lake)  # files in flight wait (ingest/_settle.py)
+    todo = _select(t, gate, plan, listed, state)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    table_names = _conform.canonical_names(targets)
+    seen = dict(table_names)  # names of this run's files so far (two files spelling one column alike)
+
+    def load(f: LandingFile) -> pl.DataFrame | Exception:
+        try:
+            return _load(t, lake, f, targets, table_types, table_names, now)
+        except RatatouilleError:
+            raise
+        except Exception as exc:  # a bad file never stops the good ones
+            if (missing := gone(exc)) is not None:  # deleted since it was listed: it waits, not rejected
+                return missing
+            if is_storage_error(exc):  # but the store failing is not the file's fault: fail, move nothing
+                raise StorageError(f"reading {f.rel} failed: {reason(exc)}; nothing was written or moved",
+                                   transform=t.name, file=t.file) from None
+            return exc
+
+    parallel = not (lake.is_local or len(todo) < 2)
+    reader_pool = ThreadPoolExecutor(max_workers=min(8, len(todo))) if parallel else None
+    loaded: Any = reader_pool.map(load, (f for f, _ in todo)) if reader_pool else map(load, (f for f, _ in todo))
+    frames: list[pl.DataFrame] = []
+    try:
+        for (f, known), df in zip(todo, loaded):
+            if isinstance(df, Gone):
+                plan.waiting.append(Waiting(f.rel, str(df)))
+                continue
+            if gate.active and (why := gate.moved(f)):  # read while being written: never land a cut
+                plan.waiting.append(Waiting(f.rel, why))
+                continue
+            if not isinstance(df, Exception):
+                df = _fits(df, seen, expected, table_types)
+            if isinstance(df, Exception):
+                _reject(t, plan, f.rel, reason(df))
+                continue
+            if expected is None and t.config.schema == "strict":
+                expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
+            if known is not None:
+                plan.reingested.append(f.rel)
+            seen.update((_conform._fold(c), c) for c in df.columns if _conform._fold(c) not in seen)
+            plan.files.append(f.rel)
+            plan.fingerprints[f.rel] = f.fingerprint
+            frames.append(df)
+    finally:
+        if reader_pool is not None:
+            reader_pool.shutdown(wait=True, cancel_futures=True)
+    _log(t, plan)
+    return _combine(t, frames, targets)
+
+
+def _select(t: Any, gate: Gate, plan: IngestPlan, listed: list[LandingFile],
+            state: dict[str, set[str]]) -> list[_Todo]:
+    """The listed files to read: not ingested yet (or changed, with ``on_change: reingest``) and settled."""
+    changed: list[str] = []
+    todo: list[_Todo] = []
+    for f in listed:
+        known = state.get(f.rel) if f.rel in state else state.get(f.path)
+        if known is not None and (not known or f.fingerprint in known):
+            plan.already += 1
+            continue
+        if gate.active and (why := gate.waiting(f)):
+            plan.waiting.append(Waiting(f.rel, why))
+            continue
+        if known is not None:
+            plan.changes[f.rel] = describe_change(known, f.fingerprint)
+            if t.config.on_change == "ignore":
+                changed.append(f.rel)
+                continue
+        todo.append((f, known))
+    plan.changed = changed
+    return todo
+
+
+def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, pl.DataType], table_types: dict[str, pl.DataType],
+          table_names: dict[str, str], now: dt.datetime) -> pl.DataFrame:
+    """One landing file read, its names matched to the table's, conformed, checked; ``BadFile`` else."""
+    df = read_checked(t, f, lake, tuple(targets))  # CSV: known columns read as text, then cast strictly
+    df = _conform.match_names(df, table_names)  # "Coupon" is the table's "coupon"
+    meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+            pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
+            pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+    file_targets = _conform.file_targets(targets, df.schema)
+    try:
+        out = _conform.conform(t.config, df, file_targets, meta=meta)
+    except BadFile as exc:  # a wider type: widened (sync_all_columns) or the option named
+        out = _conform.conform(t.config, df, _conform.widen_targets(
+            df, file_targets, table_types, t.config.on_schema_change, exc), meta=meta)
+    _conform.storable_file(out)  # a time of day, a duration: this file is rejected, not the run
+    check_file(t, f, out)  # error-severity checks on this file's rows: this file is rejected, not the run
+    return out
+
+
+def _fits(df: pl.DataFrame, seen: dict[str, str], expected: list[str] | None,
+          table_types: dict[str, pl.DataType]) -> pl.DataFrame | Exception:
+    """``df`` if it fits this run's other files and ``schema: strict``, else the reason."""
+    try:
+        df = _conform.match_names(df, seen)
+    except BadFile as exc:
+        return exc
+    if expected is None:
+        return df
+    fitted = _conform.drift(df, expected)
+    nested = [] if isinstance(fitted, Exception) else _conform.struct_drift(fitted, table_types)
+    if nested:
+        return BadFile(f"schema drift (schema: strict): new nested field(s) {nested}")
+    return fitted
+
+
+def _reject(t: Any, plan: IngestPlan, rel: str, why: str) -> None:
+    if t.config.on_error == "fail":
+        raise IngestError(f"cannot ingest {rel}: {why} (on_error: fail, nothing written)",
+                          transform=t.name, file=t.file)
+    plan.rejected.append(Rejected(rel, why))
+
+
+def _log(t: Any, plan: IngestPlan) -> None:
+    if plan.changed:
+        log.warning("%s: %d landing file(s) changed since they were ingested and were left as ingested "
+                    "(on_change: ignore; set on_change: reingest to replace their rows): %s",
+                    t.name, len(plan.changed), ", ".join(f"{c} ({plan.changes.get(c)})" for c in plan.changed[:10])
+                    + (" ..." if len(plan.changed) > 10 else ""))
+    for w in plan.waiting:
+        log.info("%s: waiting for %s: %s", t.name, w.file, w.reason)
+    for r in plan.rejected:
+        log.warning("%s: rejected %s: %s", t.name, r.file, r.reason)
+
+
+def _combine(t: Any, frames: list[pl.DataFrame], targets: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """The run's good files as one frame, the bookkeeping columns last."""
+    if not frames:
+        schema: dict[str, PolarsDataType] = {**targets, SOURCE_FILE: pl.String, SOURCE_FINGERPRINT: pl.String, INGESTED_AT: pl.Datetime("us")}
+        return pl.LazyFrame(schema=schema)
+    try:
+        out = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    except pl.exceptions.PolarsError as exc:
+        raise SchemaError(f"the new files disagree on column types: {reason(exc)}", transform=t.name,
+                          file=t.file) from None
+    out = _conform.finish(out, targets)  # all-NULL columns typed, zones in UTC
+    order = [c for c in out.columns if c not in META_COLUMNS] + list(META_COLUMNS)
+    return (out if out.columns == order else out.select(order)).lazy()
