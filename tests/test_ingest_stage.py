@@ -118,7 +118,7 @@ def test_ledger_follows_reingest_and_full_refresh(lake_project):
     res = p.run("bronze.sales").results[0]
     assert res["reingested"] == ["landing/sales/a.csv"]
     again = p.run("bronze.sales").results[0]  # the ledger holds a's new fingerprint: nothing to do
-    assert again["status"] == "skipped" and again["files_skipped"] == 2
+    assert again["status"] == "unchanged" and again["files_skipped"] == 2
     assert sorted(p.read("bronze.sales")["order_id"].to_list()) == [1, 2, 10]
 
     p.remove("landing/sales/b.csv")
