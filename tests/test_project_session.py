@@ -104,6 +104,21 @@ def test_a_workspace_session_diffs_and_promotes(sales, loads):
     assert sorted(ratatouille.read("silver.sales", project_dir=sales.root).collect()["order_id"]) == [1, 3, 4, 5]
 
 
+def test_module_level_diff_and_promote_load_each_workspace_once(sales, loads):
+    from ratatouille.workspace import diff, promote
+
+    ratatouille.run("*", project_dir=sales.root)
+    sales.write("silver/sales.sql", ALICE_SILVER, workspace="alice")
+    sales.write("silver/sales.yaml", SILVER_YAML, workspace="alice")
+    ratatouille.run("silver.sales", workspace="alice", project_dir=sales.root)
+    loads.clear()
+    assert diff("silver.sales", workspace="alice", project_dir=sales.root).changed == 1
+    assert loads == ["alice", "default"]
+    loads.clear()
+    assert promote("silver.sales", workspace="alice", project_dir=sales.root).applied
+    assert loads == ["alice", "default"]  # the plan and the checks (a dry run in alice) share the loads
+
+
 def test_a_default_session_refuses_to_diff_or_promote(sales):
     rat = ratatouille.project(sales.root)
     with pytest.raises(WorkspaceError, match="name another workspace"):

@@ -208,10 +208,43 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
     ``default`` after their checks pass in the workspace. Returns the applied :class:`Promotion`.
 
     Only files move: rebuild production afterwards (``rat run -f NAME+`` for an incremental table).
+
+    Parameters
+    ----------
+    names
+        The transforms to promote.
+    workspace
+        The workspace they come from (default: settings / ``RAT_WORKSPACE``).
+    check
+        Build and check them in the workspace first (a dry run); a failure promotes nothing.
+    project_dir
+        The project folder (default: found from the working directory).
+
+    Returns
+    -------
+    Promotion
+        The applied promotion.
+
+    Raises
+    ------
+    WorkspaceError
+        The workspace is default, or the transforms cannot be promoted as asked.
+    CheckError
+        A check failed or a transform does not build: nothing promoted.
+
+    Examples
+    --------
+    >>> promote("silver.sales", workspace="alice").changes   # doctest: +SKIP
     """
-    plan = plan_promotion(names, workspace=workspace, project_dir=project_dir)
+    names = [names] if isinstance(names, str) else list(names)
+    if not names:
+        raise WorkspaceError("name one or more transforms to promote")
+    for n in names:
+        parse_table_name(n)
+    project = Project.load(project_dir, workspace=workspace)  # once: for the plan and the checks
+    plan = plan_project_promotion(project, names)
     if check:
-        check_promotion(plan)
+        check_promotion(plan, project=project)
     plan.apply()
     return plan
 
