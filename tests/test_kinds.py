@@ -108,6 +108,19 @@ def test_settings_are_split_per_concern():
         dataclasses.replace(cfg, strategy="merge")
 
 
+def test_kinds_and_settings_survive_pickling():
+    """Dagster's multiprocess executor ships transforms and errors between processes."""
+    import pickle
+
+    cfg = build_config({"materialized": "incremental", "strategy": "merge", "unique_key": "id", "group": "g",
+                        "columns": [{"name": "id", "tests": ["not_null"]}]})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.kind == Merge(unique_key=("id",)) and again.group == "g"
+    with pytest.raises(ConfigError) as info:
+        Merge(unique_key=())
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)
+
+
 def test_kind_objects_check_their_own_settings():
     with pytest.raises(ConfigError, match="strategy 'merge' needs unique_key"):
         Merge(unique_key=[])
@@ -144,6 +157,10 @@ BAD = [
              "@transform('silver.x',\n           materialized='incremental',\n           strategy='merge')\n"
              "def x() -> pl.LazyFrame:\n    return pl.LazyFrame({'id': [1]})\n", None,
      "x.py", 6, "strategy 'merge' needs unique_key"),
+    ("x.py", "import polars as pl\nfrom ratatouille import transform\n\n"
+             "@transform('silver.x', materialized='incremental', strategy='merge', unique_key='id')\n"
+             "def x() -> pl.LazyFrame:\n    return pl.LazyFrame({'id': [1]})\n",
+     "description: d\nstrategy: replace_partitions\n", "x.yaml", 2, "replace_partitions' needs partition_by"),
     ("x.py", "import polars as pl\nfrom ratatouille import transform\nSTRATEGY = 'merge'  # not a literal\n\n"
              "@transform('silver.x', materialized='incremental', strategy=STRATEGY)\n"
              "def x() -> pl.LazyFrame:\n    return pl.LazyFrame({'id': [1]})\n", None,

@@ -29,14 +29,24 @@ ANNOTATION = re.compile(r"^\s*--\s*@([A-Za-z_][\w-]*)\s*:?\s*(.*?)\s*$")
 
 @dataclass(frozen=True)
 class Where:
-    """The file of a transform's settings and, per key, the file and line that set it."""
+    """The file of a transform's settings and, per key, the file and line that set it.
+
+    The lines of a YAML file's keys are found only when an error asks for one (discovery
+    stays as fast as parsing the YAML once).
+    """
 
     file: str | None = None
     line: int | None = None  # where a key not in ``lines`` was set (a decorator's line)
     lines: Mapping[str, tuple[str | None, int | None]] = field(default_factory=dict)
+    yaml: Path | None = None  # a YAML file whose top-level keys win over ``lines``
+    yaml_text: str | None = field(default=None, repr=False)  # its text, when already read
 
     def place(self, key: str) -> tuple[str | None, int | None]:
         """The file and line that set ``key`` (else the settings' file and :attr:`line`)."""
+        if self.yaml is not None:
+            found = _yaml_lines(self.yaml, self.yaml_text).get(key)
+            if found is not None:
+                return str(self.yaml), found
         return self.lines.get(key, (self.file, self.line))
 
     def error(self, key: str | None, message: str) -> ConfigError:
@@ -46,37 +56,25 @@ class Where:
 
     def over(self, other: "Where") -> "Where":
         """These places, with ``other``'s keys winning (the YAML beside a SQL file wins over its header)."""
-        return Where(file=other.file or self.file, line=other.line, lines={**self.lines, **other.lines})
+        return Where(file=other.file or self.file, line=other.line, lines={**self.lines, **other.lines},
+                     yaml=other.yaml or self.yaml, yaml_text=other.yaml_text if other.yaml else self.yaml_text)
 
     @classmethod
-    def of_yaml(cls, path: str | Path | None, text: str | None = None) -> "Where":
-        """The lines of the top-level keys of a YAML file (no lines when it cannot be composed).
+    def of_yaml(cls, path: str | Path, text: str | None = None) -> "Where":
+        """The places of a YAML file's settings: its top-level keys' lines.
 
         Parameters
         ----------
         path
-            The YAML file (read when ``text`` is not given).
+            The YAML file (read when a line is asked for and ``text`` is not given).
         text
             Its text, when already read.
 
         Returns
         -------
         Where
-            The file and, per top-level key, its 1-based line.
         """
-        file = str(path) if path is not None else None
-        try:
-            if text is None:
-                text = Path(path).read_text() if path is not None else ""
-            node = yaml.compose(text)
-        except (OSError, yaml.YAMLError):
-            return cls(file=file)
-        lines: dict[str, tuple[str | None, int | None]] = {}
-        if isinstance(node, yaml.MappingNode):
-            for key, _value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    lines[str(key.value)] = (file, key.start_mark.line + 1)
-        return cls(file=file, lines=lines)
+        return cls(file=str(path), yaml=Path(path), yaml_text=text)
 
     @classmethod
     def of_header(cls, sql: str, file: str | None) -> "Where":
@@ -87,3 +85,14 @@ class Where:
             if m:
                 lines[m.group(1)] = (file, lineno)
         return cls(file=file, lines=lines)
+
+
+def _yaml_lines(path: Path, text: str | None) -> dict[str, int]:
+    """The 1-based line of each top-level key of a YAML file (none when it cannot be composed)."""
+    try:
+        node = yaml.compose(text if text is not None else path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
