@@ -73,7 +73,7 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
     target = project.read_target(name)
     # the table's latest version (a pinned workspace's target opens at its pin)
     table = Target(target.uri, target.storage_options, target.name).open() if target is not None else None
-    if table is None:
+    if table is None or target is None:
         return Runner(project).frame(name)  # raises the not-found error
     latest = table.version()
     if not 0 <= version <= latest:

@@ -21,9 +21,15 @@ Example
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import StorageError
+
+if TYPE_CHECKING:  # annotations only: these modules import this one
+    from deltalake import DeltaTable
+
+    from ._settings import Settings
+    from .discover import Project
 
 log = logging.getLogger("ratatouille")
 
@@ -33,7 +39,7 @@ class VacuumResult(list):
     ``kept`` (``{version: [workspaces pinning it]}``: versions whose files were kept) and
     ``message`` (a sentence saying so, empty when nothing was kept)."""
 
-    def __init__(self, files=(), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
+    def __init__(self, files: Iterable[str] = (), *, kept: Mapping[int, list[str]] | None = None, table: str = "") -> None:
         super().__init__(files)
         self.kept = dict(kept or {})
         self.table = table
@@ -47,7 +53,7 @@ class VacuumResult(list):
         return f"kept the files of {self.table} " + "; ".join(parts)
 
 
-def pinned_versions(settings, name: str) -> dict[int, list[str]]:
+def pinned_versions(settings: Settings, name: str) -> dict[int, list[str]]:
     """``{version: [workspaces]}``: the versions of default's table ``name`` that pinned workspaces read."""
     from ._workspace import load_pins
     from .discover import list_workspaces
@@ -62,7 +68,7 @@ def pinned_versions(settings, name: str) -> dict[int, list[str]]:
     return out
 
 
-def vacuum(project, name: str, table, *, retention_hours: int, dry_run: bool) -> VacuumResult:
+def vacuum(project: Project, name: str, table: DeltaTable, *, retention_hours: int, dry_run: bool) -> VacuumResult:
     """Vacuum ``table`` (``name`` in ``project``'s workspace), keeping the files of every version a
     workspace pin still reads (only default's tables are pinned)."""
     kept: dict[int, list[str]] = {}
@@ -78,7 +84,7 @@ def vacuum(project, name: str, table, *, retention_hours: int, dry_run: bool) ->
     return result
 
 
-def _relative(table, uri: str) -> str:
+def _relative(table: DeltaTable, uri: str) -> str:
     root = str(table.table_uri).rstrip("/")
     for prefix in (root, root.removeprefix("file://")):
         if uri.startswith(prefix + "/"):

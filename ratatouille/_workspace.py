@@ -37,7 +37,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import polars as pl
 import yaml
@@ -48,6 +48,11 @@ from .discover import Project
 from .discover import list_workspaces as _workspace_names
 from .errors import CheckError, ConfigError, TableNotFoundError, WorkspaceError
 from .write import Target
+
+if TYPE_CHECKING:  # annotations only
+    from deltalake import DeltaTable
+
+    from .transforms import Transform
 
 log = logging.getLogger("ratatouille")
 
@@ -98,7 +103,7 @@ class PinnedTarget(Target):
     version: int | None = None
     pinned_by: str | None = None  # the workspace whose pin this is
 
-    def open(self, version: int | None = None):
+    def open(self, version: int | None = None) -> DeltaTable | None:
         return super().open(self.version if version is None else version)
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
@@ -372,7 +377,7 @@ def _frame_of(project: Project, name: str, *, own_only: bool) -> tuple[pl.LazyFr
         return Runner(project).frame(name), None
     target = project.target(name) if own_only else project.read_target(name)
     table = target.open() if target is not None else None
-    if table is None:
+    if table is None or target is None:
         return None, None
     version = table.version()
     return target.scan(version=version), version
@@ -591,7 +596,7 @@ class Promotion:
         return self.changes
 
 
-def _files_of(t, pipelines: Path) -> list[Path]:
+def _files_of(t: Transform, pipelines: Path) -> list[Path]:
     """The files that define transform ``t`` (the code file plus a YAML beside it)."""
     path = Path(t.path) if t.path else None
     if path is None:

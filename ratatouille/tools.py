@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -17,12 +17,17 @@ from .discover import Project
 from .errors import TableNotFoundError
 from .plan import DAG
 
+if TYPE_CHECKING:  # annotations only: imported where used (workspace loads the write stack)
+    from ._versions import VacuumResult
+    from ._workspace import TableDiff
+    from .write import Target
+
 
 def _project(workspace: str | None, project_dir: str | None = None) -> Project:
     return Project.load(project_dir, workspace=workspace)
 
 
-def _table(name: str, workspace: str | None):
+def _table(name: str, workspace: str | None) -> tuple[Project, Target]:
     table_name(name)
     project = _project(workspace)
     target = project.read_target(name)
@@ -87,8 +92,11 @@ def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
 def history(name: str, *, workspace: str | None = None, limit: int | None = None) -> pl.DataFrame:
     """The Delta history of a table, newest first, with Ratatouille's commit metadata."""
     _, target = _table(name, workspace)
+    table = target.open()
+    if table is None:  # removed since it was found
+        raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
     rows = []
-    for h in target.open().history(limit):
+    for h in table.history(limit):
         metrics = h.get("operationMetrics") or {}
         rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),
@@ -135,7 +143,7 @@ def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | No
 
 
 def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 168,
-           dry_run: bool = False) -> list[str]:
+           dry_run: bool = False) -> VacuumResult:
     """Delete files no longer referenced by versions newer than ``retention_hours``.
 
     The files of a version that a pinned workspace still reads (``pin: true``, ``pins.yaml``)
@@ -157,7 +165,7 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
     return _vacuum(project, name, table, retention_hours=retention_hours, dry_run=dry_run)
 
 
-def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5):
+def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5) -> TableDiff:
     """Compare a workspace's table with default's: schema, row counts, rows added/removed/changed
     by ``unique_key`` (else all columns) and sample rows. Returns a ``TableDiff``
     (``.summary()``, ``.to_dict()``, ``["added"]``...).

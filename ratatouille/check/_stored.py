@@ -8,6 +8,7 @@ that cannot run, is an error of that table; the other tables are still tested.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Iterable
 
@@ -63,6 +64,11 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     return {"status": status, **counts, "duration_s": round(time.perf_counter() - started, 3), "tables": tables}
 
 
+def _frame_for(runner: Any, reader: str, name: str) -> pl.LazyFrame:
+    """The stored table ``name`` as ``reader`` (the tested table) reads it."""
+    return runner.frame(name, reader=reader)
+
+
 def _test_table(t: Any, runner: Any) -> dict[str, Any]:
     started = time.perf_counter()
     entry: dict[str, Any] = {"table": t.name, "status": "passed", "rows": None, "checks": [], "error": None}
@@ -73,7 +79,7 @@ def _test_table(t: Any, runner: Any) -> dict[str, Any]:
         if getattr(t, "schema", None) is not None or t.has_schema_checks:
             results.extend(schema_checks(t, _schema_frame(t, lf)))
         for test in t.config.tests:
-            results.append(run_sql_test(test, t, lf, resolve=lambda n, _t=t: runner.frame(n, reader=_t.name)))
+            results.append(run_sql_test(test, t, lf, resolve=functools.partial(_frame_for, runner, t.name)))
     except RatatouilleError as exc:
         entry["error"] = str(exc)
     except Exception as exc:  # a Polars/Pandera error of one table: reported, the others still run

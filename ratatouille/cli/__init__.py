@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -16,6 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import RatatouilleError
+
+if TYPE_CHECKING:  # annotations only: commands import what they run when they run
+    import polars as pl
+    from rich.tree import Tree
+
+    from ..execute import RunResult
 
 app = typer.Typer(help="Ratatouille: Polars-native pipelines over Delta Lake.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -31,7 +37,7 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."))
     _state["debug"] = debug
 
 
-def print_frame(df, title: str | None = None) -> None:
+def print_frame(df: pl.DataFrame, title: str | None = None) -> None:
     """Print a Polars DataFrame as a rich table."""
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in df.schema.items():
@@ -46,7 +52,7 @@ def _status_style(status: str) -> str:
     return {"success": "green", "skipped": "yellow", "failed": "red"}.get(status, "white")
 
 
-def print_results(results) -> None:
+def print_results(results: Sequence[Mapping[str, Any]]) -> None:
     dry = any(r.get("dry_run") for r in results)  # rat check: rows built and checked, none written
     table = Table(title="Check (nothing written)" if dry else "Run", header_style="bold")
     for col in ("table", "status", "mode", "rows checked" if dry else "rows", "version", "seconds", "checks"):
@@ -72,14 +78,15 @@ def print_results(results) -> None:
                                   f"{escape(str(c['message']))}[/]")
 
 
-def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None):
+def _run_with_progress(names: Sequence[str] | None, *, full_refresh: bool, workspace: str | None, all_: bool,
+                       dry_run: bool = False, partition: str | None = None) -> RunResult:
     from ..execute import run
 
-    selection = "*" if all_ else list(names)
+    selection = "*" if all_ else list(names or ())
     if not all_ and not names:
         raise typer.BadParameter("name one or more transforms, or pass --all")
     with console.status("starting...") as status:
-        def on_event(event, name, result):
+        def on_event(event: str, name: str, result: RunResult | None) -> None:
             if event == "start":
                 status.update(f"running [bold]{name}[/]...")
             elif result is not None:
@@ -195,7 +202,7 @@ def lineage_cmd(name: Optional[str] = typer.Argument(None), workspace: Optional[
         roots = [t for t in info["tables"] if not any(dst == t for _, dst in edges)]
         tree = Tree("lineage")
 
-        def add(node, name, seen):
+        def add(node: Tree, name: str, seen: set[str]) -> None:
             branch = node.add(name)
             for child in children.get(name, []):
                 if child not in seen:

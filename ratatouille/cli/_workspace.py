@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.syntax import Syntax
@@ -13,11 +13,14 @@ from rich.table import Table
 from ..errors import TableNotFoundError
 from . import WorkspaceOpt, app, console, err_console, escape, print_frame, print_results
 
+if TYPE_CHECKING:  # annotations only: the workspace package is imported when a command runs
+    from .._workspace import TableDiff
+
 workspace_app = typer.Typer(help="Development workspaces: list, create, reset, pin.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 
 
-def _print_diff(d, *, samples: bool = True) -> None:
+def _print_diff(d: TableDiff, *, samples: bool = True) -> None:
     head, *rest = d.summary().splitlines()
     console.print(f"[bold]{escape(head)}[/]", highlight=False)
     for line in rest:

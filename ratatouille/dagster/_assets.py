@@ -19,7 +19,7 @@ import re
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -27,6 +27,12 @@ from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
 from ..transforms import BrokenTransform, Transform
 from ._checks import check_results, check_specs
+
+if TYPE_CHECKING:  # annotations only: Polars and the write stack are imported where used
+    import polars as pl
+    from deltalake import DeltaTable
+
+    from ..execute import RunResult
 
 KINDS = {"polars", "delta"}
 PREVIEW_ROWS = 5
@@ -57,7 +63,7 @@ def transform_spec(t: Transform, *, table_uri: str, partitions: dg.PartitionsDef
         code_version=t.code_version,
         kinds=set(KINDS),
         tags=_tags(t),
-        owners=[t.config.owner] if _valid_owner(t.config.owner) else None,
+        owners=[str(t.config.owner)] if _valid_owner(t.config.owner) else None,
         metadata=_definition_metadata(t, table_uri),
         partitions_def=partitions,
     )
@@ -82,14 +88,16 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
 
     @dg.multi_asset(name=name, specs=specs, check_specs=checks, partitions_def=partitions, can_subset=True,
                     description=f"Ratatouille transforms of workspace {workspace}: each materialization is run().")
-    def _materialize(context):  # an AssetExecutionContext
+    # context stays unannotated: Dagster compares its annotation with AssetExecutionContext itself, and
+    # this module's annotations are strings (postponed evaluation)
+    def _materialize(context) -> Iterator[Any]:  # type: ignore[no-untyped-def]  # an AssetExecutionContext
         selected = [by_key[k] for k in context.selected_asset_keys if k in by_key]
         wanted_checks = set(context.selected_asset_check_keys)
         partition = context.partition_key if context.has_partition_key else None
         names = sorted(t.name for t in selected)
         context.log.info(f"ratatouille: run({names!r}" + (f", partition={partition!r}" if partition else "")
                          + f") in workspace {workspace}")
-        failed: list[tuple[Transform, Mapping[str, Any]]] = []
+        failed: list[tuple[Transform, RunResult]] = []
         reported: set[str] = set()
         outcome: dict[str, BaseException] = {}
         held = _held_files(context)  # files the landing sensor leaves for their own retry
@@ -116,14 +124,14 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
                 asset_key=key,
                 metadata=materialize_metadata(t, result, table_uris[t.name], storage_options, partition=partition),
                 check_results=[r for r in check_results(t, key, result.get("checks") or [], skipped_reason=skipped)
-                               if dg.AssetCheckKey(key, r.check_name) in wanted_checks],
+                               if dg.AssetCheckKey(key, r.check_name or "") in wanted_checks],
             )
         for t, result in failed:  # nothing was written for these: their tables keep their versions
             key = asset_key(t.name)
             checks_run = [c for c in result.get("checks") or [] if isinstance(c, Mapping)]
             if checks_run:
                 yield from (r for r in check_results(t, key, checks_run, skipped_reason="the run failed before it")
-                            if dg.AssetCheckKey(key, r.check_name) in wanted_checks)
+                            if dg.AssetCheckKey(key, r.check_name or "") in wanted_checks)
         if "crash" in outcome:
             raise outcome["crash"]
         error = outcome.get("error")
@@ -135,7 +143,7 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
     return _materialize
 
 
-def _held_files(context) -> frozenset[str]:
+def _held_files(context: dg.AssetExecutionContext) -> frozenset[str]:
     """The run tag ``ratatouille/hold_files`` (a JSON list of landing files) set by a landing sensor."""
     try:
         raw = context.run.tags.get("ratatouille/hold_files")
@@ -145,7 +153,8 @@ def _held_files(context) -> frozenset[str]:
 
 
 def _run_streaming(names: list[str], transforms: Mapping[str, Transform], workspace: str, root: str,
-                   partition: str | None, outcome: dict[str, BaseException], *, held: frozenset[str] = frozenset()):
+                   partition: str | None, outcome: dict[str, BaseException], *,
+                   held: frozenset[str] = frozenset()) -> Iterator[tuple[Transform, RunResult]]:
     """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends.
     ``held``: landing files the ingest transforms leave for later (``transforms/_settle.HELD_FILES``)."""
     from ..execute import run
@@ -153,7 +162,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
 
     events: queue.Queue = queue.Queue()
 
-    def on_event(event: str, name: str, result) -> None:
+    def on_event(event: str, name: str, result: RunResult | None) -> None:
         if event == "end" and result is not None:
             events.put((name, result))
 
@@ -177,7 +186,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
     worker.join()
 
 
-def _failure_text(failed, blocked: list[str], error: BaseException | None) -> str:
+def _failure_text(failed: Sequence[tuple[Transform, Mapping[str, Any]]], blocked: list[str], error: BaseException | None) -> str:
     lines = [str(result.get("error") or f"{t.name} failed") for t, result in failed]
     if not failed and error is not None:
         lines.append(str(error))
@@ -186,7 +195,7 @@ def _failure_text(failed, blocked: list[str], error: BaseException | None) -> st
     return "\n".join(lines)
 
 
-def _failure_metadata(failed, blocked: list[str], error: BaseException | None) -> dict[str, Any]:
+def _failure_metadata(failed: Sequence[tuple[Transform, Mapping[str, Any]]], blocked: list[str], error: BaseException | None) -> dict[str, Any]:
     md: dict[str, Any] = {"failed": dg.MetadataValue.json([
         {"transform": t.name, "file": t.file, "error": str(result.get("error")),
          "failed_checks": [{k: c.get(k) for k in ("name", "severity", "failing_rows", "message")}
@@ -309,7 +318,7 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     return md
 
 
-def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None):
+def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None) -> DeltaTable | None:
     from ..write import Target
 
     try:
@@ -318,7 +327,7 @@ def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | No
         return None
 
 
-def _row_count(table, uri: str, storage_options) -> int | None:
+def _row_count(table: DeltaTable, uri: str, storage_options: Mapping[str, str] | None) -> int | None:
     """Rows in the table, from the Delta log's file statistics (no data read)."""
     import polars as pl
 
@@ -337,14 +346,14 @@ def _row_count(table, uri: str, storage_options) -> int | None:
         return None
 
 
-def _table_schema(table):
+def _table_schema(table: DeltaTable) -> pl.Schema:
     import polars as pl
     import pyarrow as pa
 
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def markdown_table(df, *, max_width: int = 40, max_columns: int = 20) -> str:
+def markdown_table(df: pl.DataFrame, *, max_width: int = 40, max_columns: int = 20) -> str:
     """A small frame as a markdown table (pipes escaped, long cells cut).
 
     >>> import polars as pl

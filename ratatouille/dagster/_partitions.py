@@ -17,7 +17,7 @@ a Date, string, integer or boolean column.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 
@@ -96,7 +96,7 @@ def settings_file(t: Transform, key: str) -> str | None:
     return t.file
 
 
-def _static(values: Any, fail) -> dg.StaticPartitionsDefinition:
+def _static(values: Any, fail: Callable[[str], Exception]) -> dg.StaticPartitionsDefinition:
     if not isinstance(values, (list, tuple)) or not values:
         raise fail("a static list needs at least one key")
     keys = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]

@@ -11,7 +11,7 @@ import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .._lake import Lake
 from .._names import check_identifier, check_workspace, not_found, table_name
@@ -21,6 +21,9 @@ from ..errors import ConfigError, RatatouilleError, WorkspaceError
 from ..transforms import BrokenTransform, IngestTransform, PythonTransform, SQLTransform, Transform
 from ..transforms._config import build_config, load_yaml
 from ..transforms.python import import_file, scan_file, transforms_in_module
+
+if TYPE_CHECKING:  # annotations only: write is imported where it is used
+    from ..write import Target
 
 log = logging.getLogger("ratatouille")
 
@@ -100,13 +103,13 @@ class Project:
     def names(self) -> list[str]:
         return sorted(self.transforms)
 
-    def target(self, name: str):
+    def target(self, name: str) -> Target:
         """The :class:`~ratatouille.write.Target` this workspace writes for ``name``."""
         from ..write import Target
 
         return Target(self.table_uri(name), self.lake.delta_options(), name)
 
-    def read_target(self, name: str):
+    def read_target(self, name: str) -> Target | None:
         """Where ``name`` is read from: this workspace's table, else (overlay) default's; None if unbuilt."""
         own = self.target(name)
         if own.open() is not None:
@@ -200,7 +203,7 @@ def _load(path: Path, layer: str | None, workspace: str) -> Iterable[Transform]:
     try:
         return [_checked_inputs(t) for t in _from_file(path, layer, workspace)]
     except RatatouilleError as exc:
-        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=path)
+        exc.locate(transform=f"{layer}.{path.stem}" if layer and "invalid" not in exc.message else None, file=str(path))
         if layer is None and path.suffix == ".py":  # a dropped-in module: it has no one name to fail under
             log.warning("skipping %s: %s", path, exc.message)
             return []

@@ -8,10 +8,11 @@ run instead of reading it back from storage.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -26,6 +27,9 @@ from ..write import Materialization, OverwritePartition, Target, materialization
 from ..write._commit import rerun_if_created_meanwhile
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
+
+if TYPE_CHECKING:  # annotations only
+    from ..transforms.ingest import IngestPlan
 
 log = logging.getLogger("ratatouille")
 
@@ -68,16 +72,19 @@ def run(
     sees the key as ``{{ var('partition') }}``.
     """
     project = Project.load(project_dir, workspace=workspace)
-    selectors: list[str] | None = []
+    selected: list[str] = []
+    everything = False
     for item in ([name] if isinstance(name, str) or callable(name) else list(name)):
-        if callable(item) and isinstance(getattr(item, "__ratatouille__", None), PythonTransform):
-            project.add(item.__ratatouille__)
-            selectors.append(item.__ratatouille__.name)
+        spec = getattr(item, "__ratatouille__", None)
+        if callable(item) and isinstance(spec, PythonTransform):
+            project.add(spec)
+            selected.append(spec.name)
         elif item == "*":
-            selectors = None
+            everything = True
             break
         else:
-            selectors.append(str(item))
+            selected.append(str(item))
+    selectors = None if everything else selected
     runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
                     partition=partition)
     single = callable(name) or (isinstance(name, str) and name != "*" and not (upstream or downstream)
@@ -211,7 +218,7 @@ class Runner:
                 if name in invalid:
                     raise invalid[name]
                 t = self.project.transforms[name]
-                result = rerun_if_created_meanwhile(lambda t=t: self.run_one(t), name=name)
+                result = rerun_if_created_meanwhile(functools.partial(self.run_one, t), name=name)
             except RatatouilleError as exc:
                 blocked.add(name)
                 errors.append(exc)
@@ -249,8 +256,10 @@ class Runner:
                 log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
         return checks
 
-    def _set_aside_rejected(self, t: IngestTransform, ingest) -> None:
+    def _set_aside_rejected(self, t: Transform, ingest: IngestPlan) -> None:
         """Move an ingest run's rejected files aside (after its commit, if any)."""
+        if not isinstance(t, IngestTransform):  # only an ingest run rejects files
+            return
         from ..transforms.ingest import handle_rejected
 
         others = [o for o in self.project.transforms.values() if isinstance(o, IngestTransform)]
@@ -317,7 +326,7 @@ class Runner:
                        or (mode == "table" and self._consumers.get(t.name))
                        or ends_in_sort(lf))  # a final ORDER BY is kept in the table (_order.py)
         data: pl.DataFrame | pl.LazyFrame = lf
-        checks: list = []
+        checks = []
         if needs_frame:
             data = self._collect(t, lf)
             checks = self._check(t, data)

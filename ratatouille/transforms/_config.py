@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import AbstractSet as Set
 from typing import Any, Literal, Mapping
 
 import yaml
@@ -128,7 +130,7 @@ def parse_annotations(sql: str, *, file: str | None = None) -> dict[str, Any]:
     return out
 
 
-def load_yaml(path, *, text: str | None = None) -> dict[str, Any]:
+def load_yaml(path: Path, *, text: str | None = None) -> dict[str, Any]:
     """Parse a transform YAML file into a mapping (errors name the file and line)."""
     try:
         data = yaml.safe_load(text if text is not None else path.read_text()) or {}
@@ -149,7 +151,7 @@ def _unknown_key_message(key: str) -> str:
     return f"unknown key {key!r}{hint}"
 
 
-def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: set[str] = frozenset()) -> TransformConfig:
+def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: Set[str] = frozenset()) -> TransformConfig:
     """Validate a raw mapping of settings into a :class:`TransformConfig`."""
     values: dict[str, Any] = {}
     options = dict(raw.get("options") or {})

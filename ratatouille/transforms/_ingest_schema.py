@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import polars as pl
 
-from .._types import normalize, storable
+from .._types import DType, normalize, storable
+
+if TYPE_CHECKING:  # annotations only
+    from deltalake import DeltaTable
 
 WHOLE_FILE = None  # infer_schema_length: every row
 
@@ -45,7 +48,7 @@ def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
     return pl.read_ndjson(io.BytesIO(data), **kwargs)
 
 
-def _rounds(src: pl.DataType, dst: pl.DataType) -> bool:
+def _rounds(src: DType, dst: DType) -> bool:
     """Whether a cast from ``src`` to ``dst`` may round a value without failing, at any depth:
     a float into an integer (the fraction is cut), a decimal into a smaller scale, Float64 into
     Float32 (the type policy never narrows those silently)."""
@@ -53,7 +56,7 @@ def _rounds(src: pl.DataType, dst: pl.DataType) -> bool:
         fields = {f.name: f.dtype for f in dst.fields}
         return any(f.name in fields and _rounds(f.dtype, fields[f.name]) for f in src.fields)
     if isinstance(src, (pl.List, pl.Array)) and isinstance(dst, (pl.List, pl.Array)):
-        return _rounds(src.inner, dst.inner)  # type: ignore[arg-type]
+        return _rounds(src.inner, dst.inner)
     if src.is_float() and dst.is_integer():
         return True
     if isinstance(src, pl.Decimal) and isinstance(dst, pl.Decimal):
@@ -126,7 +129,7 @@ def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFra
     return df.rename(rename) if rename else df
 
 
-def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+def file_targets(targets: Mapping[str, DType], schema: Mapping[str, DType]) -> dict[str, DType]:
     """The types one file's columns are cast to: the table's / declared types, except that a struct
     or list column keeps the nested fields the file adds (a cast to the table's struct would drop
     them silently: Polars' expression cast selects the first fields)."""
@@ -142,11 +145,11 @@ def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.Dat
     return out
 
 
-def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str]:
+def struct_drift(df: pl.DataFrame, table: Mapping[str, DType]) -> list[str]:
     """Nested fields of ``df`` that the table's struct columns lack (``schema: strict``)."""
     out: list[str] = []
 
-    def walk(path: str, new: pl.DataType, old: pl.DataType | None) -> None:
+    def walk(path: str, new: DType, old: DType | None) -> None:
         if old is None:
             return
         if isinstance(new, pl.Struct) and isinstance(old, pl.Struct):
@@ -157,16 +160,16 @@ def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str
                 else:
                     walk(f"{path}.{f.name}", f.dtype, fields[f.name])
         elif isinstance(new, pl.List) and isinstance(old, pl.List):
-            walk(path + "[]", new.inner, old.inner)  # type: ignore[arg-type]
+            walk(path + "[]", new.inner, old.inner)
 
     for col, dtype in df.schema.items():
         walk(col, dtype, table.get(col))
     return out
 
 
-def finish(out: pl.DataFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFrame:
+def finish(out: pl.DataFrame, targets: Mapping[str, DType]) -> pl.DataFrame:
     """The run's rows as they are stored: all-NULL columns typed, zones in UTC."""
-    return normalize(out, dict(targets))  # type: ignore[return-value]
+    return normalize(out, dict(targets))
 
 
 def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.DataType]) -> bool:
@@ -188,8 +191,8 @@ def _natural(s: pl.Series) -> pl.DataType:
     return pl.String()
 
 
-def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: Mapping[str, pl.DataType],
-                  on_schema_change: str | None, failure: Exception) -> dict[str, pl.DataType]:
+def widen_targets(df: pl.DataFrame, targets: Mapping[str, DType], table: Mapping[str, DType],
+                  on_schema_change: str | None, failure: Exception) -> dict[str, DType]:
     """A file whose values do not cast to the table's types (``failure``): the targets that take
     them under ``on_schema_change: sync_all_columns`` (the table is widened by the write), or a
     ``BadFile`` naming the column, both types and the option to use."""
@@ -222,7 +225,7 @@ def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: M
     return out
 
 
-def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
+def widened(schema: Mapping[str, DType], table: DeltaTable | None) -> dict[str, DType]:
     """The table's columns that the run's rows widen (``sync_all_columns``): ``{column: new type}``."""
     if table is None:
         return {}
@@ -239,7 +242,7 @@ def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
     return out
 
 
-def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
+def rewrite(df: pl.DataFrame, table: DeltaTable, widen: Mapping[str, DType], replaced: Iterable[str],
             source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""

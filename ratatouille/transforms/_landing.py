@@ -29,6 +29,7 @@ from ..errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._lake import LandingFile, Lake
+    from .ingest import IngestTransform
 
 LANDING = "landing"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # s3:, http:, file:, c: (a drive letter)
@@ -61,12 +62,12 @@ def check_source(source: object, *, file: str | None = None, transform: str | No
     return source
 
 
-def list_landing(t, lake: "Lake") -> tuple[list["LandingFile"], list[RefusedLink]]:
+def list_landing(t: IngestTransform, lake: "Lake") -> tuple[list["LandingFile"], list[RefusedLink]]:
     """The landing files of ingest transform ``t`` (as ``t.landing_files``) and the symbolic
     links under its source that were refused (target outside the lake, or missing)."""
-    check_source(t.config.source, file=t.file, transform=t.name)
+    source = check_source(t.config.source, file=t.file, transform=t.name)
     refused: list[RefusedLink] = []
-    files = lake.files(t.config.source, refused=refused)
+    files = lake.files(source, refused=refused)
     if not t._glob_names_files():
         files = [f for f in files if t._has_format(f.path)]
         # a refused link is reported when it may hold this transform's files: one of its format or a folder

@@ -31,9 +31,12 @@ import datetime as dt
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: the lake module is imported where it is used
+    from .._lake import LandingFile, Lake
 
 DEFAULT_SETTLE_SECONDS = 5.0
 ENV_SETTLE = "RAT_SETTLE_SECONDS"
@@ -135,7 +138,7 @@ class Gate:
     modification time / ETag as listed, so what was read is what was listed).
     """
 
-    def __init__(self, config: Any, lake, *, now: float | None = None) -> None:
+    def __init__(self, config: Any, lake: Lake, *, now: float | None = None) -> None:
         self.lake = lake
         self.settle = settle_seconds(config)
         self.marker = getattr(config, "ready_marker", None)
@@ -175,7 +178,7 @@ class Gate:
     def _has(self, path: str) -> bool:
         return self.lake._strip(path) in self._listed()
 
-    def waiting(self, f) -> str | None:
+    def waiting(self, f: LandingFile) -> str | None:
         """Why landing file ``f`` (a ``LandingFile``) is not ready yet, or ``None``."""
         if f.rel in HELD_FILES.get():
             return "held back by the landing sensor: an earlier run with it failed, it is retried on its own later"
@@ -213,12 +216,12 @@ class Gate:
                         "(it may still be being written)")
         return None
 
-    def _mtime(self, f) -> float | None:
+    def _mtime(self, f: LandingFile) -> float | None:
         """``f``'s modification time from the same listing as its marker's (the same precision)."""
         info = self._info(f.path)
         return mtime_of(info) if info is not None else None
 
-    def _after_marker(self, f, marker: str) -> str | None:
+    def _after_marker(self, f: LandingFile, marker: str) -> str | None:
         """Why ``f`` is not covered by its ready marker: it was modified after the marker was written
         (a new batch written into a folder whose marker is an earlier batch's). Equal times (S3's
         whole seconds) count as covered."""
@@ -231,7 +234,7 @@ class Gate:
         return (f"modified after its ready marker {name} ({modified - written:.1f}s later): it may still be "
                 "being written; it is taken once the marker is written again after it")
 
-    def landing_file(self, path: str):
+    def landing_file(self, path: str) -> LandingFile | None:
         """A ``LandingFile`` for one full path (one ``info`` request), or ``None`` if it is gone."""
         from .._lake import LandingFile, fingerprint
 
@@ -240,7 +243,7 @@ class Gate:
             return None
         return LandingFile(path, self.lake.relative(path), int(info.get("size") or 0), fingerprint(info))
 
-    def moved(self, f) -> str | None:
+    def moved(self, f: LandingFile) -> str | None:
         """After reading ``f``: why what was read may not be the whole file (``None``: it is)."""
         if self.settle <= 0:
             return None
@@ -273,7 +276,7 @@ def gone(exc: BaseException) -> Gone | None:
     return None
 
 
-def not_ready(config: Any, lake, paths: Iterable[str]) -> dict[str, str]:
+def not_ready(config: Any, lake: Lake, paths: Iterable[str]) -> dict[str, str]:
     """``{full path: reason}`` for the landing files among ``paths`` that are not complete yet
     (what a landing sensor leaves out of its run requests). One ``info`` per path."""
     gate = Gate(config, lake)

@@ -47,13 +47,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NoReturn, Sequence
 
 import polars as pl
 
 from .._lake import LandingFile
 from .._names import parse_table_name
-from .._types import parse_type
+from .._types import DType, parse_type
 from ..errors import ConfigError, IngestError, RatatouilleError, SchemaError, StorageError
 from . import _ingest_schema
 from ._base import BuildContext, Transform
@@ -61,10 +61,17 @@ from ._config import build_config, load_yaml
 from . import _landing
 from ._settle import Gate, Gone, Waiting, check_settle_config, describe_change, gone
 
+if TYPE_CHECKING:  # annotations only: the lake and write modules are imported where they are used
+    from deltalake import CommitProperties, DeltaTable
+
+    from .._lake import Lake
+    from ..write import Target, WriteOutcome
+    from ._config import TransformConfig
+
 log = logging.getLogger("ratatouille")
 
 
-def _read_all(lake, src: str) -> bytes:
+def _read_all(lake: Lake, src: str) -> bytes:
     """The bytes of a pinned landing file (``Lake.pinned``: a ``/proc/self/fd`` path, or the checked path)."""
     if src.startswith("/proc/self/fd/"):
         with open(src, "rb") as fh:
@@ -133,7 +140,7 @@ class IngestTransform(Transform):
 
     kind = "ingest"
 
-    def __init__(self, name: str, *, config, path: Path | None = None, workspace: str = "default",
+    def __init__(self, name: str, *, config: TransformConfig, path: Path | None = None, workspace: str = "default",
                  yaml_text: str = "") -> None:
         super().__init__(name, config=config, path=path, workspace=workspace)
         self._yaml_text = yaml_text
@@ -196,7 +203,7 @@ class IngestTransform(Transform):
         return "append"
 
     # -- files ----------------------------------------------------------------
-    def landing_files(self, lake) -> list[LandingFile]:
+    def landing_files(self, lake: Lake) -> list[LandingFile]:
         """Every landing file matching ``source:`` with its fingerprint, from one listing."""
         return _landing.list_landing(self, lake)[0]
 
@@ -207,8 +214,9 @@ class IngestTransform(Transform):
         """A glob whose last part names the files (``*.csv``, ``day_?.txt``): take what it matches
         as is. A folder, or a glob of folders or of any name (``landing/*/``, ``landing/m/*``),
         keeps only the files of this transform's format."""
-        last = self.config.source.rstrip("/").rsplit("/", 1)[-1]
-        return not self.config.source.endswith("/") and _has_magic(last) and "." in last
+        source = self.config.source or ""  # validated at load: never empty
+        last = source.rstrip("/").rsplit("/", 1)[-1]
+        return not source.endswith("/") and _has_magic(last) and "." in last
 
     def takes(self, rel: str) -> bool:
         """Whether a landing file (path relative to the lake root) is one this transform ingests.
@@ -220,18 +228,18 @@ class IngestTransform(Transform):
         """
         import fnmatch
 
-        source = self.config.source.strip("/")
+        source = (self.config.source or "").strip("/")
         if _has_magic(source):
             if not fnmatch.fnmatchcase(rel, source) and not fnmatch.fnmatchcase(rel, source + "/*"):
                 return False
             return self._glob_names_files() or self._has_format(rel)
         return (rel == source or rel.startswith(source + "/")) and self._has_format(rel)
 
-    def list_files(self, lake) -> list[str]:
+    def list_files(self, lake: Lake) -> list[str]:
         """Every landing file matching ``source:`` (sorted full paths)."""
         return [f.path for f in self.landing_files(lake)]
 
-    def read_file(self, path: str | LandingFile, lake, *, string_columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    def read_file(self, path: str | LandingFile, lake: Lake, *, string_columns: tuple[str, ...] = ()) -> pl.DataFrame:
         """Read one landing file into a frame (raises on a malformed file).
 
         CSV, NDJSON and Parquet are scanned (``scan_csv`` / ``scan_ndjson`` /
@@ -243,7 +251,7 @@ class IngestTransform(Transform):
             return self._read_file(lake, path.path if isinstance(path, LandingFile) else path, src,  # never swapped
                                    string_columns=string_columns)
 
-    def _read_file(self, lake, full: str, src: str, *, string_columns: tuple[str, ...]) -> pl.DataFrame:
+    def _read_file(self, lake: Lake, full: str, src: str, *, string_columns: tuple[str, ...]) -> pl.DataFrame:
         """:meth:`read_file` once the file is pinned: ``full`` names it (suffixes), ``src`` is read."""
         fmt = self.config.format
         opts = dict(self.config.options)
@@ -257,7 +265,7 @@ class IngestTransform(Transform):
                 kwargs["separator"] = "\t"
             if "header" in opts or "has_header" in opts:
                 kwargs["has_header"] = bool(opts.get("header", opts.get("has_header")))
-            csv_overrides = {c: pl.String for c in string_columns}
+            csv_overrides: dict[str, DType] = {c: pl.String for c in string_columns}
             csv_overrides.update(overrides)
             if csv_overrides:
                 kwargs["schema_overrides"] = csv_overrides
@@ -320,7 +328,7 @@ class IngestTransform(Transform):
         plan.full_refresh = bool(ctx.extra.get("full_refresh"))
         need_state = not plan.full_refresh and table is not None
         with ThreadPoolExecutor(max_workers=1) as pool:  # the table's ingested set while listing
-            pending = pool.submit(ingested_state, table) if need_state else None
+            pending = pool.submit(ingested_state, table) if need_state and table is not None else None
             listed, refused = _landing.list_landing(self, lake)
             state = pending.result() if pending is not None else {}
         table_types = {} if table is None or plan.full_refresh else _table_types(table)
@@ -435,7 +443,7 @@ class IngestTransform(Transform):
         for r in plan.rejected:
             log.warning("%s: rejected %s: %s", self.name, r.file, r.reason)
         if not frames:
-            schema = {**targets, SOURCE_FILE: pl.String, SOURCE_FINGERPRINT: pl.String, INGESTED_AT: pl.Datetime("us")}
+            schema: dict[str, DType] = {**targets, SOURCE_FILE: pl.String, SOURCE_FINGERPRINT: pl.String, INGESTED_AT: pl.Datetime("us")}
             return pl.LazyFrame(schema=schema)
         try:
             out = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
@@ -446,7 +454,7 @@ class IngestTransform(Transform):
         order = [c for c in out.columns if c not in META_COLUMNS] + list(META_COLUMNS)
         return (out if out.columns == order else out.select(order)).lazy()
 
-    def _read_checked(self, f: LandingFile, lake, string_columns: tuple[str, ...]) -> pl.DataFrame:
+    def _read_checked(self, f: LandingFile, lake: Lake, string_columns: tuple[str, ...]) -> pl.DataFrame:
         if f.size == 0:
             raise BadFile("empty file")
         df = self.read_file(f, lake, string_columns=string_columns)
@@ -457,8 +465,8 @@ class IngestTransform(Transform):
             raise BadFile(f"column(s) {clash} are reserved for ingestion metadata")
         return df
 
-    def _conform(self, df: pl.DataFrame, targets: Mapping[str, pl.DataType],
-                 meta: list[pl.Expr] = ()) -> pl.DataFrame:
+    def _conform(self, df: pl.DataFrame, targets: Mapping[str, DType],
+                 meta: Sequence[pl.Expr] = ()) -> pl.DataFrame:
         """Check one file against the declared columns, cast its columns to the declared /
         existing types (a value that will not cast is a bad file) and add the ``meta``
         columns, in one pass."""
@@ -505,7 +513,8 @@ class IngestWrite:
         self.t = t
         self.plan = plan
 
-    def write(self, target, data, *, full_refresh: bool = False, metadata: Mapping[str, str] | None = None):
+    def write(self, target: Target, data: pl.DataFrame | pl.LazyFrame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None) -> WriteOutcome:
         from deltalake import Transaction
 
         from .._errors_map import write_error
@@ -552,11 +561,14 @@ class IngestWrite:
             return WriteOutcome(version=fast.version, rows_written=df.height)
         since = version - 1 if table is not None else None  # the snapshot it was based on
         table = table if table is not None else target.open()
+        if table is None:  # the commit above created it: it is there
+            raise StorageError(f"{target.uri} is missing right after its commit", transform=self.t.name)
         return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0],
                             rows_written=df.height)
 
 
-def _fast_append(df: pl.DataFrame, target, table, commit):
+def _fast_append(df: pl.DataFrame, target: Target, table: DeltaTable,
+                 commit: CommitProperties) -> WriteOutcome | None:
     """Polars-encoded parquet committed by delta-rs (``ratatouille.write.fast_write``) when eligible."""
     from ..write import fast_write, fast_write_eligible
 
@@ -594,7 +606,7 @@ def parse_source_version(value: str) -> tuple[str, str] | None:
     return (rel, fingerprint) if sep and rel and fingerprint.startswith("size=") else None
 
 
-def ingested_state(table) -> dict[str, set[str]]:
+def ingested_state(table: DeltaTable) -> dict[str, set[str]]:
     """``{_source_file: {fingerprints}}`` of the rows in a bronze table.
 
     Reads one column, ``_source_fingerprint`` (``<path>@<fingerprint>``, constant per file,
@@ -633,11 +645,12 @@ def ingested_state(table) -> dict[str, set[str]]:
             continue
         entry = out.setdefault(row[0], set())
         if len(row) > 1 and row[1] is not None:
-            entry.add(parse_source_version(row[1])[1] if parse_source_version(row[1]) else row[1])
+            version = parse_source_version(row[1])
+            entry.add(version[1] if version else row[1])
     return out
 
 
-def _distinct_from_files(table, cols: list[str]) -> set[tuple]:
+def _distinct_from_files(table: DeltaTable, cols: list[str]) -> set[tuple[Any, ...]]:
     """The distinct rows of ``cols`` in the table's data files, read as dictionaries through
     delta-rs' own object store (file sizes known from the log: no extra request per file)."""
     import pyarrow as pa
@@ -670,11 +683,11 @@ def _distinct_from_files(table, cols: list[str]) -> set[tuple]:
     return out
 
 
-def _distinct_from_scan(table, cols: list[str]) -> set[tuple]:
+def _distinct_from_scan(table: DeltaTable, cols: list[str]) -> set[tuple[Any, ...]]:
     return set(pl.scan_delta(table).select(cols).unique().collect().iter_rows())
 
 
-def _table_types(table) -> dict[str, pl.DataType]:
+def _table_types(table: DeltaTable) -> dict[str, DType]:
     """The data columns of an existing table and their Polars types."""
     import pyarrow as pa
 
@@ -702,7 +715,7 @@ def _dtypes(raw: Any) -> dict[str, pl.DataType]:
 _BOOLS = {**dict.fromkeys(("true", "t", "yes", "y", "1"), True), **dict.fromkeys(("false", "f", "no", "n", "0"), False)}
 
 
-def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
+def cast_column(s: pl.Series, dtype: DType) -> pl.Series:
     """Cast one column strictly, or raise :class:`BadFile` naming the column and a bad value.
 
     >>> cast_column(pl.Series("q", ["1", "2"]), pl.Int64).to_list()
@@ -756,7 +769,7 @@ def _drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
     return BadFile("schema drift (schema: strict): " + "; ".join(parts))
 
 
-def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None:
+def cast_expr(name: str, src: DType, dtype: DType) -> pl.Expr | None:
     """The strict cast of :func:`cast_column` as an expression (``None``: needs the eager check)."""
     col = pl.col(name)
     if src == pl.String:
@@ -773,11 +786,11 @@ def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None
     return col.cast(dtype, strict=True)
 
 
-def _raise(value: Any):
+def _raise(value: Any) -> NoReturn:
     raise BadFile(value)
 
 
-def _example(s: pl.Series, dtype: pl.DataType) -> str | None:
+def _example(s: pl.Series, dtype: DType) -> str | None:
     try:
         lenient = s.cast(dtype, strict=False)
         bad = s.filter(lenient.is_null() & s.is_not_null())
@@ -813,7 +826,7 @@ def _reason(exc: BaseException) -> str:
 
 
 # -- rejected files ---------------------------------------------------------------------------------
-def handle_rejected(t: "IngestTransform", lake, rejected: list[Rejected], *, workspace: str = "default",
+def handle_rejected(t: "IngestTransform", lake: Lake, rejected: list[Rejected], *, workspace: str = "default",
                     others: Iterable["IngestTransform"] = ()) -> None:
     """After the commit: move rejected files to ``landing/_rejected/`` with a ``.reason.txt``
     beside each (``on_error: reject``), or leave them in place (``skip``).

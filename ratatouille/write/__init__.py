@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
@@ -32,6 +32,13 @@ from .._errors_map import write_error
 from .._types import reconcile
 from ..errors import RatatouilleError, SchemaError, StorageError
 from . import _commit, _schema
+
+if TYPE_CHECKING:  # annotations only
+    from deltalake.transaction import AddAction, RemoveAction
+
+    from .._types import DType
+
+WriteMode = Literal["error", "append", "overwrite", "ignore"]  # delta-rs' write modes
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -82,7 +89,7 @@ class Materialization:
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
-                 declared: Mapping[str, pl.DataType] | None = None) -> None:
+                 declared: Mapping[str, DType] | None = None) -> None:
         self.unique_key = tuple(unique_key)
         self.partition_by = tuple(partition_by)
         self.delete_missing = delete_missing
@@ -134,7 +141,7 @@ class Materialization:
             raise write_error(exc, action=f"writing {target.uri} failed ({self.mode})", uri=target.uri,
                               transform=target.name or None) from exc
 
-    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit) -> WriteOutcome:
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         raise NotImplementedError
 
 
@@ -147,7 +154,7 @@ class Table(Materialization):
 
     mode = "table"
 
-    def _incremental(self, target, table, data, commit):
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         return _finish(target, _write(data, target, "overwrite", commit, partition_by=self.partition_by,
                                       schema_mode="overwrite", table=table), commit)
 
@@ -157,7 +164,8 @@ class View(Materialization):
 
     mode = "view"
 
-    def write(self, target, data, *, full_refresh=False, metadata=None, table=None) -> WriteOutcome:
+    def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
         return WriteOutcome(version=None, rows_written=0, skipped=True)
 
 
@@ -166,7 +174,7 @@ class Append(Materialization):
 
     mode = "append"
 
-    def _incremental(self, target, table, data, commit):
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         from deltalake.exceptions import CommitFailedError
 
         try:  # the commit is guarded (write()): a concurrent append of the same rows conflicts (_commit.py)
@@ -188,7 +196,8 @@ class Merge(Materialization):
 
     mode = "merge"
 
-    def write(self, target, data, *, full_refresh=False, metadata=None, table=None) -> WriteOutcome:
+    def write(self, target: Target, data: Frame, *, full_refresh: bool = False,
+              metadata: Mapping[str, str] | None = None, table: DeltaTable | None = None) -> WriteOutcome:
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         self._check_keys(source, target.name)  # the first run and a full refresh too: the table starts clean
         return super().write(target, source, full_refresh=full_refresh, metadata=metadata, table=table)
@@ -211,9 +220,9 @@ class Merge(Materialization):
             raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
                               transform=name or None)
 
-    def _incremental(self, target, table, data, commit):
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         predicate = _predicate.join_on(self.unique_key, "t", "s")
-        source = data  # collected by write()
+        source = data.collect() if isinstance(data, pl.LazyFrame) else data  # collected by write() already
         if source.is_empty() and not self.delete_missing:
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
         # the source is in memory already: streamed_exec=False lets delta-rs derive an early filter from
@@ -236,7 +245,7 @@ class ReplacePartitions(Materialization):
 
     mode = "replace_partitions"
 
-    def _incremental(self, target, table, data, commit):
+    def _incremental(self, target: Target, table: DeltaTable, data: Frame, commit: CommitProperties) -> WriteOutcome:
         source = data.collect() if isinstance(data, pl.LazyFrame) else data
         if source.is_empty():
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
@@ -288,7 +297,7 @@ class OverwritePartition(Materialization):
                               since=since)
                 out.rows_written = source.height
                 return out
-            source = fitted.data
+            source = fitted.data if isinstance(fitted.data, pl.DataFrame) else fitted.data.collect()
             return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
                                           schema_mode="merge"), commit, since=since)
         except RatatouilleError:
@@ -304,8 +313,9 @@ MATERIALIZATIONS: dict[str, type[Materialization]] = {
     m.mode: m for m in (Table, View, Append, Merge, ReplacePartitions)}
 
 
-def materialization_for(mode: str, *, unique_key=(), partition_by=(), delete_missing=False,
-                        on_schema_change: str | None = None, declared=None) -> Materialization:
+def materialization_for(mode: str, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
+                        delete_missing: bool = False, on_schema_change: str | None = None,
+                        declared: Mapping[str, DType] | None = None) -> Materialization:
     """The :class:`Materialization` for a mode name (``on_schema_change`` and the ``declared``
     column types feed the type policy of :mod:`ratatouille._types`)."""
     return MATERIALIZATIONS[mode](unique_key=unique_key, partition_by=partition_by, delete_missing=delete_missing,
@@ -349,11 +359,11 @@ def _table_schema(table: DeltaTable) -> pl.Schema:
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, partition_by=(),
+def _write(data: Frame, target: Target, mode: WriteMode, commit: CommitProperties, *, partition_by: Sequence[str] = (),
            schema_mode: str | None = None, predicate: str | None = None,
            table: DeltaTable | None = None) -> int | WriteOutcome | None:
     if table is not None and not partition_by and not predicate and fast_write_eligible(data, target, table, mode):
-        return fast_write(data, target, table, mode, commit)  # type: ignore[arg-type]
+        return fast_write(data, target, table, mode, commit)
     options: dict[str, Any] = {"commit_properties": commit}
     if partition_by:
         options["partition_by"] = list(partition_by)
@@ -492,14 +502,14 @@ def fast_write(data: Frame, target: Target, table: DeltaTable, mode: str,
         else:
             if data.columns != columns:
                 data = data.select(columns)
-            parts = max(1, -(-data.estimated_size() // FAST_FILE_BYTES))
+            parts = max(1, -(-int(data.estimated_size()) // FAST_FILE_BYTES))
             step = -(-data.height // parts)
             for i in range(parts):
                 chunk = data.slice(i * step, step)
                 name = _part_name(i, run)
                 chunk.write_parquet(os.path.join(root, name), compression="snappy", statistics=True)
                 files.append((name, delta_stats(chunk)))
-        actions = []
+        actions: list[AddAction | RemoveAction] = []
         for name, stats in files:
             path = os.path.join(root, name)
             actions.append(AddAction(path=name, size=os.path.getsize(path), partition_values={},
