@@ -34,7 +34,7 @@ import itertools
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ._boundary import RefusedLink, check_inside, link_target
 from ._names import check_workspace, parse_table_name
@@ -169,7 +169,7 @@ class Lake:
 
     # -- fsspec ---------------------------------------------------------------
     @functools.cached_property
-    def fs(self):
+    def fs(self) -> Any:  # an fsspec AbstractFileSystem (fsspec ships no types)
         """An fsspec filesystem for the lake's protocol."""
         import fsspec
 
@@ -180,7 +180,7 @@ class Lake:
     def _fsspec_options(self) -> SecretDict:
         if self.protocol not in ("s3", "s3a"):
             return SecretDict(self.storage_options)
-        out: dict[str, Any] = SecretDict()
+        out = SecretDict()
         client_kwargs: dict[str, Any] = {}
         for key, value in self.storage_options.items():
             k = key.lower()
@@ -295,11 +295,11 @@ class Lake:
     def exists(self, path: str) -> bool:
         return self.fs.exists(self._strip(path))
 
-    def open(self, path: str, mode: str = "rb"):
+    def open(self, path: str, mode: str = "rb") -> Any:  # an fsspec file object
         return self.fs.open(self._strip(path), mode)
 
     @contextlib.contextmanager
-    def pinned(self, path: str):
+    def pinned(self, path: str) -> Iterator[str]:
         """A location to read ``path`` from that cannot be swapped after it was checked.
 
         On a local lake the file is opened once, the real location of the *open* file is

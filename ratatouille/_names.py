@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from .errors import ConfigError, TableNotFoundError, WorkspaceError
 
@@ -80,7 +80,7 @@ def check_slug(name: str) -> str:
     return clean if not clean[0].isdigit() else f"check_{clean}"
 
 
-def not_found(name: str, known: Iterable[str], *, what: str = "table", **where) -> TableNotFoundError:
+def not_found(name: str, known: Iterable[str], *, what: str = "table", **where: Any) -> TableNotFoundError:
     """A TableNotFoundError for ``name`` that lists the closest known names."""
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)

@@ -68,11 +68,11 @@ class RatatouilleError(Exception):
     def __str__(self) -> str:
         return self._format()
 
-    def __reduce__(self):  # picklable with all its state (Dagster's multiprocess executor ships errors)
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable with all its state (Dagster's multiprocess executor ships errors)
         return (_rebuild, (type(self), dict(self.__dict__)))
 
 
-def _rebuild(cls: type, state: dict) -> "RatatouilleError":
+def _rebuild(cls: type["RatatouilleError"], state: dict[str, Any]) -> "RatatouilleError":
     """An error back from its pickled state, without calling a subclass' own ``__init__``."""
     err = cls.__new__(cls)
     err.__dict__.update(state)

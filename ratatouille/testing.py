@@ -20,11 +20,17 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import polars as pl
 
 from .transforms import BuildContext, PythonTransform, SQLTransform, Transform
+
+if TYPE_CHECKING:  # annotations only: imported where used (a pytest plugin loads this module early)
+    from deltalake import DeltaTable
+
+    from ._lake import Lake
+    from .execute import RunResult
 
 __all__ = ["RatProject", "S3Server", "rat_project", "run_transform"]
 
@@ -81,7 +87,7 @@ def run_transform(
     return out
 
 
-def _resolve(obj: Any, project_dir, workspace) -> Transform:
+def _resolve(obj: Any, project_dir: str | Path | None, workspace: str | None) -> Transform:
     if isinstance(obj, Transform):
         return obj
     spec = getattr(obj, "__ratatouille__", None)
@@ -126,7 +132,7 @@ class RatProject:
         return path
 
     @property
-    def lake_handle(self):
+    def lake_handle(self) -> Lake:
         """The project's :class:`~ratatouille._lake.Lake` (local or S3)."""
         from ._lake import Lake
 
@@ -152,7 +158,7 @@ class RatProject:
         lake = self.lake_handle
         lake.fs.rm(lake._strip(lake.path(relpath)))
 
-    def table(self, name: str, workspace: str = "default"):
+    def table(self, name: str, workspace: str = "default") -> DeltaTable | None:
         """The ``deltalake.DeltaTable`` of ``name`` (None if not built)."""
         from .discover import Project
 
@@ -170,7 +176,7 @@ class RatProject:
             fh.write(textwrap.dedent(data.decode()).lstrip().encode() if isinstance(content, str) else data)
         return path
 
-    def run(self, name: Any, **kwargs: Any):
+    def run(self, name: Any, **kwargs: Any) -> RunResult:
         from .execute import run
 
         return run(name, project_dir=str(self.root), **kwargs)
@@ -264,7 +270,7 @@ class S3Server:
         return {"aws_endpoint_url": self.endpoint, "aws_access_key_id": self.key_id,
                 "aws_secret_access_key": self.secret, "aws_region": self.region}
 
-    def client(self):
+    def client(self) -> Any:  # a boto3 S3 client (boto3 ships no types)
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key_id,

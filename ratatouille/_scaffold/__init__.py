@@ -17,18 +17,20 @@ import time
 import re
 import string
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import ConfigError
 
 _RENAMES = {"gitignore": ".gitignore"}
 
 
-def _templates():
+def _templates() -> Traversable:
     return resources.files(__name__).joinpath("project")
 
 
-def _walk(node, rel: tuple[str, ...] = ()):
+def _walk(node: Traversable, rel: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Traversable]]:
     for child in sorted(node.iterdir(), key=lambda c: c.name):
         if child.name in ("__pycache__",) or child.name.endswith((".pyc", ".pyo")):
             continue

@@ -7,7 +7,7 @@ to it, :func:`refuse_unstorable` names a column Delta cannot hold at all.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar, cast
 
 import polars as pl
 from polars.datatypes import DataTypeClass
@@ -15,6 +15,7 @@ from polars.datatypes import DataTypeClass
 from ..errors import SchemaError
 
 Frame = pl.DataFrame | pl.LazyFrame
+F = TypeVar("F", bound=pl.DataFrame | pl.LazyFrame)  # a function returns the kind of frame it is given
 DType = pl.DataType | DataTypeClass  # a dtype instance (Int64()) or class (pl.Int64), as Polars' schemas hold them
 
 # Delta has no unsigned nor 128-bit integers: the smallest Delta type holding every value (as Spark
@@ -91,7 +92,7 @@ def _unstorable_in(dtype: DType) -> DType | None:
     return None
 
 
-def normalize(data: Frame, declared: Mapping[str, DType] | None = None) -> Frame:
+def normalize(data: F, declared: Mapping[str, DType] | None = None) -> F:
     """The new data as it is stored on a first write (or a rebuild): time-zone-aware timestamps
     converted to UTC (same instants), all-NULL columns given their declared type or String.
 
@@ -103,10 +104,10 @@ def normalize(data: Frame, declared: Mapping[str, DType] | None = None) -> Frame
     declared = declared or {}
     exprs = [_to(pl.col(c), t, storable(t, declared.get(c))) for c, t in schema.items()
              if storable(t, declared.get(c)) != t]
-    return data.with_columns(exprs) if exprs else data
+    return cast(F, data.with_columns(exprs)) if exprs else data
 
 
-def type_nulls(data: Frame, declared: Mapping[str, DType]) -> Frame:
+def type_nulls(data: F, declared: Mapping[str, DType]) -> F:
     """All-NULL columns (type ``Null``) of ``data`` given their declared type (before checks run).
 
     >>> type_nulls(pl.DataFrame({"a": [None]}), {"a": pl.Int64}).schema["a"]
@@ -114,7 +115,7 @@ def type_nulls(data: Frame, declared: Mapping[str, DType]) -> Frame:
     """
     schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
     exprs = [pl.col(c).cast(declared[c]) for c, t in schema.items() if t == pl.Null and c in declared]
-    return data.with_columns(exprs) if exprs else data
+    return cast(F, data.with_columns(exprs)) if exprs else data
 
 
 def _to(expr: pl.Expr, old: DType, new: DType) -> pl.Expr:

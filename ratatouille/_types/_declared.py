@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from ..errors import ConfigError
 
@@ -69,7 +70,7 @@ class DeclaredType:
             return isinstance(actual, pl.Decimal)
         return actual == self.dtype
 
-    def cast_target(self, existing: pl.DataType | None = None) -> pl.DataType:
+    def cast_target(self, existing: pl.DataType | DataTypeClass | None = None) -> pl.DataType | DataTypeClass:
         """The dtype to cast text or other data to: a bare decimal keeps an existing decimal's precision."""
         if self.open_decimal and isinstance(existing, pl.Decimal):
             return existing

@@ -55,7 +55,8 @@ def check_names(t: Transform) -> list[str]:
     return names + [test.name for test in t.config.tests]
 
 
-def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None, file: str | None = None):
+def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None,
+                    file: str | None = None) -> Any:  # a pandera.polars.DataFrameSchema
     """Compile YAML ``columns:`` into a ``pandera.polars.DataFrameSchema``."""
     import pandera.polars as pa
 
@@ -63,6 +64,7 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
     for spec in columns:
         checks, nullable, unique = [], spec.nullable, False
         for test in spec.tests:
+            arg: Any
             key, arg = (test, None) if isinstance(test, str) else next(iter(dict(test).items()))
             if key == "not_null":
                 nullable = False
@@ -90,7 +92,7 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
             checks.append(pa.Check(lambda data: isinstance(data.lazyframe.collect_schema()[data.key], pl.Decimal),
                                    name=f"dtype('{spec.type}')", error=f"expected a decimal type ({spec.type})"))
         if isinstance(dtype, pl.Datetime) and dtype.time_zone:  # any zone: Delta stores the same instants in UTC
-            checks.append(_zone_aware_check(dtype, spec.type))
+            checks.append(_zone_aware_check(dtype, str(spec.type)))
             dtype = None
         cols[spec.name] = pa.Column(dtype, checks=checks, nullable=nullable, unique=unique, required=True)
     return pa.DataFrameSchema(cols, strict=False)

@@ -42,7 +42,7 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
         out.extend(n for n in names if n != t.name and n not in out)
     result = tuple(out)
     try:
-        t._rat_test_inputs = result
+        setattr(t, "_rat_test_inputs", result)  # noqa: B010 - a cache on the transform, not one of its fields
     except AttributeError:  # pragma: no cover - a frozen transform: recomputed each time
         pass
     return result

@@ -26,16 +26,17 @@ Only this package and ``ratatouille.definitions`` import Dagster.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import dagster as dg
 
 from ..discover import Project
 from ..errors import ConfigError
 from ..plan import DAG
-from ..transforms import BrokenTransform, Transform
+from ..transforms import BrokenTransform, IngestTransform, Transform
 from ._assets import (asset_key, group_of, markdown_table, materialize_metadata, op_name, transform_spec,
                       transforms_asset)
 from ._checks import check_results, check_specs
@@ -45,6 +46,9 @@ from ._sensors import DEFAULT_INTERVAL, landing_sensor, parse_triggers, trigger_
 
 __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "markdown_table",
            "materialize_metadata", "partitions_def", "transform_spec", "transforms_asset"]
+
+if TYPE_CHECKING:  # annotations only
+    from .._lake import Lake
 
 log = logging.getLogger("ratatouille")
 
@@ -186,22 +190,22 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
             lister = (lambda t=t: t.list_files(lake)) if is_own else (lambda s=source: lake.ls(s))
             registry.add(landing_sensor(
                 name=sname, source=source, list_files=lister, lake=lake,
-                ingested=(lambda t=t: _ingested(project, t)) if is_own else None,
-                not_ready=(lambda paths, t=t: _in_flight(t, lake, paths)) if is_own else None,
+                ingested=functools.partial(_ingested, project, t) if is_own else None,
+                not_ready=functools.partial(_in_flight, t, lake) if is_own else None,
                 keys=targets(name, bool(e.get("upstream")), downstream), partitions=partitions[name],
                 interval=int(e.get("minimum_interval_seconds", DEFAULT_INTERVAL)), running=e["status"] == "running",
                 description=e.get("description")), origin)
-        if t.kind == "ingest" and str(t.config.source).strip("/") not in watched:
+        if isinstance(t, IngestTransform) and str(t.config.source).strip("/") not in watched:
             registry.add(landing_sensor(
                 name=f"{op_name(name)}_sensor", source=str(t.config.source),
-                list_files=lambda t=t: t.list_files(lake), lake=lake, keys=targets(name, False, True),
-                ingested=lambda t=t: _ingested(project, t),
-                not_ready=lambda paths, t=t: _in_flight(t, lake, paths),
+                list_files=functools.partial(t.list_files, lake), lake=lake, keys=targets(name, False, True),
+                ingested=functools.partial(_ingested, project, t),
+                not_ready=functools.partial(_in_flight, t, lake),
                 description=f"New files under {t.config.source} -> ingest into {name}, then run what depends on it"),
                 f"the landing sensor of ingest transform {name} ({registry.rel(t.file)})")
 
 
-def _in_flight(t: Transform, lake, paths) -> dict[str, str]:
+def _in_flight(t: Transform, lake: Lake, paths: Iterable[str]) -> dict[str, str]:
     """The landing files among ``paths`` an ingest transform would not read yet (transforms/_settle.py)."""
     from ..ingest._settle import not_ready
 
@@ -216,7 +220,7 @@ def _ingested(project: Project, t: Transform) -> set[str]:
 
     table = project.target(t.name).open()
     state = ingested_state(table) if table is not None else {}
-    if not state or getattr(t.config, "on_change", None) != "reingest":
+    if not state or getattr(t.config, "on_change", None) != "reingest" or not isinstance(t, IngestTransform):
         return set(state)
     now = {f.rel: f.fingerprint for f in t.landing_files(project.lake)}
     return {rel for rel, held in state.items() if rel not in now or not held or now[rel] in held}

@@ -27,6 +27,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterable, Mapping
 
 import dagster as dg
@@ -39,7 +40,7 @@ from ..errors import ConfigError
 log = logging.getLogger("ratatouille")
 
 EXPORTS = ("all_assets", "all_asset_checks", "all_jobs", "all_sensors", "all_schedules")
-_SCHEDULES = (dg.ScheduleDefinition,)
+_SCHEDULES: tuple[type, ...] = (dg.ScheduleDefinition,)
 try:  # a schedule built from a partitioned asset job
     from dagster._core.definitions.partitions.partitioned_schedule import UnresolvedPartitionedAssetScheduleDefinition
 
@@ -89,7 +90,7 @@ class Registry:
             elif isinstance(obj, (dg.SensorDefinition, dg.ScheduleDefinition)):
                 fn = getattr(obj, "_raw_fn", None) or getattr(obj, "_execution_fn", None)
                 fn = getattr(fn, "decorated_fn", fn)
-            file = inspect.getsourcefile(fn) if fn is not None else None
+            file = inspect.getsourcefile(fn) if fn is not None else None  # type: ignore[arg-type]  # Dagster's wrapped function
             name = getattr(fn, "__name__", None) or name  # the Python name the user wrote
         except Exception:  # noqa: BLE001 - best effort
             file = None
@@ -188,7 +189,7 @@ def _forget_package(name: str) -> None:
         sys.modules.pop(mod, None)
 
 
-def import_pipelines(root: Path):
+def import_pipelines(root: Path) -> ModuleType | None:
     """Import ``<root>/pipelines`` as the package ``pipelines`` (``None`` if there is none)."""
     init = root / "pipelines" / "__init__.py"
     if not init.is_file():
@@ -228,7 +229,7 @@ def _place_in(exc: BaseException, folder: Path) -> tuple[str | None, int | None]
     return found
 
 
-def add_pipelines(registry: Registry, module) -> None:
+def add_pipelines(registry: Registry, module: ModuleType) -> None:
     """Add the objects exported by ``pipelines/__init__.py``."""
     init = registry.rel(module.__file__)
     for export in EXPORTS:
@@ -268,7 +269,7 @@ def module_files(workspaces_dir: Path, workspace: str) -> list[tuple[str, Path]]
     return sorted(chosen.values(), key=lambda item: str(item[1]))
 
 
-def add_module_objects(registry: Registry, module, origin: str) -> int:
+def add_module_objects(registry: Registry, module: ModuleType, origin: str) -> int:
     """Add every Dagster object defined at module level (lists of them too); returns how many."""
     count = 0
     for attr, value in vars(module).items():

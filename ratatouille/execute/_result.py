@@ -42,11 +42,11 @@ class RunResult(dict):
     def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("RunResult is read-only")
 
-    __setitem__ = __delitem__ = _readonly  # type: ignore[assignment]
-    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
-    __ior__ = _readonly  # type: ignore[assignment]
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+    __ior__ = _readonly
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (RunResult, (dict(self),))
 
     @property

@@ -62,7 +62,7 @@ class GenericTest:
 
     def custom_sql(self) -> str:
         """The template text of a custom generic test (read when parsed: it is part of the code version)."""
-        return Path(self.source).read_text()
+        return Path(str(self.source)).read_text()
 
     @property
     def plain(self) -> bool:
@@ -281,7 +281,7 @@ def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, l
         no_more(rest)
         return {"value": value}
     if kind == "relationships":
-        need(isinstance(arg, dict) and rest.get("to") and rest.get("field"), "to: <layer>.<name> and field: <column>")
+        need(bool(isinstance(arg, dict) and rest.get("to") and rest.get("field")), "to: <layer>.<name> and field: <column>")
         to, fld = str(rest.pop("to")), str(rest.pop("field"))
         m = _REF.match(to)
         no_more(rest)
@@ -333,7 +333,7 @@ def to_sql(test: GenericTest) -> str:
     if test.source:
         return test.custom_sql()
     kind, a = test.kind, test.args
-    c = exp.column(test.column, quoted=True) if test.column is not None else None
+    c: Any = exp.column(test.column, quoted=True) if test.column is not None else None  # None: a table-level test
     rows = exp.select("*").from_(_MODEL)
     if kind == "not_null":
         q = rows.where(c.is_(exp.null()))
@@ -380,6 +380,8 @@ def columns_used(test: GenericTest) -> tuple[str, ...]:
 def exceeds(threshold: str | None, count: int, total: int | None) -> bool:
     """Whether ``count`` failing rows (of ``total``) meet a ``warn_if``/``error_if`` condition."""
     m = _THRESHOLD.match(threshold or "!=0")
+    if m is None:  # thresholds are checked when the YAML is read (parse_threshold)
+        raise ConfigError(f"invalid threshold {threshold!r}")
     op, num, pct = m.group(1), float(m.group(2)), m.group(3) == "%"
     value = (100.0 * count / total if total else 0.0) if pct else float(count)
     return {">": value > num, ">=": value >= num, "<": value < num, "<=": value <= num,

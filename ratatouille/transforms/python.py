@@ -8,6 +8,7 @@ import inspect
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import polars as pl
@@ -92,6 +93,7 @@ class PythonTransform(Transform):
         params = [p for p in inspect.signature(fn).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         data_params = [p.name for p in params if p.name not in _CONTEXT_PARAMS]
+        kwargs: dict[str, Any]
         if self.binding is not None:
             kwargs = {param: frames[table] for param, table in self.binding.items()}
         else:
@@ -258,7 +260,7 @@ def scan_file(path: Path, *, workspace: str = "default", layer: str | None = Non
                 continue
             try:
                 args = [ast.literal_eval(a) for a in dec.args]
-                kwargs = {k.arg: ast.literal_eval(k.value) for k in dec.keywords if k.arg != "schema"}
+                kwargs: dict[Any, Any] = {k.arg: ast.literal_eval(k.value) for k in dec.keywords if k.arg != "schema"}
             except ValueError:
                 return None
             has_schema = any(k.arg == "schema" for k in dec.keywords)
@@ -281,7 +283,7 @@ def _is_transform(func: ast.expr) -> bool:
         isinstance(func, ast.Attribute) and func.attr == "transform")
 
 
-def import_file(path: Path | None, workspace: str = "default"):
+def import_file(path: Path | None, workspace: str = "default") -> ModuleType:
     """Import a workspace Python file as a module (once per file version)."""
     if path is None:
         raise ConfigError("cannot import a transform without a file")
@@ -313,7 +315,7 @@ def _user_line_in(exc: BaseException, filename: str) -> int | None:
     return line
 
 
-def transforms_in_module(module) -> list[PythonTransform]:
+def transforms_in_module(module: ModuleType) -> list[PythonTransform]:
     """Transforms defined by ``@transform`` in an imported module."""
     return [obj.__ratatouille__ for obj in vars(module).values()
             if callable(obj) and isinstance(getattr(obj, "__ratatouille__", None), PythonTransform)]

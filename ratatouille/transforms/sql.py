@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import jinja2
 import polars as pl
@@ -121,7 +121,7 @@ class SQLTransform(Transform):
             return execute_sql(sql, frames, transform=self.name, file=self.file)
 
     @contextlib.contextmanager
-    def _lines_of(self, rendered: str):
+    def _lines_of(self, rendered: str) -> Iterator[None]:
         """Errors about the ``rendered`` SQL point at the line of this transform's file."""
         try:
             yield

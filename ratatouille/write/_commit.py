@@ -40,7 +40,7 @@ import logging
 import random
 import time
 import uuid
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import DeltaError
@@ -116,7 +116,8 @@ def commit_id(commit: CommitProperties) -> str | None:
     return (commit.custom_metadata or {}).get(COMMIT_ID)
 
 
-def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newest: int, after: int | None):
+def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newest: int,
+                 after: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
     file name through delta-rs' object store (the same storage options as its commits)."""
     from deltalake.fs import DeltaStorageHandler
@@ -143,7 +144,7 @@ def landed(table: DeltaTable, commit: CommitProperties | str, since: int | None 
     table.update_incremental()
     latest = table.version()
     for version, actions in _log_entries(table.table_uri, storage_options, latest, since):
-        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         if ident is not None and info.get(COMMIT_ID) == ident:
             return version, info
     raise StorageError(f"the commit {ident} is not in the log of {table.table_uri} (versions after "
