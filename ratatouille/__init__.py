@@ -1,8 +1,10 @@
 """Ratatouille: a Polars-native pipeline SDK for the Delta Lake lakehouse.
 
->>> from ratatouille import run, query, read, transform   # doctest: +SKIP
->>> run("silver.sales")["status"]                          # doctest: +SKIP
+>>> from ratatouille import run, query, read, transform
+>>> run("gold.sales_summary")["status"]
 'success'
+>>> query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]
+9
 
 ``import ratatouille`` never imports Dagster; ``ratatouille.dagster`` does.
 """

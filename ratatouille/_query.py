@@ -27,12 +27,35 @@ def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
     Only the tables the SQL references are opened and scanned, with predicate
     and projection pushdown. Views are composed as lazy plans.
 
-    Example
+    Parameters
+    ----------
+    sql : str
+        One query (``SELECT``/``WITH``...) over ``layer.name`` tables.
+    workspace : str, optional
+        The workspace (default: the settings' one); a table it has not built is read from default's.
+    lazy : bool
+        Return the LazyFrame instead of collecting it.
+    project_dir : str, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
     -------
+    polars.DataFrame or polars.LazyFrame
+
+    Raises
+    ------
+    SQLError
+        The SQL does not parse, reads something else than the lake's tables, or fails in Polars
+        (with the line of the error).
+    TableNotFoundError
+        A table it names does not exist.
+
+    Examples
+    --------
     >>> from ratatouille import query
-    >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")   # doctest: +SKIP
-    >>> df["cnt"][0]                                             # doctest: +SKIP
-    42
+    >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")
+    >>> df["cnt"][0]
+    9
     """
     from .execute import Runner
 
@@ -58,10 +81,32 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
          project_dir: str | None = None) -> pl.LazyFrame:
     """A LazyFrame over table ``name`` (``version=`` reads an earlier Delta version).
 
-    Example
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table or view.
+    version : int, optional
+        A Delta version to read (time travel; ``rat history NAME`` lists them).
+    workspace : str, optional
+        The workspace (default: the settings' one); a table it has not built is read from default's.
+    project_dir : str, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
     -------
+    polars.LazyFrame
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, not built yet, or no such version.
+
+    Examples
+    --------
+    >>> import polars as pl
     >>> from ratatouille import read
-    >>> read("silver.sales").filter(pl.col("total") > 100).collect()   # doctest: +SKIP
+    >>> read("silver.sales").filter(pl.col("total") > 45).select("order_id").collect()["order_id"].to_list()
+    [1005, 1006, 1008]
     """
     from .execute import Runner
 

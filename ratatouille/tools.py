@@ -1,8 +1,8 @@
 """Catalog and maintenance helpers: ``from ratatouille import tools``.
 
 >>> from ratatouille import tools
->>> tools.ls("landing/sales/")        # doctest: +SKIP
-['/project/lake/landing/sales/2024-01-01.csv', ...]
+>>> [path.rsplit("/", 1)[-1] for path in tools.ls("landing/sales/")]
+['2024-01-01.csv', '2024-01-02.csv', '2024-01-03.csv']
 """
 
 from __future__ import annotations
@@ -47,11 +47,31 @@ def _table(name: str, workspace: str | None) -> tuple[Project, Target]:
 def ls(path: str = "", *, workspace: str | None = None) -> list[str]:
     """Sorted full paths of the files under a lake path (local or S3).
 
-    ``path`` is relative to the lake root; one that leads outside the lake (``"../.."``, an
-    absolute path elsewhere, a symbolic link out of it) raises ConfigError. A symbolic link
-    inside ``path`` whose target is outside the lake is not listed (a warning names it).
+    A symbolic link inside ``path`` whose target is outside the lake is not listed (a warning
+    names it).
 
-    >>> tools.ls("landing/sales/")        # doctest: +SKIP
+    Parameters
+    ----------
+    path : str
+        A folder or file relative to the lake root (``""``: the whole lake).
+    workspace : str, optional
+        The workspace whose lake settings apply (default: the settings' one).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ConfigError
+        ``path`` leads outside the lake (``"../.."``, an absolute path elsewhere, a symbolic
+        link out of it).
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> len(tools.ls("landing/sales/")), tools.ls("landing/sales/")[0].endswith("2024-01-01.csv")
+    (3, True)
     """
     return _ls(path, workspace, [])
 
@@ -62,8 +82,25 @@ def _ls(path: str, workspace: str | None, refused: list) -> list[str]:
 
 
 def tables(*, workspace: str | None = None) -> pl.DataFrame:
-    """Every table of the workspace: name, kind, mode, where it resolves (``own``, ``default`` when
-    inherited from production, ``view``, ``not built``), the version read and whether it is pinned."""
+    """Every table of the workspace, and where each resolves.
+
+    Parameters
+    ----------
+    workspace : str, optional
+        The workspace (default: the settings' one).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``table``, ``kind``, ``mode``, ``resolves_to`` (``own``, ``default`` when inherited
+        from production, ``view``, ``not built``), ``version`` (the one read) and ``pinned``.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.tables().select("table", "resolves_to", "version").rows()[:2]
+    [('bronze.sales', 'own', 0), ('gold.daily_revenue', 'own', 0)]
+    """
     from ._workspace import resolve
 
     project = _project(workspace)
@@ -82,7 +119,30 @@ def _all_tables(project: Project) -> list[str]:
 
 
 def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
-    """The Polars schema of a table (or of the plan of a view)."""
+    """The Polars schema of a table (or of the plan of a view).
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+
+    Returns
+    -------
+    polars.Schema
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.schema("silver.sales")["total"]
+    Float64
+    """
     table_name(name)
     from ._query import read
 
@@ -90,7 +150,34 @@ def schema(name: str, *, workspace: str | None = None) -> pl.Schema:
 
 
 def history(name: str, *, workspace: str | None = None, limit: int | None = None) -> pl.DataFrame:
-    """The Delta history of a table, newest first, with Ratatouille's commit metadata."""
+    """The Delta history of a table, newest first, with Ratatouille's commit metadata.
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table (a view has no history).
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    limit : int, optional
+        At most this many versions.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``version``, ``timestamp``, ``operation``, ``transform``, ``run_id``, ``mode``,
+        ``rows_added`` and the operation's ``parameters`` (JSON).
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.history("silver.sales").select("version", "transform", "rows_added").rows()
+    [(0, 'silver.sales', 9)]
+    """
     _, target = _table(name, workspace)
     table = target.open()
     if table is None:  # removed since it was found
@@ -110,7 +197,32 @@ def history(name: str, *, workspace: str | None = None, limit: int | None = None
 
 
 def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataFrame:
-    """The first ``n`` rows of a table (or view)."""
+    """The first ``n`` rows of a table (or view).
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    n : int
+        How many rows.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+
+    Returns
+    -------
+    polars.DataFrame
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.preview("silver.sales", 2)["order_id"].to_list()
+    [1001, 1002]
+    """
     table_name(name)
     from ._query import read
 
@@ -118,7 +230,32 @@ def preview(name: str, n: int = 10, *, workspace: str | None = None) -> pl.DataF
 
 
 def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[str, Any]:
-    """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None."""
+    """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None.
+
+    Parameters
+    ----------
+    name : str, optional
+        ``layer.name`` of a transform.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+
+    Returns
+    -------
+    dict
+        For a table: ``table``, ``inputs``, ``upstream``, ``downstream``; for the project:
+        ``tables`` and ``edges`` (``[from, to]`` pairs).
+
+    Raises
+    ------
+    TableNotFoundError
+        ``name`` is no transform.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.lineage("silver.sales")["downstream"]
+    ['gold.daily_revenue', 'gold.sales_summary']
+    """
     if name is not None:
         table_name(name)
     project = _project(workspace)
@@ -131,7 +268,33 @@ def lineage(name: str | None = None, *, workspace: str | None = None) -> dict[st
 
 
 def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None) -> dict[str, Any]:
-    """Compact a table's small files (or Z-order by columns); one new Delta version."""
+    """Compact a table's small files (or Z-order by columns); one new Delta version.
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    z_order : list of str, optional
+        Columns to Z-order the files by (default: compaction only).
+
+    Returns
+    -------
+    dict
+        delta-rs' metrics (``numFilesAdded``, ``numFilesRemoved``...).
+
+    Raises
+    ------
+    TableNotFoundError
+        The table has not been built in this workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.optimize("bronze.sales")["numFilesRemoved"]
+    0
+    """
     table_name(name)
     project = _project(workspace)
     target = project.target(name)
@@ -147,12 +310,33 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
     """Delete files no longer referenced by versions newer than ``retention_hours``.
 
     The files of a version that a pinned workspace still reads (``pin: true``, ``pins.yaml``)
-    are kept: the result (a list of the removed paths) says so in ``.kept``
-    (``{version: [workspaces]}``) and ``.message``.
+    are kept: the result says so in ``.kept`` (``{version: [workspaces]}``) and ``.message``.
 
-    Raises TableNotFoundError when the table has not been built.
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    retention_hours : int
+        Keep the files of versions newer than this.
+    dry_run : bool
+        List what would be removed, remove nothing.
 
-    >>> tools.vacuum("bronze.sales", retention_hours=0).message      # doctest: +SKIP
+    Returns
+    -------
+    VacuumResult
+        The removed (or removable) paths: a list, with ``.kept`` and ``.message``.
+
+    Raises
+    ------
+    TableNotFoundError
+        The table has not been built in this workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.vacuum("bronze.sales", retention_hours=0).message
     'kept the files of bronze.sales v0 (pinned by workspace alice)'
     """
     from ._versions import vacuum as _vacuum
@@ -167,10 +351,37 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
 
 def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5) -> TableDiff:
     """Compare a workspace's table with default's: schema, row counts, rows added/removed/changed
-    by ``unique_key`` (else all columns) and sample rows. Returns a ``TableDiff``
-    (``.summary()``, ``.to_dict()``, ``["added"]``...).
+    by ``unique_key`` (else all columns) and sample rows.
 
-    >>> tools.diff("silver.sales", workspace="alice").summary()   # doctest: +SKIP
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    workspace : str, optional
+        The workspace compared with default (default: the settings' one).
+    key : list of str, optional
+        Columns that identify a row (default: the transform's ``unique_key``, else all columns).
+    sample : int
+        How many sample rows of each kind.
+
+    Returns
+    -------
+    TableDiff
+        ``.summary()``, ``.to_dict()``, ``.added``/``.removed``/``.changed`` counts.
+
+    Raises
+    ------
+    TableNotFoundError
+        The table exists in neither workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> print(tools.diff("silver.sales", workspace="alice").summary())
+    silver.sales: workspace alice (v0) vs default (v0)
+    schema: unchanged
+    rows: default 9 -> alice 7 (-2)
+    by order_id (unique_key): 0 added, 2 removed, 0 changed
     """
     from ._workspace import diff as _diff
 
@@ -185,18 +396,31 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
     Nothing is built or written. A failed check does not raise: read ``report["status"]``
     (``"passed"``, ``"warned"`` or ``"failed"``) and each table's checks, with failing-row samples.
 
-    Parameters:
-        selection: a table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
-        workspace: the workspace (default: settings / ``RAT_WORKSPACE``).
-        project_dir: the project folder (default: found from the current directory).
+    Parameters
+    ----------
+    selection : str, list of str, or None
+        A table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
+    workspace : str, optional
+        The workspace (default: settings / ``RAT_WORKSPACE``).
+    project_dir : str, optional
+        The project folder (default: found from the current directory).
 
-    Raises:
-        TableNotFoundError: a selected name is no transform.
+    Returns
+    -------
+    dict
+        ``status``, counts (``passed``/``warned``/``failed``/``errors``) and ``tables``.
 
+    Raises
+    ------
+    TableNotFoundError
+        A selected name is no transform.
+
+    Examples
+    --------
     >>> from ratatouille import tools
-    >>> report = tools.test("silver.sales")      # doctest: +SKIP
-    >>> report["status"]                         # doctest: +SKIP
-    'passed'
+    >>> report = tools.test("silver.sales")
+    >>> report["status"], [c["name"] for c in report["tables"][0]["checks"]][:1]
+    ('passed', ['schema'])
     """
     from .check._stored import test_stored
 

@@ -31,8 +31,8 @@ log = logging.getLogger("ratatouille")
 class Project:
     """All transforms of one workspace, plus where its tables live.
 
-    >>> project = Project.load()                    # doctest: +SKIP
-    >>> project.get("silver.sales").inputs          # doctest: +SKIP
+    >>> project = Project.load()
+    >>> project.get("silver.sales").inputs
     ('bronze.sales',)
     """
 
