@@ -1,7 +1,7 @@
 """Ratatouille: a Polars-native pipeline SDK for the Delta Lake lakehouse.
 
->>> from ratatouille import run, query, read, transform   # doctest: +SKIP
->>> run("silver.sales")["status"]                          # doctest: +SKIP
+>>> from ratatouille import run, query, read, transform
+>>> run("gold.sales_summary")["status"]
 'success'
 >>> rat = ratatouille.project(workspace="alice")           # doctest: +SKIP
 >>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")    # doctest: +SKIP

@@ -64,9 +64,9 @@ def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
     Examples
     --------
     >>> from ratatouille import query
-    >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")   # doctest: +SKIP
-    >>> df["cnt"][0]                                             # doctest: +SKIP
-    42
+    >>> df = query("SELECT COUNT(*) AS cnt FROM silver.sales")
+    >>> df["cnt"][0]
+    9
     """
     return query_project(Project.load(project_dir, workspace=workspace), sql, lazy=lazy)
 
@@ -120,7 +120,8 @@ def read(name: str, *, version: int | None = None, workspace: str | None = None,
     Examples
     --------
     >>> from ratatouille import read
-    >>> read("silver.sales").filter(pl.col("total") > 100).collect()   # doctest: +SKIP
+    >>> read("silver.sales").filter(pl.col("total") > 45).select("order_id").collect()["order_id"].to_list()
+    [1005, 1006, 1008]
     """
     table_name(name)
     return read_project(Project.load(project_dir, workspace=workspace), name, version=version)

@@ -19,6 +19,13 @@ from typing import Any, Sequence
 class RatatouilleError(Exception):
     """Base class of every error Ratatouille raises on purpose.
 
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    transform, file, line, results, checks
+        The attributes below.
+
     Attributes
     ----------
     transform: the table name of the failing transform (``"silver.sales"``), if any.

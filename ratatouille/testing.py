@@ -54,13 +54,45 @@ def run_transform(
     project_dir: str | Path | None = None,
     workspace: str | None = None,
 ) -> pl.DataFrame:
-    """Run a transform on in-memory frames and return its output.
+    """Run a transform on in-memory frames and return its output (no lake is read or written).
 
-    ``name_or_fn`` is a function decorated with ``@transform``, a transform
-    name from the project (``"silver.sales"``), a path to a ``.sql`` file, or
-    SQL text. ``inputs`` maps table names to frames (DataFrame, LazyFrame or
-    anything ``pl.DataFrame`` accepts). With ``check=True`` the transform's
-    checks run too and an ``error`` failure raises :class:`~ratatouille.CheckError`.
+    Parameters
+    ----------
+    name_or_fn : str, callable or Transform
+        A function decorated with ``@transform``, a transform name from the project
+        (``"silver.sales"``), a path to a ``.sql`` file, or SQL text.
+    inputs : mapping, optional
+        Table name to frame (DataFrame, LazyFrame or anything ``pl.DataFrame`` accepts);
+        every input of the transform is needed.
+    incremental : bool
+        Render and build as an incremental run (``is_incremental()`` is true).
+    target : frame, optional
+        The existing table of an incremental run (``watermark()`` reads it).
+    vars : mapping, optional
+        Values for ``{{ var('name') }}``.
+    check : bool
+        Run the transform's checks too.
+    project_dir : str or Path, optional
+        The project to find a transform name in (default: the current one).
+    workspace : str, optional
+        Its workspace.
+
+    Returns
+    -------
+    polars.DataFrame
+
+    Raises
+    ------
+    TableNotFoundError
+        An input of the transform is missing from ``inputs``.
+    CheckError
+        ``check=True`` and an ``error`` check failed.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> run_transform("silver.sales", {"bronze.sales": pl.read_delta("lake/bronze/sales")}).height
+    9
     """
     t = _resolve(name_or_fn, project_dir, workspace)
     frames = {k: _as_lazy(v) for k, v in (inputs or {}).items()}
@@ -112,6 +144,23 @@ class RatProject:
     ``lake`` is a local folder (default ``<root>/lake``) or ``s3://bucket/prefix``;
     ``storage_options`` (else ``RAT_STORAGE_OPTIONS``) reach the lake for :meth:`landing`,
     :meth:`files`, :meth:`read_text` and :meth:`table`.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (created with ``pyproject.toml`` and ``workspaces/default/pipelines``).
+    lake : str, optional
+        The lake: a local folder or ``s3://bucket/prefix`` (default ``<root>/lake``).
+    storage_options : mapping, optional
+        How to reach an object-storage lake.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> project = RatProject(Path(tempfile.mkdtemp()) / "project")
+    >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+    >>> project.run("silver.x")["status"], project.read("silver.x")["a"].to_list()
+    ('success', [1])
     """
 
     def __init__(self, root: Path, lake: str | None = None, storage_options: Mapping[str, str] | None = None) -> None:
@@ -212,6 +261,11 @@ class S3Server:
     (``DeltaTable.history()``) keep the GIL while they wait for the network, which would
     deadlock a server thread living in the same interpreter.
 
+    Examples
+    --------
+    Not run as a doctest: it starts a server process and binds a port (the test suite's
+    ``s3_server`` fixture does, once per session).
+
     >>> server = S3Server.start()                     # doctest: +SKIP
     >>> bucket = server.create_bucket()               # doctest: +SKIP
     >>> server.storage_options["aws_endpoint_url"]    # doctest: +SKIP
@@ -298,7 +352,28 @@ if pytest is not None:
         """A temporary project with its own local lake, current for the test.
 
         Landing files written in a test are ingested at once: the fixture sets
-        ``RAT_SETTLE_SECONDS=0`` (an ingest YAML's own ``settle_seconds`` still wins)."""
+        ``RAT_SETTLE_SECONDS=0`` (an ingest YAML's own ``settle_seconds`` still wins).
+
+        Parameters
+        ----------
+        tmp_path : Path
+            pytest's temporary folder (the project is ``tmp_path / "project"``).
+        monkeypatch : pytest.MonkeyPatch
+            Sets ``RAT_PROJECT_DIR`` and ``RAT_SETTLE_SECONDS`` for the test only.
+
+        Returns
+        -------
+        RatProject
+            Write files with ``.write("silver/x.sql", ...)``, run with ``.run(...)``.
+
+        Examples
+        --------
+        In a test module (see :class:`RatProject` for a run of the same steps)::
+
+            def test_x(rat_project):
+                rat_project.write("silver/x.sql", "SELECT 1 AS a")
+                assert rat_project.run("silver.x")["status"] == "success"
+        """
         project = RatProject(tmp_path / "project")
         monkeypatch.setenv("RAT_PROJECT_DIR", str(project.root))
         monkeypatch.setenv("RAT_SETTLE_SECONDS", "0")

@@ -5,8 +5,8 @@ calls its ``*_of(project, ...)`` twin, which a :class:`ratatouille.Project`
 session calls on the project it already holds.
 
 >>> from ratatouille import tools
->>> tools.ls("landing/sales/")        # doctest: +SKIP
-['/project/lake/landing/sales/2024-01-01.csv', ...]
+>>> [path.rsplit("/", 1)[-1] for path in tools.ls("landing/sales/")]
+['2024-01-01.csv', '2024-01-02.csv', '2024-01-03.csv']
 """
 
 from __future__ import annotations
@@ -55,11 +55,31 @@ def _built_target(project: Project, name: str) -> Target:
 def ls(path: str = "", *, workspace: str | None = None, project_dir: PathLike | None = None) -> list[str]:
     """Sorted full paths of the files under a lake path (local or S3).
 
-    ``path`` is relative to the lake root; one that leads outside the lake (``"../.."``, an
-    absolute path elsewhere, a symbolic link out of it) raises ConfigError. A symbolic link
-    inside ``path`` whose target is outside the lake is not listed (a warning names it).
+    A symbolic link inside ``path`` whose target is outside the lake is not listed (a warning
+    names it).
 
-    >>> tools.ls("landing/sales/")        # doctest: +SKIP
+    Parameters
+    ----------
+    path : str
+        A folder or file relative to the lake root (``""``: the whole lake).
+    workspace : str, optional
+        The workspace whose lake settings apply (default: the settings' one).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ConfigError
+        ``path`` leads outside the lake (``"../.."``, an absolute path elsewhere, a symbolic
+        link out of it).
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> len(tools.ls("landing/sales/")), tools.ls("landing/sales/")[0].endswith("2024-01-01.csv")
+    (3, True)
     """
     return ls_of(_project(workspace, project_dir), path)
 
@@ -171,12 +191,33 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
     """Delete files no longer referenced by versions newer than ``retention_hours``.
 
     The files of a version that a pinned workspace still reads (``pin: true``, ``pins.yaml``)
-    are kept: the result (a list of the removed paths) says so in ``.kept``
-    (``{version: [workspaces]}``) and ``.message``.
+    are kept: the result says so in ``.kept`` (``{version: [workspaces]}``) and ``.message``.
 
-    Raises TableNotFoundError when the table has not been built.
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    retention_hours : int
+        Keep the files of versions newer than this.
+    dry_run : bool
+        List what would be removed, remove nothing.
 
-    >>> tools.vacuum("bronze.sales", retention_hours=0).message      # doctest: +SKIP
+    Returns
+    -------
+    VacuumResult
+        The removed (or removable) paths: a list, with ``.kept`` and ``.message``.
+
+    Raises
+    ------
+    TableNotFoundError
+        The table has not been built in this workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.vacuum("bronze.sales", retention_hours=0).message
     'kept the files of bronze.sales v0 (pinned by workspace alice)'
     """
     table_name(name)
@@ -191,10 +232,37 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
 def diff(name: str, *, workspace: str | None = None, key: list[str] | None = None, sample: int = 5,
          project_dir: PathLike | None = None) -> TableDiff:
     """Compare a workspace's table with default's: schema, row counts, rows added/removed/changed
-    by ``unique_key`` (else all columns) and sample rows. Returns a ``TableDiff``
-    (``.summary()``, ``.to_dict()``, ``["added"]``...).
+    by ``unique_key`` (else all columns) and sample rows.
 
-    >>> tools.diff("silver.sales", workspace="alice").summary()   # doctest: +SKIP
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    workspace : str, optional
+        The workspace compared with default (default: the settings' one).
+    key : list of str, optional
+        Columns that identify a row (default: the transform's ``unique_key``, else all columns).
+    sample : int
+        How many sample rows of each kind.
+
+    Returns
+    -------
+    TableDiff
+        ``.summary()``, ``.to_dict()``, ``.added``/``.removed``/``.changed`` counts.
+
+    Raises
+    ------
+    TableNotFoundError
+        The table exists in neither workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> print(tools.diff("silver.sales", workspace="alice").summary())
+    silver.sales: workspace alice (v0) vs default (v0)
+    schema: unchanged
+    rows: default 9 -> alice 7 (-2)
+    by order_id (unique_key): 0 added, 2 removed, 0 changed
     """
     table_name(name)
     return diff_project(_project(workspace, project_dir), name, key=key, sample=sample)
@@ -222,8 +290,8 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
     Examples
     --------
     >>> from ratatouille import tools
-    >>> report = tools.test("silver.sales")      # doctest: +SKIP
-    >>> report["status"]                         # doctest: +SKIP
-    'passed'
+    >>> report = tools.test("silver.sales")
+    >>> report["status"], [c["name"] for c in report["tables"][0]["checks"]][:1]
+    ('passed', ['schema'])
     """
     return _test_stored(selection, project=_project(workspace, project_dir), store_failures=store_failures)

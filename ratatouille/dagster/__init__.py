@@ -1,7 +1,7 @@
 """The Dagster adapter: every transform an asset, with its checks, jobs, sensors and schedules.
 
->>> from ratatouille.dagster import build_definitions      # doctest: +SKIP
->>> defs = build_definitions()                              # doctest: +SKIP
+>>> from ratatouille.dagster import build_definitions
+>>> defs = build_definitions()
 
 ``ratatouille.definitions:defs`` (what ``dagster dev`` and ``rat dev`` load)
 is ``build_definitions()`` for the current project and workspace. It holds:
@@ -67,6 +67,33 @@ def build_definitions(project_dir: str | Path | None = None, workspace: str | No
     process by default (one table at a time, in dependency order, like
     ``rat run``; Polars uses every core within a step); pass ``executor=`` to
     change it.
+
+    Parameters
+    ----------
+    project_dir : str or Path, optional
+        The project folder.
+    workspace : str, optional
+        The workspace.
+    strict : bool
+        Raise on an invalid ``partitions:``/``triggers:`` or a module that fails to import,
+        instead of reporting it and loading the rest.
+    executor : dagster executor, optional
+        The executor of the definitions' jobs (default: in process).
+
+    Returns
+    -------
+    dagster.Definitions
+
+    Raises
+    ------
+    ConfigError
+        With ``strict=True``, the first problem found.
+
+    Examples
+    --------
+    >>> defs = build_definitions()
+    >>> sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())[:2]
+    ['bronze/sales', 'gold/daily_revenue']
     """
     project = Project.load(project_dir, workspace=workspace)
     settings = project.settings

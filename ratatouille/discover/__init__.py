@@ -32,8 +32,8 @@ class Project:
     default's); ``catalog`` (:class:`~ratatouille._catalog.Catalog`) says where each
     table lives. The location methods below are the catalog's.
 
-    >>> project = Project.load()                    # doctest: +SKIP
-    >>> project.get("silver.sales").inputs          # doctest: +SKIP
+    >>> project = Project.load()
+    >>> project.get("silver.sales").inputs
     ('bronze.sales',)
     """
 

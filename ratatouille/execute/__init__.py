@@ -58,18 +58,41 @@ def run(
 ) -> RunResult:
     """Run one transform, a list, or a selection, and return a :class:`RunResult`.
 
-    ``name`` is a table name (``"silver.sales"``), a selector (``"+gold.x"``
-    with its upstream, ``"bronze.y+"`` with its downstream), a list of them,
-    ``"*"`` for every transform, or a function decorated with ``@transform``.
-    A failure raises :class:`~ratatouille.RatatouilleError` once the
-    independent branches have finished; its ``results`` carry every result.
+    A failure raises :class:`~ratatouille.RatatouilleError` once the independent
+    branches have finished; its ``results`` carry every result.
 
-    Example
+    Parameters
+    ----------
+    name : str, sequence of str, or callable
+        A table name (``"silver.sales"``), a selector (``"+gold.x"`` with its
+        upstream, ``"bronze.y+"`` with its downstream), a list of them, ``"*"``
+        for every transform, or a function decorated with ``@transform``.
+    full_refresh : bool
+        Rebuild the tables from scratch (incremental ones too).
+    workspace : str, optional
+        The workspace (default: the settings' one, ``RAT_WORKSPACE``).
+    upstream, downstream : bool
+        Also run what the selection reads from / what reads it.
+    vars : mapping, optional
+        Values for ``{{ var('name') }}``, over the project's ``vars``.
+    project_dir : str, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+    on_event : callable, optional
+        Called as ``on_event(event, table, result)`` when a table starts (``"start"``,
+        result ``None``) and ends (``"end"``).
+    dry_run : bool
+        Build and check, write nothing (``rat check``).
+    partition : str, optional
+        A key such as ``"2024-01-02"`` (how Dagster materializes a partition): rebuilds only
+        that partition of a transform with ``partition_by`` (its output is filtered to
+        ``partition_by[0] == partition`` and replaces exactly that partition in one commit;
+        SQL sees the key as ``{{ var('partition') }}``).
+
+    Returns
     -------
-    >>> from ratatouille import run
-    >>> result = run("silver.sales")            # doctest: +SKIP
-    >>> result["status"], result["rows_written"]  # doctest: +SKIP
-    ('success', 42)
+    RunResult
+        ``status``, ``rows_written``, ``version``, ``checks``... of the table; for several
+        tables, ``results`` holds one per table.
 
     ``partition`` (a key such as ``"2024-01-02"``, how Dagster materializes a
     partition) rebuilds only that partition of a transform with ``partition_by``:

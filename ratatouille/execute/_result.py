@@ -30,6 +30,13 @@ class RunResult(dict):
     It is a ``dict`` subclass, so ``json.dumps(result)`` and Dagster's
     ``MetadataValue.json(result)`` take it as is.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``dict``: the result's keys and values.
+
+    Examples
+    --------
     >>> r = RunResult(status="success", table="silver.sales", rows_written=3)
     >>> r["status"], r.get("missing", "n/a")
     ('success', 'n/a')
