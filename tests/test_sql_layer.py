@@ -220,3 +220,34 @@ def test_one_literal_builder_serves_both_dialects():
     import ratatouille._sql as sql_module
 
     assert not hasattr(sql_module, "sql_literal")  # the old renderers are gone
+
+
+# -- one Jinja environment --------------------------------------------------------------------------
+ESCAPE = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+
+
+def test_transforms_sql_tests_and_generic_tests_render_in_the_one_sandbox(rat_project):
+    """The same sandbox escape is refused, naming its file, in a SQL transform, a SQL test and a
+    custom generic test (tests/generic/<name>.sql): all three render through ratatouille._jinja."""
+    from ratatouille import _jinja
+
+    pl.DataFrame({"id": [1, 2]}).write_delta(str(Path(rat_project.lake) / "bronze" / "j"))
+    places = {
+        "silver.t1": ("silver/t1.sql", f"SELECT id FROM bronze.j WHERE id > 0 {ESCAPE}", None),
+        "silver.t2": ("silver/t2.yaml", "tests:\n  - name: escape\n    sql: SELECT * FROM {{ this }} "
+                                        f"WHERE 1 = 0 {ESCAPE}\n", "SELECT id FROM bronze.j"),
+        "silver.t3": ("silver/t3.yaml", "columns:\n  - name: id\n    tests: [escapes]\n", "SELECT id FROM bronze.j"),
+    }
+    generic = rat_project.root / "tests" / "generic"
+    generic.mkdir(parents=True)
+    (generic / "escapes.sql").write_text(f"SELECT * FROM {{{{ model }}}} WHERE 1 = 0 {ESCAPE}")
+    for name, (rel, text, sql) in places.items():
+        rat_project.write(rel, text)
+        if sql:
+            rat_project.write(rel.replace(".yaml", ".sql"), sql)
+    _jinja._compile.cache_clear()
+    for name in places:
+        with pytest.raises(SQLError) as info:
+            rat_project.run(name)
+        assert "sandbox" in str(info.value), (name, str(info.value))
+    assert _jinja._compile.cache_info().misses >= 3  # each template compiled by the one environment
