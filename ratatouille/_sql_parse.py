@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,14 +191,17 @@ class SQLFile:
     text: str
     mtime_ns: int
     size: int
+    racy: bool = False  # modified just before it was read: checked again on use (see _racy)
 
 
 def sql_file(path: str | os.PathLike[str]) -> SQLFile:
     """The text of the SQL file at ``path``, read once per version.
 
     The cache is keyed by the resolved path, the modification time and the size, so an
-    edited file is read again and an unchanged one never is (discovery and every later step
-    share one read, and through :func:`parse_sql` one parse of what it renders to).
+    edited file is read again and an unchanged one never is: discovery and every later step
+    share one read, and through :func:`parse_sql` one parse of what it renders to. A file
+    modified in the two seconds before it was read is read again on each use until it is older
+    (a quick second edit of the same size may keep its timestamp).
 
     Parameters
     ----------
@@ -226,11 +230,29 @@ def sql_file(path: str | os.PathLike[str]) -> SQLFile:
     st = resolved.stat()
     key = (str(resolved), st.st_mtime_ns, st.st_size)
     cached = _FILES.get(key)
-    if cached is not None:
+    if cached is not None and not cached.racy:
         return cached
-    entry = SQLFile(resolved, resolved.read_text(), st.st_mtime_ns, st.st_size)
+    read_at = time.time_ns()
+    text = resolved.read_text()
+    if cached is not None and cached.text == text:  # racy, yet unchanged
+        entry = SQLFile(resolved, text, st.st_mtime_ns, st.st_size, racy=_racy(st.st_mtime_ns, read_at))
+        if not entry.racy:
+            _FILES.put(key, entry)
+        return cached if entry.racy else entry
+    entry = SQLFile(resolved, text, st.st_mtime_ns, st.st_size, racy=_racy(st.st_mtime_ns, read_at))
     _FILES.put(key, entry)
     return entry
+
+
+# A file modified this close to its read may be written again within the same timestamp tick (file
+# systems keep modification times at a coarse granularity) with the same size: its key would not
+# change. As git does for its index ("racy clean" entries), such a version is read again on every use
+# until its modification time is older than this.
+_RACY_NS = 2_000_000_000
+
+
+def _racy(mtime_ns: int, read_at_ns: int) -> bool:
+    return mtime_ns >= read_at_ns - _RACY_NS
 
 
 def cache_info() -> dict[str, CacheInfo]:

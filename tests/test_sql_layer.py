@@ -39,6 +39,22 @@ def test_sql_file_is_read_once_per_version(tmp_path):
     assert sql_file(path).text == "SELECT 22 AS a" and cache_info()["files"].misses == 3
 
 
+def test_a_quick_edit_of_the_same_size_and_timestamp_is_seen(tmp_path):
+    """File systems keep modification times at a coarse granularity: an edit right after a read may
+    keep the file's size and timestamp. A just-modified file is read again until it is older."""
+    path = tmp_path / "q.sql"
+    path.write_text("SELECT 1 AS a")
+    st = path.stat()
+    assert sql_file(path).text == "SELECT 1 AS a"
+    path.write_text("SELECT 2 AS a")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same key as the version read
+    assert sql_file(path).text == "SELECT 2 AS a"
+    old = st.st_mtime_ns - 60_000_000_000  # a settled file (a minute old) is read once
+    os.utime(path, ns=(old, old))
+    first = sql_file(path)
+    assert sql_file(path) is first and not first.racy
+
+
 def test_a_text_is_parsed_once():
     clear_caches()
     sql = "SELECT a FROM bronze.parse_once_t"

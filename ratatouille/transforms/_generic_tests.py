@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._sql_parse import sql_file
 from ..errors import ConfigError
 
 PANDERA_KINDS = ("not_null", "unique", "accepted_values", "positive", "min", "max", "regex")
@@ -62,7 +63,7 @@ class GenericTest:
 
     def custom_sql(self) -> str:
         """The template text of a custom generic test (read when parsed: it is part of the code version)."""
-        return Path(str(self.source)).read_text()
+        return sql_file(str(self.source)).text  # read once per version of the file (path, mtime, size)
 
     @property
     def plain(self) -> bool:
