@@ -160,7 +160,7 @@ def test_a_helper_error_at_run_time_names_the_template_line(project):
     """)
     assert project.run("silver.inc")["rows_written"] == 3
     with pytest.raises(SQLError) as info:
-        project.run("silver.inc")
+        project.run("silver.inc", vars={"again": 1})  # a changed var: runs (else unchanged), incrementally
     err = info.value
     assert (err.transform, err.file, err.line) == ("silver.inc", str(path), 4)
     assert "'nope' is not in the target table" in err.message

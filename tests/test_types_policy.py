@@ -170,7 +170,7 @@ def test_all_null_column_first_write(rat_project):
     rat_project.write("silver/d.sql", "-- @materialized: incremental\nSELECT id, NULL AS note FROM bronze.src")
     rat_project.write("silver/d.yaml", "columns:\n  - {name: note, type: 'decimal(12,2)'}\n")
     rat_project.run("silver.d")
-    rat_project.run("silver.d")
+    rat_project.run("silver.d", vars={"again": 1})  # a changed var: appends again (else unchanged)
     out = rat_project.read("silver.d")
     assert out.schema["note"] == pl.Decimal(12, 2) and out.height == 2
 
@@ -187,8 +187,8 @@ from ratatouille import transform
 def ev(src: pl.LazyFrame) -> pl.LazyFrame:
     return src.with_columns(pl.col("ts").str.to_datetime().dt.replace_time_zone("Europe/Paris"))
 ''')
-    for kwargs in ({}, {}, {"full_refresh": True}, {}, {}):
-        assert rat_project.run("silver.ev", **kwargs)["status"] == "success"
+    for i, kwargs in enumerate(({}, {}, {"full_refresh": True}, {}, {})):  # a new var each run: never unchanged
+        assert rat_project.run("silver.ev", vars={"run": i}, **kwargs)["status"] == "success"
     for args in (["-f"], [], []):  # the CLI, as a user types it
         cli = subprocess.run([sys.executable, "-m", "ratatouille", "run", "silver.ev", *args], cwd=rat_project.root,
                              capture_output=True, text=True, timeout=120)
@@ -214,8 +214,8 @@ def k(src: pl.LazyFrame) -> pl.LazyFrame:
         at=pl.lit(dt.datetime(2024, 1, 1, 0, 0, 0, 1)).cast(pl.Datetime("ns")),
         n=pl.lit(3_000_000_000, pl.UInt32), small=pl.lit(7, pl.UInt8))
 ''')
-    for _ in range(3):
-        assert rat_project.run("silver.k")["status"] == "success"
+    for i in range(3):  # a new var each run: never unchanged
+        assert rat_project.run("silver.k", vars={"run": i})["status"] == "success"
     out = rat_project.read("silver.k")
     assert out.height == 6 and out.schema["at"] == pl.Datetime("us") and out.schema["n"] == pl.Int64
     assert out["n"].to_list() == [3_000_000_000] * 6 and out.schema["small"] == pl.Int16

@@ -9,7 +9,8 @@ of what the data was computed from:
   Python transform it is the source of the function *and of the whole module
   file it is defined in* (a helper of the same file counts; code imported
   from other modules does not: run those with ``full_refresh=True``);
-- the **inputs**: for each table it reads, where it is read from (the table
+- the **inputs**: for each table it reads (or one of its checks reads, such
+  as a ``relationships`` test's other table), where it is read from (the table
   URI: a workspace's own table or default's, pinned or not), the Delta table
   id (a table deleted and built again has a new id) and the version read;
   a view input stands for its own code version and inputs;
@@ -48,6 +49,7 @@ from typing import Any, Callable, Mapping
 
 from deltalake import DeltaTable
 
+from ..check._lineage import test_inputs
 from ..transforms import IngestTransform, PythonTransform, Transform
 from ..write import Target
 
@@ -176,7 +178,7 @@ class Fingerprints:
 
     def _inputs(self, t: Transform, seen: frozenset[str]) -> dict[str, Snapshot | str] | None:
         out: dict[str, Snapshot | str] = {}
-        for name in t.inputs:
+        for name in dict.fromkeys((*t.inputs, *test_inputs(t))):  # a table a check reads counts too
             snap = self._snapshot(name, seen | {t.name})
             if snap is None:
                 return None
