@@ -61,7 +61,7 @@ class Stage:
         """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
         os.makedirs(self.root, exist_ok=True)
         if isinstance(data, pl.DataFrame) and not self._split and self.rows_per_file is None:
-            parts = max(1, -(-data.estimated_size() // self.bytes_per_file))
+            parts = max(1, -(-int(data.estimated_size()) // self.bytes_per_file))
             step = max(1, -(-data.height // parts))
             for i in range(parts):
                 chunk = data.slice(i * step, step)
