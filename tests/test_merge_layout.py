@@ -129,3 +129,11 @@ def test_a_composite_key_merge_keeps_every_other_row(tmp_path):
     out = m.write(Target(uri), pl.LazyFrame({"a": [1, 3], "b": ["y", "z"], "v": [20, 30]}))
     assert out.metrics["num_target_rows_updated"] == 1 and out.metrics["num_target_rows_inserted"] == 1
     assert sorted(pl.read_delta(uri).rows()) == [(1, "x", 1), (1, "y", 20), (2, "x", 3), (3, "z", 30)]
+
+
+def test_an_empty_source_makes_no_commit(tmp_path):
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    m.write(Target(uri), _source(10))
+    out = m.write(Target(uri), _source(10).filter(pl.col("id") < 0))
+    assert out.skipped and out.version == 0 and DeltaTable(uri).version() == 0

@@ -91,6 +91,9 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
     """Upsert ``source`` into ``table`` on ``keys`` in one commit (see the module docstring)."""
     root = _local_path(target.uri)
     assert root is not None
+    source_rows = int(source.select(pl.len()).collect(engine="streaming").item())
+    if not source_rows:  # nothing to upsert: no commit
+        return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
     if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range
@@ -110,7 +113,6 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         stage.write(pl.concat([kept, new]))
         copied = int(sum(a["num_records"] for a in touched)) if touched else 0
         rows_in = stage.rows
-        source_rows = int(source.select(pl.len()).collect().item())
         updated = copied - (rows_in - source_rows)
         now = int(time.time() * 1000)
         from deltalake.transaction import RemoveAction
