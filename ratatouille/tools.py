@@ -16,6 +16,7 @@ from ._names import table_name
 from .discover import Project
 from .errors import TableNotFoundError
 from .plan import DAG
+from .write._commit import OPERATION  # a merge committed as files (copy-on-write) is still a MERGE
 
 
 def _project(workspace: str | None, project_dir: str | None = None) -> Project:
@@ -90,7 +91,7 @@ def history(name: str, *, workspace: str | None = None, limit: int | None = None
     rows = []
     for h in target.open().history(limit):
         metrics = h.get("operationMetrics") or {}
-        rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
+        rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get(OPERATION) or h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),
                      "mode": h.get("ratatouille.mode"),
                      "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),

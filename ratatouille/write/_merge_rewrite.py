@@ -122,6 +122,9 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         guarded = _commit.guarded(commit, table)
         metadata = dict(guarded.custom_metadata or {})
         ident = metadata.setdefault(_commit.COMMIT_ID, uuid.uuid4().hex)
+        metadata[_commit.OPERATION] = "MERGE"
+        metadata["operationParameters"] = {"predicate": " AND ".join(f"t.{k} = s.{k}" for k in keys),
+                                           "mergeStrategy": "copy-on-write (ratatouille)"}
         metadata["operationMetrics"] = {
             "num_target_files_added": len(stage.files), "num_target_files_removed": len(touched),
             "num_target_files_skipped_during_scan": files - len(touched), "num_target_rows_updated": updated,
