@@ -408,11 +408,25 @@ def agree(tmp: Path) -> bool:
     return True
 
 
+def in_child(step: str, *args: object) -> object:
+    """Run a preparation step (``make_data``, ``prepare_merge``) in a child process and return its
+    result: the parent stays small, since a child's peak RSS (``wait4``) counts the memory of the
+    parent it was forked from."""
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_medallion as b; "
+            "from pathlib import Path; "
+            f"out = b.{step}(*[Path(a) if isinstance(a, str) else a for a in json.loads(sys.argv[1])]); "
+            "print(json.dumps([str(p) for p in out] if isinstance(out, tuple) else str(out)))")
+    text = json.dumps([str(a) if isinstance(a, Path) else a for a in args])
+    done = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True)  # noqa: S603
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return tuple(Path(p) for p in result) if isinstance(result, list) else Path(result)
+
+
 def merge_alone(tmp: Path, first: Path, second: Path, trials: int) -> None:
     """The incremental merge alone, each engine in fresh processes on a copy of the same table:
     Ratatouille's merge, a full rewrite (the whole table rewritten with the batch applied), DuckDB's
     MERGE INTO, and Ratatouille's merge of a batch confined to a key range."""
-    base = prepare_merge(tmp, first, second)
+    base = in_child("prepare_merge", tmp, first, second)
     samples: dict[str, list[dict]] = {e: [] for e in MERGE_ENGINES}
     for t in range(trials):
         for engine in MERGE_ENGINES[t % len(MERGE_ENGINES):] + MERGE_ENGINES[:t % len(MERGE_ENGINES)]:
@@ -456,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = [e for e in args.engines.split(",") if e]
     tmp = Path(tempfile.mkdtemp(prefix="ratbench-"))
     try:
-        first, second = make_data(tmp, args.rows)
+        first, second = in_child("make_data", tmp, args.rows)
         print(f"medallion benchmark: {args.rows:,} trips, batch of {args.rows // 100 + args.rows // 200:,} "
               f"(1% updates, 0.5% new), {args.trials} trial(s), engines alternating in fresh processes", flush=True)
         samples: dict[str, dict[str, list[dict]]] = {e: {p: [] for p in PHASES} for e in engines}

@@ -29,6 +29,7 @@ from .errors import TableNotFoundError
 from .plan import DAG
 from .workspace import TableDiff, diff_project
 from .write import Target
+from .write._commit import OPERATION  # a merge committed as files (copy-on-write) is still a MERGE
 
 PathLike = str | Path
 
@@ -133,7 +134,7 @@ def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.D
         raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
     for h in table.history(limit):
         metrics = h.get("operationMetrics") or {}
-        rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
+        rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get(OPERATION) or h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),
                      "mode": h.get("ratatouille.mode"),
                      "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),

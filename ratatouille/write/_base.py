@@ -135,14 +135,16 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
     rows: int | None = None
     since = table.version() if table is not None else None
     if isinstance(data, pl.LazyFrame):
-        data.sink_delta(target.uri, mode=mode, storage_options=opts, delta_write_options=options)
+        data.sink_delta(target.uri, mode=mode, storage_options=opts,  # type: ignore[call-overload]  # mode: a str
+                        delta_write_options=options)
     else:
         frame = data
         # an append commits on the snapshot its rows were computed from, so that delta-rs' conflict check
         # sees every commit since (the guard of Append, _commit.guarded); a URI would load the latest one
         dest, dest_opts = (table, None) if mode == "append" and table is not None else (target.uri, opts)
         _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
-            lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts, delta_write_options=options),
+            lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts,  # type: ignore[call-overload]
+                                      delta_write_options=options),
             target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:

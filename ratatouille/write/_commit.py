@@ -51,6 +51,8 @@ from ..errors import ConcurrentCommitError, StorageError
 log = logging.getLogger("ratatouille")
 
 COMMIT_ID = "ratatouille.commit_id"
+#: the operation a commit made through ``create_write_transaction`` performed (delta-rs records it as a WRITE)
+OPERATION = "ratatouille.operation"
 MAX_COMMIT_RETRIES = 15  # delta-rs' attempts to commit on top of concurrent commits (conflict-checked)
 RERUNS = 8  # how often a run that lost the creation of its table (or the race of an append) is run again
 DISJOINT_ROUNDS = 4  # how often a partition write that only lost races against other partitions is tried

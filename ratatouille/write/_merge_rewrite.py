@@ -41,6 +41,15 @@ def eligible(data: Frame, target: Target, table: DeltaTable, *, delete_missing: 
     return fast_write_eligible(data, target, table, "append")
 
 
+def _clustered(adds: pl.DataFrame, key: str) -> bool:
+    """Whether the files hold disjoint ranges of ``key`` (the merge layout) by their statistics."""
+    lo, hi = f"min.{key}", f"max.{key}"
+    if adds.is_empty() or lo not in adds.columns or adds[lo].null_count() or adds[hi].null_count():
+        return False
+    ranges = adds.select(lo, hi).sort(lo)
+    return bool((ranges[hi].head(-1) < ranges[lo].tail(-1)).all())
+
+
 def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
     """The add actions of ``table`` whose key range holds a key of ``source``, and how many files it has."""
     adds = pl.DataFrame(table.get_add_actions(flatten=True))  # an Arrow stream (arro3)
@@ -62,22 +71,48 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
     return adds.filter(hit).to_dicts(), files
 
 
+def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str) -> tuple[list[dict[str, Any]], int, pl.LazyFrame]:
+    """For a clustered table: each source row goes to the file with the greatest min <= its key (the
+    first file below all), so the rewritten files keep disjoint ranges; the files that receive a row,
+    how many files the table has, and the source with its file number (``__file``)."""
+    adds = pl.DataFrame(table.get_add_actions(flatten=True))
+    dtype = source.collect_schema()[key]
+    adds = adds.sort(pl.col(f"min.{key}").cast(dtype, strict=False))
+    mins = adds[f"min.{key}"].cast(dtype, strict=False)
+    placed = source.with_columns(__file=(pl.lit(mins).search_sorted(pl.col(key), side="right").cast(pl.Int64)
+                                         - 1).clip(0))
+    used = placed.select(pl.col("__file").unique()).collect(engine="streaming")["__file"].sort().to_list()
+    rows = adds.to_dicts()
+    return [dict(rows[i], __file=i) for i in used], adds.height, placed
+
+
 def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str], commit: CommitProperties,
           *, rows_per_file: int | None) -> WriteOutcome:
     """Upsert ``source`` into ``table`` on ``keys`` in one commit (see the module docstring)."""
     root = _local_path(target.uri)
     assert root is not None
+    source_rows = int(source.select(pl.len()).collect(engine="streaming").item())
+    if not source_rows:  # nothing to upsert: no commit
+        return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
-    touched, files = touched_files(table, source, keys)
-    paths = [f"{root}/{a['path']}" for a in touched]
-    old = pl.scan_parquet(paths).select(columns) if paths else pl.LazyFrame(schema=source.collect_schema())
-    kept = old.join(source.select(keys), on=list(keys), how="anti", nulls_equal=True)
-    stage = Stage(root, (), rows_per_file=rows_per_file)
+    adds = pl.DataFrame(table.get_add_actions(flatten=True))
+    if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range
+        touched, files, placed = _assigned(table, source, keys[0])
+        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns).with_columns(__file=pl.lit(a["__file"], dtype=pl.Int64))
+               for a in touched]
+        stage = Stage(root, (), rows_per_file=rows_per_file, split_by="__file")
+        new = placed.select(*columns, pl.col("__file"))
+    else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
+        touched, files = touched_files(table, source, keys)
+        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
+        stage = Stage(root, (), rows_per_file=rows_per_file)
+        new = source.select(columns)
+    kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
+                                                         nulls_equal=True)
     try:
-        stage.write(pl.concat([kept, source.select(columns)]).sort(list(keys), maintain_order=True))
+        stage.write(pl.concat([kept, new]))
         copied = int(sum(a["num_records"] for a in touched)) if touched else 0
         rows_in = stage.rows
-        source_rows = int(source.select(pl.len()).collect().item())
         updated = copied - (rows_in - source_rows)
         now = int(time.time() * 1000)
         from deltalake.transaction import RemoveAction
@@ -87,6 +122,9 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         guarded = _commit.guarded(commit, table)
         metadata = dict(guarded.custom_metadata or {})
         ident = metadata.setdefault(_commit.COMMIT_ID, uuid.uuid4().hex)
+        metadata[_commit.OPERATION] = "MERGE"
+        metadata["operationParameters"] = {"predicate": " AND ".join(f"t.{k} = s.{k}" for k in keys),
+                                           "mergeStrategy": "copy-on-write (ratatouille)"}
         metadata["operationMetrics"] = {
             "num_target_files_added": len(stage.files), "num_target_files_removed": len(touched),
             "num_target_files_skipped_during_scan": files - len(touched), "num_target_rows_updated": updated,

@@ -86,8 +86,7 @@ class OverwritePartition(Materialization):
                               since=since)
                 out.rows_written = source.height
                 return out
-            source = fitted.data
-            return _finish(target, _write(source, target, "overwrite", commit, predicate=self.predicate,
+            return _finish(target, _write(fitted.data, target, "overwrite", commit, predicate=self.predicate,
                                           schema_mode="merge"), commit, since=since)
         except RatatouilleError:
             raise

@@ -134,7 +134,9 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
     replace_present
         With ``mode="overwrite"``: replace only the partitions present in the new data.
     order
-        Columns to sort by before writing (files then hold disjoint ranges of them).
+        Columns the files should be clustered by (disjoint ranges of the first one): rows that arrive
+        in that order are written as they stream; otherwise the staged rows are sorted and written
+        again (the sort holds them in memory).
     validate
         Called with a scan of the staged files before the commit; raising leaves nothing behind.
     bytes_per_file
@@ -157,9 +159,16 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
     columns = [f.name for f in table.schema().fields] if table is not None else list(_schema_of(data))
     stage = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES, rows_per_file)
     try:
-        if order:
-            data = data.sort(list(order), maintain_order=True)
         stage.write(data.select(columns))
+        if order and not stage.clustered(order[0]):  # sort only what does not arrive in key order
+            resorted = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES, rows_per_file)
+            try:
+                resorted.write(stage.scan(_schema_of(data)).select(columns).sort(list(order), maintain_order=True))
+            except BaseException:
+                resorted.discard()
+                raise
+            stage.discard()
+            stage = resorted
         if validate is not None:
             validate(stage.scan(_schema_of(data)))
         if not stage.files and mode == "append" and table is not None:  # nothing new: no empty commit

@@ -39,11 +39,13 @@ class Stage:
     """Files written into ``root`` for one commit (see the module docstring)."""
 
     def __init__(self, root: str, partition_by: tuple[str, ...] = (), bytes_per_file: int = 512 << 20,
-                 rows_per_file: int | None = None) -> None:
+                 rows_per_file: int | None = None, split_by: str | None = None) -> None:
         self.root = root
         self.partition_by = partition_by
         self.bytes_per_file = bytes_per_file
         self.rows_per_file = rows_per_file
+        self.split_by = split_by  # a column (not written) whose values go to separate files
+        self._split = tuple(partition_by) + ((split_by,) if split_by else ())
         self.run = uuid.uuid4().hex
         self.files: list[StagedFile] = []
         self._written: list[str] = []  # every path handed to the writer, committed or not
@@ -58,8 +60,8 @@ class Stage:
     def write(self, data: pl.DataFrame | pl.LazyFrame) -> None:
         """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
         os.makedirs(self.root, exist_ok=True)
-        if isinstance(data, pl.DataFrame) and not self.partition_by and self.rows_per_file is None:
-            parts = max(1, -(-data.estimated_size() // self.bytes_per_file))
+        if isinstance(data, pl.DataFrame) and not self._split and self.rows_per_file is None:
+            parts = max(1, -(-int(data.estimated_size()) // self.bytes_per_file))
             step = max(1, -(-data.height // parts))
             for i in range(parts):
                 chunk = data.slice(i * step, step)
@@ -71,7 +73,7 @@ class Stage:
                 self.files.append(StagedFile(name, delta_stats(chunk)))
             return
         sunk: list[Any] = []
-        keys: dict[str, Any] = {"key": list(self.partition_by), "include_key": False} if self.partition_by else {}
+        keys: dict[str, Any] = {"key": list(self._split), "include_key": False} if self._split else {}
         if self.rows_per_file:
             keys["max_rows_per_file"] = self.rows_per_file
         data.lazy().sink_parquet(
@@ -94,12 +96,13 @@ class Stage:
 
     def _provide(self, args: Any) -> str:
         """The path (relative to the root) of the next file Polars writes."""
-        if not self.partition_by:
+        if not self._split:
             name = self._name(args.index_in_partition)
         else:
-            keys = dict(zip(self.partition_by, args.partition_keys.row(0)))
+            values = dict(zip(self._split, args.partition_keys.row(0)))
+            keys = {c: values[c] for c in self.partition_by}
             with self._lock:
-                ident = tuple(_partition_text(v) for v in keys.values())
+                ident = tuple(_partition_text(v) for v in values.values())
                 ordinal = self._ordinals.setdefault(ident, len(self._ordinals))
             folder = "".join(f"{c}={_folder_text(v)}/" for c, v in keys.items())
             name = self._name(args.index_in_partition, folder, ordinal + 1)
@@ -107,6 +110,17 @@ class Stage:
         with self._lock:
             self._written.append(name)
         return name
+
+    def clustered(self, column: str) -> bool:
+        """Whether the files hold disjoint ranges of ``column`` (by their statistics)."""
+        ranges = []
+        for f in self.files:
+            lo, hi = f.stats["minValues"].get(column), f.stats["maxValues"].get(column)
+            if lo is None or hi is None:
+                return len(self.files) <= 1
+            ranges.append((lo, hi))
+        ranges.sort()
+        return all(hi <= lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
 
     def scan(self, schema: pl.Schema) -> pl.LazyFrame:
         """The staged rows (``schema``: the written data's schema, partition columns included)."""
