@@ -111,3 +111,9 @@ def http_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+# pandera imports hypothesis lazily on its first schema check; under pytest that import is rewritten
+# (ast.parse), which CPython 3.11.7 does not do safely off the main thread (the Dagster adapter runs
+# run() in a worker thread: "AST constructor recursion depth mismatch"). Import it on the main thread.
+import hypothesis  # noqa: E402,F401

@@ -18,8 +18,8 @@ def rat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")}
     env["COLUMNS"] = "200"
     env["RAT_SETTLE_SECONDS"] = "0"
-    return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "ratatouille", *args], cwd=cwd, capture_output=True,  # noqa: S603
+                          text=True, env=env, timeout=300)
 
 
 def _tables(lake: Path) -> list[str]:

@@ -151,8 +151,9 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     data, lf = prepared.data, prepared.failing
     stored = store.store(t, test, lf) if store is not None else None
     failing = lf.head(5).collect()
-    count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect().item())
-    total = int(data.select(pl.len()).collect().item()) if needs_total(test.warn_if, test.error_if) else None
+    count = len(failing) if len(failing) < 5 else int(lf.select(pl.len()).collect(engine="streaming").item())
+    total = (int(data.select(pl.len()).collect(engine="streaming").item())
+             if needs_total(test.warn_if, test.error_if) else None)
     severity = effective_severity(test)
     if severity == "error" and exceeds(test.error_if, count, total):
         passed = False
@@ -289,10 +290,10 @@ def _require_columns(t: Transform, test: SqlTestSpec, data: pl.LazyFrame) -> Non
                          line=test.line)
 
 
-def _require_declared_columns(t: Transform, df: pl.DataFrame) -> None:
+def _require_declared_columns(t: Transform, df: pl.DataFrame | pl.LazyFrame) -> None:
     """A ``columns:`` entry with tests on a column the data lacks: one clear error (was Pandera's
     internal "column_in_dataframe")."""
-    have = df.columns
+    have = df.collect_schema().names()
     for spec in t.config.columns:
         if spec.tests and spec.name not in have:
             raise CheckError(f"column {spec.name!r} has tests but the table has no such column; columns: "
@@ -321,10 +322,16 @@ def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
     return t.file, 0
 
 
-def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyFrame] | None = None,
+def run_checks(t: Transform, df: pl.DataFrame | pl.LazyFrame, resolve: Callable[[str], pl.LazyFrame] | None = None,
                store: Any = None) -> list[CheckResult]:
     """Run every check of ``t`` on ``df`` (the data about to be written); ``store`` keeps failing rows
-    (``store_failures``)."""
+    (``store_failures``).
+
+    ``df`` may be a LazyFrame (e.g. a scan of staged files): it is never collected whole; the column
+    tests take one streaming pass (check/_streaming.py), each SQL test streams its count and collects
+    a sample of its failing rows. Only a ``DataFrameModel`` given with ``schema=`` (arbitrary Pandera
+    checks) validates the collected data.
+    """
     results = schema_checks(t, df)
     lazy = df.lazy()
     for test in t.config.tests:
@@ -333,16 +340,26 @@ def run_checks(t: Transform, df: pl.DataFrame, resolve: Callable[[str], pl.LazyF
     return results
 
 
-def schema_checks(t: Transform, df: pl.DataFrame) -> list[CheckResult]:
-    """The ``schema`` check of ``t`` on ``df`` (none when ``t`` declares no schema nor ``columns:``)."""
+def schema_checks(t: Transform, df: pl.DataFrame | pl.LazyFrame) -> list[CheckResult]:
+    """The ``schema`` check of ``t`` on ``df`` (none when ``t`` declares no schema nor ``columns:``).
+
+    The YAML ``columns:`` are checked in one streaming pass: only the rows that may fail are
+    collected for Pandera (check/_streaming.py)."""
+    from ._streaming import failing_candidates
+
     results: list[CheckResult] = []
     schema = getattr(t, "schema", None)
     if schema is not None:
-        results.append(run_schema_check(schema, df))
+        results.append(run_schema_check(schema, df.collect(engine="streaming") if isinstance(df, pl.LazyFrame) else df))
     if t.config.columns:
         _require_declared_columns(t, df)
         compiled = compile_columns(t.config.columns, transform=t.name, file=t.file)
-        res = run_schema_check(compiled, df)
+        lazy = df.lazy()
+        candidates = failing_candidates(t.config.columns, lazy)
+        if candidates is None:  # a test Polars cannot express on this type: Pandera on the declared columns
+            have = lazy.collect_schema().names()
+            candidates = lazy.select([c.name for c in t.config.columns if c.name in have]).collect(engine="streaming")
+        res = run_schema_check(compiled, candidates)
         if results:  # both a model and columns: one schema check, merged
             prev = results.pop()
             res = CheckResult(SCHEMA_CHECK, "schema", prev.passed and res.passed, "error",

@@ -76,9 +76,9 @@ def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[
     results: list[CheckResult] = []
     try:
         lf = runner.frame(t.name)
-        entry["rows"] = int(lf.select(pl.len()).collect().item())
+        entry["rows"] = int(lf.select(pl.len()).collect(engine="streaming").item())
         if getattr(t, "schema", None) is not None or t.has_schema_checks:
-            results.extend(schema_checks(t, _schema_frame(t, lf)))
+            results.extend(schema_checks(t, lf))  # one streaming pass (check/_streaming.py)
         for test in t.config.tests:
             results.append(run_sql_test(test, t, lf, resolve=lambda n, _t=t: runner.frame(n, reader=_t.name),
                                         store=store))
@@ -94,11 +94,3 @@ def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[
     entry["duration_s"] = round(time.perf_counter() - started, 3)
     return entry
 
-
-def _schema_frame(t: Any, lf: pl.LazyFrame) -> pl.DataFrame:
-    """The stored data the schema check needs: the declared columns (all for a DataFrameModel)."""
-    if getattr(t, "schema", None) is not None:
-        return lf.collect()
-    have = lf.collect_schema().names()
-    wanted = [c.name for c in t.config.columns if c.name in have]
-    return lf.select(wanted).collect()
