@@ -82,9 +82,14 @@ def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
             if lost is not None:
                 _raise(lost[0])
     except BadFile as exc:
-        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})") from None
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})", column=s.name,
+                      value=exc.args[0]) from None
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
-        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} ({_example(s, dtype) or reason(exc)})") from None
+        value = _example(s, dtype)
+        if value is None:
+            raise BadFile(f"column {s.name!r} cannot be cast to {dtype} ({reason(exc)})") from None
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {value!r})", column=s.name,
+                      value=value) from None
     return out.alias(s.name)
 
 
@@ -109,11 +114,12 @@ def _raise(value: Any):
     raise BadFile(value)
 
 
-def _example(s: pl.Series, dtype: pl.DataType) -> str | None:
+def _example(s: pl.Series, dtype: PolarsDataType) -> Any:
+    """The first value of ``s`` that does not cast to ``dtype`` (``None``: not found)."""
     try:
         lenient = s.cast(dtype, strict=False)
         bad = s.filter(lenient.is_null() & s.is_not_null())
-        return f"value {bad[0]!r}" if len(bad) else None
+        return bad[0] if len(bad) else None
     except Exception:  # noqa: BLE001
         return None
 

@@ -138,3 +138,25 @@ def read_checked(t: Any, f: Any, lake: Any, string_columns: tuple[str, ...]) -> 
     if clash:
         raise BadFile(f"column(s) {clash} are reserved for ingestion metadata")
     return df
+
+
+def place(config: Any, full: str, row: int) -> str:
+    """Where the 0-based data row ``row`` of a landing file is, as an editor shows it: the 1-based
+    line for CSV (the header and ``skip_rows`` counted) and NDJSON, else the 1-based row (the
+    sheet's row for Excel, the header counted).
+
+    >>> from ratatouille.transforms._config import build_config
+    >>> place(build_config({"source": "landing/s/", "format": "csv"}), "landing/s/a.csv", 0)
+    'line 2'
+    >>> place(build_config({"source": "landing/s/", "format": "ndjson"}), "landing/s/a.ndjson", 4)
+    'line 5'
+    """
+    opts = dict(config.options)
+    header = 1 if bool(opts.get("header", opts.get("has_header", True))) else 0
+    if config.format == "csv":
+        return f"line {row + 1 + header + int(opts.get('skip_rows') or 0)}"
+    if config.format == "ndjson":
+        return f"line {row + 1}"
+    if config.format == "excel":
+        return f"row {row + 1 + header}"
+    return f"row {row + 1}"
