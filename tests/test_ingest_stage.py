@@ -294,3 +294,17 @@ def test_streamed_parquet_with_a_value_to_cast_is_read_and_checked(lake_project)
     assert res["files"] == ["landing/trips/good.parquet"]
     (bad,) = res["rejected"]
     assert bad["file"] == "landing/trips/big.parquet" and bad["line"] == "row 2"
+
+
+def test_unreadable_csv_names_the_line_of_its_first_bad_record(lake_project):
+    p = lake_project
+    p.write("bronze/sales.yaml", SALES_YAML)
+    p.landing("sales/good.csv", csv("order_id,amount", "1,1.0"))
+    p.landing("sales/ragged.csv", csv("order_id,amount", "2,2.0", "3,3.0", "4,4.0,extra", "5,5.0"))
+    p.landing("sales/quote.csv", 'order_id,amount\n6,6.0\n"7,7.0\n')
+    res = p.run("bronze.sales").results[0]
+    assert res["files"] == ["landing/sales/good.csv"] and res["rows_written"] == 1
+    rejected = {r["file"]: r for r in res["rejected"]}
+    assert rejected["landing/sales/ragged.csv"]["line"] == "line 4"
+    assert rejected["landing/sales/ragged.csv"]["reason"].startswith("line 4: ")
+    assert rejected["landing/sales/quote.csv"]["line"] == "line 3"

@@ -3,7 +3,7 @@ makes the file bad (:class:`~ratatouille.ingest._bad.BadFile`), it is never roun
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 from polars._typing import PolarsDataType
@@ -110,7 +110,7 @@ def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None
     return col.cast(dtype, strict=True)
 
 
-def _raise(value: Any):
+def _raise(value: Any) -> NoReturn:
     raise BadFile(value)
 
 

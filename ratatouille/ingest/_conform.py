@@ -238,7 +238,7 @@ def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
     return BadFile("schema drift (schema: strict): " + "; ".join(parts))
 
 
-def table_types(table) -> dict[str, pl.DataType]:
+def table_types(table: Any) -> dict[str, pl.DataType]:
     """The data columns of an existing table and their Polars types."""
     import pyarrow as pa
 

@@ -27,7 +27,7 @@ from ._check import Checker, FailedChecks, check_file
 from ._landing import list_landing
 from ._ledger import read_state, source_version
 from ._plan import IngestPlan
-from ._readers import place, read_checked
+from ._readers import locate_csv_error, place, read_checked
 from ._stream import scan, streams
 from ._settle import Gate, Gone, Waiting, describe_change, gone
 from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
@@ -112,7 +112,7 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
             if is_storage_error(exc):  # but the store failing is not the file's fault: fail, move nothing
                 raise StorageError(f"reading {f.rel} failed: {reason(exc)}; nothing was written or moved",
                                    transform=t.name, file=t.file) from None
-            return exc
+            return locate_csv_error(t, lake, f, exc)
 
     parallel = not (lake.is_local or len(todo) < 2)
     reader_pool = ThreadPoolExecutor(max_workers=min(8, len(todo))) if parallel else None
