@@ -351,9 +351,11 @@ def test_failed_check_writes_nothing_and_moves_nothing(lake_project):
     from ratatouille import CheckError
 
     p = lake_project
-    p.write("bronze/sales.yaml", SALES_YAML)
+    # a check over the run's files as a whole (each file alone passes; a file failing a check on its
+    # own rows is rejected and the others land: tests/test_ingest_stage.py)
+    p.write("bronze/sales.yaml", SALES_YAML.replace("[not_null]", "[not_null, unique]"))
     p.landing("sales/a.csv", csv("order_id,name", "1,a"))
-    p.landing("sales/nulls.csv", csv("order_id,name", ",b"))  # not_null fails: the whole run stops
+    p.landing("sales/dup.csv", csv("order_id,name", "1,b"))  # unique fails across files: the whole run stops
     p.landing("sales/bad.csv", b"")
     with pytest.raises(CheckError):
         run("bronze.sales")

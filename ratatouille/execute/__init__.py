@@ -327,6 +327,8 @@ class Runner:
             extra["lake"] = self.project.lake
             extra["table"] = table  # the ingested set is read from this snapshot, and the commit made on it
             extra["full_refresh"] = self.full_refresh
+            if t.has_schema_checks or t.config.tests:  # each landing file is checked on its own (ingest/_check.py)
+                extra["check"] = lambda df, t=t: run_checks(t, df, resolve=lambda n: self.frame(n, reader=t.name))
         lf = self._build(t, self._inputs(t), target=target if table is not None else None,
                          incremental=incremental, extra=extra, table=table)
         if self.partition is not None:

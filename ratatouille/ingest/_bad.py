@@ -21,7 +21,18 @@ log = logging.getLogger("ratatouille")
 
 
 class BadFile(Exception):
-    """A landing file that cannot be ingested (the message is the reason)."""
+    """A landing file that cannot be ingested (the message is the reason).
+
+    ``column`` and ``value``: a value that does not fit (to find its line); ``line``: where in the
+    file (``"line 3"``, ``"row 3"``) when known.
+    """
+
+    def __init__(self, message: Any = "", *, column: str | None = None, value: Any = None,
+                 line: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.value = value
+        self.line = line
 
 
 @dataclass
@@ -31,10 +42,13 @@ class Rejected:
     file: str
     reason: str
     moved_to: str | None = None
+    line: str | None = None  # where in the file ("line 3"), when known
 
     def to_dict(self) -> dict[str, str]:
         """The file as reported in a ``RunResult``."""
         out = {"file": self.file, "reason": self.reason}
+        if self.line:
+            out["line"] = self.line
         if self.moved_to:
             out["moved_to"] = self.moved_to
         return out

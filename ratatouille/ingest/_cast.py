@@ -3,7 +3,7 @@ makes the file bad (:class:`~ratatouille.ingest._bad.BadFile`), it is never roun
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 from polars._typing import PolarsDataType
@@ -82,9 +82,14 @@ def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
             if lost is not None:
                 _raise(lost[0])
     except BadFile as exc:
-        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})") from None
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {exc.args[0]!r})", column=s.name,
+                      value=exc.args[0]) from None
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
-        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} ({_example(s, dtype) or reason(exc)})") from None
+        value = _example(s, dtype)
+        if value is None:
+            raise BadFile(f"column {s.name!r} cannot be cast to {dtype} ({reason(exc)})") from None
+        raise BadFile(f"column {s.name!r} cannot be cast to {dtype} (value {value!r})", column=s.name,
+                      value=value) from None
     return out.alias(s.name)
 
 
@@ -105,15 +110,16 @@ def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None
     return col.cast(dtype, strict=True)
 
 
-def _raise(value: Any):
+def _raise(value: Any) -> NoReturn:
     raise BadFile(value)
 
 
-def _example(s: pl.Series, dtype: pl.DataType) -> str | None:
+def _example(s: pl.Series, dtype: PolarsDataType) -> Any:
+    """The first value of ``s`` that does not cast to ``dtype`` (``None``: not found)."""
     try:
         lenient = s.cast(dtype, strict=False)
         bad = s.filter(lenient.is_null() & s.is_not_null())
-        return f"value {bad[0]!r}" if len(bad) else None
+        return bad[0] if len(bad) else None
     except Exception:  # noqa: BLE001
         return None
 

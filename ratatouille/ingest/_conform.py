@@ -135,9 +135,9 @@ def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str
     return out
 
 
-def finish(out: pl.DataFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFrame:
+def finish(out: pl.DataFrame | pl.LazyFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFrame | pl.LazyFrame:
     """The run's rows as they are stored: all-NULL columns typed, zones in UTC."""
-    return normalize(out, dict(targets))  # type: ignore[return-value]
+    return normalize(out, dict(targets))
 
 
 def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.DataType]) -> bool:
@@ -192,7 +192,7 @@ def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: M
     return out
 
 
-def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
+def widened(schema: Mapping[str, pl.DataType], table: Any) -> dict[str, pl.DataType]:
     """The table's columns that the run's rows widen (``sync_all_columns``): ``{column: new type}``."""
     if table is None:
         return {}
@@ -209,7 +209,7 @@ def widened(schema: Mapping[str, pl.DataType], table) -> dict[str, pl.DataType]:
     return out
 
 
-def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
+def rewrite(df: pl.DataFrame | pl.LazyFrame, table: Any, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
             source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""
@@ -223,7 +223,8 @@ def rewrite(df: pl.DataFrame, table, widen: Mapping[str, pl.DataType], replaced:
     old = old.with_columns(_to(pl.col(c), schema[c], t).alias(c) for c, t in widen.items() if c in schema)
     out = pl.concat([old, df.lazy()], how="diagonal_relaxed")  # streamed by the write
     names = out.collect_schema().names()
-    return out.select(df.columns + [c for c in names if c not in df.columns])
+    mine = df.collect_schema().names()
+    return out.select(mine + [c for c in names if c not in mine])
 
 
 def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
@@ -237,7 +238,7 @@ def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
     return BadFile("schema drift (schema: strict): " + "; ".join(parts))
 
 
-def table_types(table) -> dict[str, pl.DataType]:
+def table_types(table: Any) -> dict[str, pl.DataType]:
     """The data columns of an existing table and their Polars types."""
     import pyarrow as pa
 

@@ -98,7 +98,7 @@ def takes(config: Any, rel: str) -> bool:
     return (rel == source or rel.startswith(source + "/")) and has_format(config, rel)
 
 
-def list_landing(t, lake: "Lake") -> tuple[list["LandingFile"], list[RefusedLink]]:
+def list_landing(t: Any, lake: "Lake") -> tuple[list["LandingFile"], list[RefusedLink]]:
     """The landing files of ingest transform ``t`` (as ``t.landing_files``) and the symbolic
     links under its source that were refused (target outside the lake, or missing)."""
     check_source(t.config.source, file=t.file, transform=t.name)

@@ -219,7 +219,7 @@ def scanned_state(table: Any) -> dict[str, set[str]]:
     return out
 
 
-def _distinct_from_files(table, cols: list[str]) -> set[tuple]:
+def _distinct_from_files(table: Any, cols: list[str]) -> set[tuple[Any, ...]]:
     """The distinct rows of ``cols`` in the table's data files, read as dictionaries through
     delta-rs' own object store (file sizes known from the log: no extra request per file)."""
     import pyarrow as pa
@@ -252,7 +252,7 @@ def _distinct_from_files(table, cols: list[str]) -> set[tuple]:
     return out
 
 
-def _distinct_from_scan(table, cols: list[str]) -> set[tuple]:
+def _distinct_from_scan(table: Any, cols: list[str]) -> set[tuple[Any, ...]]:
     return set(pl.scan_delta(table).select(cols).unique().collect().iter_rows())
 
 

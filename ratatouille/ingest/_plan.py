@@ -10,6 +10,7 @@ from typing import Any
 from ._bad import Rejected
 from ._ledger import FILES_KEY, LEDGER_KEY, State, entry
 from ._settle import Waiting
+from ._stream import Pins
 
 
 @dataclass
@@ -27,6 +28,13 @@ class IngestPlan:
     table: Any = None  # the DeltaTable snapshot the ingested set was read from (None: no table yet)
     full_refresh: bool = False
     state: State | None = None  # the ingested set read from ``table`` (None: not read)
+    rows: dict[str, int] = field(default_factory=dict)  # rows of each file read
+    pins: Pins = field(default_factory=Pins)  # streamed files, pinned until the write is done
+
+    @property
+    def rows_read(self) -> int:
+        """The rows of the run's good files."""
+        return sum(self.rows.get(f, 0) for f in self.files)
 
     def info(self) -> dict[str, Any]:
         """The ingest part of a ``RunResult``."""

@@ -10,14 +10,16 @@ pinned file, see ``Lake.pinned``).
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
-from typing import Any, Callable
+import itertools
+from typing import Any, Callable, Iterable
 
 import polars as pl
 
 from ..errors import ConfigError
-from ._bad import BadFile
+from ._bad import BadFile, reason
 from ._conform import inference, read_ndjson_bytes
 from ._landing import has_magic
 from ._spec import LOSSY, META_COLUMNS, UTF8, dtypes
@@ -138,3 +140,70 @@ def read_checked(t: Any, f: Any, lake: Any, string_columns: tuple[str, ...]) -> 
     if clash:
         raise BadFile(f"column(s) {clash} are reserved for ingestion metadata")
     return df
+
+
+def place(config: Any, full: str, row: int) -> str:
+    """Where the 0-based data row ``row`` of a landing file is, as an editor shows it: the 1-based
+    line for CSV (the header and ``skip_rows`` counted) and NDJSON, else the 1-based row (the
+    sheet's row for Excel, the header counted).
+
+    >>> from ratatouille.transforms._config import build_config
+    >>> place(build_config({"source": "landing/s/", "format": "csv"}), "landing/s/a.csv", 0)
+    'line 2'
+    >>> place(build_config({"source": "landing/s/", "format": "ndjson"}), "landing/s/a.ndjson", 4)
+    'line 5'
+    """
+    opts = dict(config.options)
+    header = 1 if bool(opts.get("header", opts.get("has_header", True))) else 0
+    if config.format == "csv":
+        return f"line {row + 1 + header + int(opts.get('skip_rows') or 0)}"
+    if config.format == "ndjson":
+        return f"line {row + 1}"
+    if config.format == "excel":
+        return f"row {row + 1 + header}"
+    return f"row {row + 1}"
+
+
+def csv_error_line(config: Any, lines: Iterable[str]) -> str | None:
+    """The line of the first record of a CSV file that Polars refused with no place named: a record
+    whose number of fields differs from the header's, or an unterminated quote (read with the
+    standard library's ``csv`` module, only for a file already rejected).
+
+    >>> from ratatouille.transforms._config import build_config
+    >>> config = build_config({"source": "landing/s/", "format": "csv"})
+    >>> csv_error_line(config, ["a,b\\n", "1,2\\n", "3,4,5\\n"]), csv_error_line(config, ["a,b\\n", "1,2\\n", '"3,4\\n'])
+    ('line 3', 'line 3')
+    """
+    opts = dict(config.options)
+    offset = int(opts.get("skip_rows") or 0)
+    text = itertools.islice(lines, offset, None)
+    quote = str(opts.get("quote_char") or '"')
+    reader = csv.reader(text, delimiter=str(opts.get("separator") or ","), quotechar=quote, strict=True)
+    width: int | None = None
+    start = 1
+    try:
+        for record in reader:
+            if record and width is None:
+                width = len(record)
+            elif record and len(record) != width:
+                return f"line {offset + start}"
+            start = reader.line_num + 1
+    except csv.Error:  # an unterminated quote, a stray one (strict)
+        return f"line {offset + start}"
+    return None
+
+
+def locate_csv_error(t: Any, lake: Any, f: Any, exc: Exception) -> Exception:
+    """``exc`` (a CSV file Polars could not parse) with the line of the first bad record, when found:
+    the rejected file is read once more, streamed, as text."""
+    if t.config.format != "csv" or isinstance(exc, BadFile):
+        return exc
+    try:
+        with lake.pinned(f.path) as src, (open(src, "rb") if src.startswith("/proc/self/fd/")  # noqa: SIM115
+                                          else lake.open(src)) as raw:
+            stream = gzip.open(raw) if f.path.lower().endswith(".gz") else raw
+            encoding = str(t.config.options.get("encoding") or "utf-8").replace("-lossy", "").replace("lossy", "")
+            line = csv_error_line(t.config, io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=""))
+    except Exception:  # noqa: BLE001 - the original reason stands
+        return exc
+    return BadFile(f"{line}: {reason(exc)}", line=line) if line else exc

@@ -135,7 +135,7 @@ class Gate:
     modification time / ETag as listed, so what was read is what was listed).
     """
 
-    def __init__(self, config: Any, lake, *, now: float | None = None) -> None:
+    def __init__(self, config: Any, lake: Any, *, now: float | None = None) -> None:
         self.lake = lake
         self.settle = settle_seconds(config)
         self.marker = getattr(config, "ready_marker", None)
@@ -175,7 +175,7 @@ class Gate:
     def _has(self, path: str) -> bool:
         return self.lake._strip(path) in self._listed()
 
-    def waiting(self, f) -> str | None:
+    def waiting(self, f: Any) -> str | None:
         """Why landing file ``f`` (a ``LandingFile``) is not ready yet, or ``None``."""
         if f.rel in HELD_FILES.get():
             return "held back by the landing sensor: an earlier run with it failed, it is retried on its own later"
@@ -213,12 +213,12 @@ class Gate:
                         "(it may still be being written)")
         return None
 
-    def _mtime(self, f) -> float | None:
+    def _mtime(self, f: Any) -> float | None:
         """``f``'s modification time from the same listing as its marker's (the same precision)."""
         info = self._info(f.path)
         return mtime_of(info) if info is not None else None
 
-    def _after_marker(self, f, marker: str) -> str | None:
+    def _after_marker(self, f: Any, marker: str) -> str | None:
         """Why ``f`` is not covered by its ready marker: it was modified after the marker was written
         (a new batch written into a folder whose marker is an earlier batch's). Equal times (S3's
         whole seconds) count as covered."""
@@ -231,7 +231,7 @@ class Gate:
         return (f"modified after its ready marker {name} ({modified - written:.1f}s later): it may still be "
                 "being written; it is taken once the marker is written again after it")
 
-    def landing_file(self, path: str):
+    def landing_file(self, path: str) -> Any:
         """A ``LandingFile`` for one full path (one ``info`` request), or ``None`` if it is gone."""
         from .._lake import LandingFile, fingerprint
 
@@ -240,7 +240,7 @@ class Gate:
             return None
         return LandingFile(path, self.lake.relative(path), int(info.get("size") or 0), fingerprint(info))
 
-    def moved(self, f) -> str | None:
+    def moved(self, f: Any) -> str | None:
         """After reading ``f``: why what was read may not be the whole file (``None``: it is)."""
         if self.settle <= 0:
             return None
@@ -273,7 +273,7 @@ def gone(exc: BaseException) -> Gone | None:
     return None
 
 
-def not_ready(config: Any, lake, paths: Iterable[str]) -> dict[str, str]:
+def not_ready(config: Any, lake: Any, paths: Iterable[str]) -> dict[str, str]:
     """``{full path: reason}`` for the landing files among ``paths`` that are not complete yet
     (what a landing sensor leaves out of its run requests). One ``info`` per path."""
     gate = Gate(config, lake)

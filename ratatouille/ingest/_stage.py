@@ -20,14 +20,15 @@ from polars._typing import PolarsDataType
 
 from .._lake import LandingFile
 from .._types import parse_type
-from ..errors import IngestError, RatatouilleError, SchemaError, StorageError
+from ..errors import CheckError, IngestError, RatatouilleError, SchemaError, StorageError
 from . import _conform
 from ._bad import BadFile, Rejected, is_storage_error, reason
-from ._check import check_file
+from ._check import Checker, FailedChecks, check_file
 from ._landing import list_landing
 from ._ledger import read_state, source_version
 from ._plan import IngestPlan
-from ._readers import read_checked
+from ._readers import locate_csv_error, place, read_checked
+from ._stream import scan, streams
 from ._settle import Gate, Gone, Waiting, describe_change, gone
 from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
 
@@ -46,8 +47,8 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
         The transform.
     extra : dict
         The build context's ``extra``: ``lake``, ``table`` (the snapshot the ingested set is read
-        from and the commit made on), ``full_refresh``; the run's :class:`IngestPlan` is stored
-        under ``ingest``.
+        from and the commit made on), ``full_refresh``, ``check`` (the runner's checker,
+        :mod:`._check`); the run's :class:`IngestPlan` is stored under ``ingest``.
 
     Returns
     -------
@@ -58,6 +59,8 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
     ------
     IngestError
         A bad file with ``on_error: fail`` (nothing is written).
+    CheckError
+        A file failing an ``error``-severity check with ``on_error: fail`` (nothing is written).
     StorageError
         The store failed while reading a file (nothing is written or moved).
     """
@@ -79,16 +82,28 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
     expected: list[str] | None = list(table_types) if t.config.schema == "strict" and table_types else None
     targets = {**table_types, **declared}
     for link in refused:  # a symbolic link out of the lake: never read, reported like a bad file
-        _reject(t, plan, link.rel, link.reason)
+        _reject(t, plan, link.rel, BadFile(link.reason))
     gate = Gate(t.config, lake)  # files in flight wait (ingest/_settle.py)
     todo = _select(t, gate, plan, listed, state)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     table_names = _conform.canonical_names(targets)
     seen = dict(table_names)  # names of this run's files so far (two files spelling one column alike)
 
-    def load(f: LandingFile) -> pl.DataFrame | Exception:
+    check = extra.get("check")
+    stream = streams(t, check)
+
+    def load(f: LandingFile) -> pl.DataFrame | pl.LazyFrame | Exception:
         try:
-            return _load(t, lake, f, targets, table_types, table_names, now)
+            meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+                    pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
+                    pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+            scanned = scan(t, lake, f, targets, table_names, meta, plan.pins) if stream else None
+            if scanned is not None:  # streamed from the file by the write (ingest/_stream.py)
+                plan.rows[f.rel] = scanned[1]
+                return scanned[0]
+            df = _load(t, lake, f, targets, table_types, table_names, meta, check)
+            plan.rows[f.rel] = df.height
+            return df
         except RatatouilleError:
             raise
         except Exception as exc:  # a bad file never stops the good ones
@@ -97,12 +112,12 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
             if is_storage_error(exc):  # but the store failing is not the file's fault: fail, move nothing
                 raise StorageError(f"reading {f.rel} failed: {reason(exc)}; nothing was written or moved",
                                    transform=t.name, file=t.file) from None
-            return exc
+            return locate_csv_error(t, lake, f, exc)
 
     parallel = not (lake.is_local or len(todo) < 2)
     reader_pool = ThreadPoolExecutor(max_workers=min(8, len(todo))) if parallel else None
     loaded: Any = reader_pool.map(load, (f for f, _ in todo)) if reader_pool else map(load, (f for f, _ in todo))
-    frames: list[pl.DataFrame] = []
+    frames: list[pl.DataFrame | pl.LazyFrame] = []
     try:
         for (f, known), df in zip(todo, loaded):
             if isinstance(df, Gone):
@@ -114,13 +129,14 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
             if not isinstance(df, Exception):
                 df = _fits(df, seen, expected, table_types)
             if isinstance(df, Exception):
-                _reject(t, plan, f.rel, reason(df))
+                _reject(t, plan, f.rel, df)
                 continue
+            names = df.collect_schema().names()
             if expected is None and t.config.schema == "strict":
-                expected = [c for c in df.columns if c not in META_COLUMNS]  # the first good file sets them
+                expected = [c for c in names if c not in META_COLUMNS]  # the first good file sets them
             if known is not None:
                 plan.reingested.append(f.rel)
-            seen.update((_conform._fold(c), c) for c in df.columns if _conform._fold(c) not in seen)
+            seen.update((_conform._fold(c), c) for c in names if _conform._fold(c) not in seen)
             plan.files.append(f.rel)
             plan.fingerprints[f.rel] = f.fingerprint
             frames.append(df)
@@ -155,13 +171,27 @@ def _select(t: Any, gate: Gate, plan: IngestPlan, listed: list[LandingFile],
 
 
 def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, pl.DataType], table_types: dict[str, pl.DataType],
-          table_names: dict[str, str], now: dt.datetime) -> pl.DataFrame:
-    """One landing file read, its names matched to the table's, conformed, checked; ``BadFile`` else."""
+          table_names: dict[str, str], meta: list[pl.Expr], check: Checker | None) -> pl.DataFrame:
+    """One landing file read, its names matched to the table's, conformed, checked; ``BadFile`` else
+    (naming the line of a value that does not fit, or of the first row failing a check)."""
     df = read_checked(t, f, lake, tuple(targets))  # CSV: known columns read as text, then cast strictly
     df = _conform.match_names(df, table_names)  # "Coupon" is the table's "coupon"
-    meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
-            pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
-            pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+    try:
+        out = _conformed(t, df, targets, table_types, meta)
+    except BadFile as exc:
+        if exc.column is not None and exc.line is None and exc.column in df.columns:
+            hits = df.with_row_index("__rat_row").filter(pl.col(exc.column).cast(pl.String).eq(str(exc.value)))
+            if hits.height:
+                where = place(t.config, f.path, int(hits.get_column("__rat_row")[0]))
+                raise BadFile(f"{where}: {exc}", line=where) from None
+        raise
+    check_file(t, f, out, check, lambda row: place(t.config, f.path, row))  # this file is rejected, not the run
+    return out
+
+
+def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, pl.DataType], table_types: dict[str, pl.DataType],
+               meta: list[pl.Expr]) -> pl.DataFrame:
+    """``df`` cast to the table's / declared types, with the bookkeeping columns ``meta``."""
     file_targets = _conform.file_targets(targets, df.schema)
     try:
         out = _conform.conform(t.config, df, file_targets, meta=meta)
@@ -169,13 +199,21 @@ def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, pl.DataType], ta
         out = _conform.conform(t.config, df, _conform.widen_targets(
             df, file_targets, table_types, t.config.on_schema_change, exc), meta=meta)
     _conform.storable_file(out)  # a time of day, a duration: this file is rejected, not the run
-    check_file(t, f, out)  # error-severity checks on this file's rows: this file is rejected, not the run
     return out
 
 
-def _fits(df: pl.DataFrame, seen: dict[str, str], expected: list[str] | None,
-          table_types: dict[str, pl.DataType]) -> pl.DataFrame | Exception:
-    """``df`` if it fits this run's other files and ``schema: strict``, else the reason."""
+def _fits(frame: pl.DataFrame | pl.LazyFrame, seen: dict[str, str], expected: list[str] | None,
+          table_types: dict[str, pl.DataType]) -> pl.DataFrame | pl.LazyFrame | Exception:
+    """``frame`` if it fits this run's other files and ``schema: strict``, else the reason (a lazy
+    frame is judged by its schema, and renamed as a frame would be)."""
+    if isinstance(frame, pl.LazyFrame):
+        head = pl.DataFrame(schema=frame.collect_schema())
+        fitted = _fits(head, seen, expected, table_types)
+        if isinstance(fitted, Exception):
+            return fitted
+        renamed = {old: new for old, new in zip(head.columns, fitted.collect_schema().names()) if old != new}
+        return frame.rename(renamed) if renamed else frame
+    df = frame
     try:
         df = _conform.match_names(df, seen)
     except BadFile as exc:
@@ -189,11 +227,15 @@ def _fits(df: pl.DataFrame, seen: dict[str, str], expected: list[str] | None,
     return fitted
 
 
-def _reject(t: Any, plan: IngestPlan, rel: str, why: str) -> None:
+def _reject(t: Any, plan: IngestPlan, rel: str, exc: Exception) -> None:
+    """Record a bad file (or, with ``on_error: fail``, stop the run naming it)."""
+    why = reason(exc)
     if t.config.on_error == "fail":
-        raise IngestError(f"cannot ingest {rel}: {why} (on_error: fail, nothing written)",
-                          transform=t.name, file=t.file)
-    plan.rejected.append(Rejected(rel, why))
+        message = f"cannot ingest {rel}: {why} (on_error: fail, nothing written)"
+        if isinstance(exc, FailedChecks):
+            raise CheckError(message, transform=t.name, file=t.file, checks=exc.checks)
+        raise IngestError(message, transform=t.name, file=t.file)
+    plan.rejected.append(Rejected(rel, why, line=getattr(exc, "line", None)))
 
 
 def _log(t: Any, plan: IngestPlan) -> None:
@@ -208,16 +250,23 @@ def _log(t: Any, plan: IngestPlan) -> None:
         log.warning("%s: rejected %s: %s", t.name, r.file, r.reason)
 
 
-def _combine(t: Any, frames: list[pl.DataFrame], targets: dict[str, pl.DataType]) -> pl.LazyFrame:
-    """The run's good files as one frame, the bookkeeping columns last."""
+def _combine(t: Any, frames: list[pl.DataFrame | pl.LazyFrame], targets: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """The run's good files as one frame, the bookkeeping columns last (lazy: streamed files are
+    read by the write)."""
     if not frames:
         schema: dict[str, PolarsDataType] = {**targets, SOURCE_FILE: pl.String, SOURCE_FINGERPRINT: pl.String, INGESTED_AT: pl.Datetime("us")}
         return pl.LazyFrame(schema=schema)
     try:
-        out = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+        eager = [f for f in frames if isinstance(f, pl.DataFrame)]
+        out: pl.DataFrame | pl.LazyFrame
+        if len(eager) < len(frames):  # streamed files: the types are checked here, before any file is read
+            out = pl.concat([f.lazy() for f in frames], how="diagonal_relaxed")
+        else:
+            out = pl.concat(eager, how="diagonal_relaxed") if len(eager) > 1 else eager[0]
+        columns = out.collect_schema().names()
     except pl.exceptions.PolarsError as exc:
         raise SchemaError(f"the new files disagree on column types: {reason(exc)}", transform=t.name,
                           file=t.file) from None
     out = _conform.finish(out, targets)  # all-NULL columns typed, zones in UTC
-    order = [c for c in out.columns if c not in META_COLUMNS] + list(META_COLUMNS)
-    return (out if out.columns == order else out.select(order)).lazy()
+    order = [c for c in columns if c not in META_COLUMNS] + list(META_COLUMNS)
+    return (out if columns == order else out.select(order)).lazy()

@@ -11,7 +11,7 @@ import time
 from typing import Any, Mapping
 
 import polars as pl
-from deltalake import Transaction
+from deltalake import CommitProperties, DeltaTable, Transaction
 
 from .._errors_map import write_error
 from ..errors import ConcurrentIngestError, RatatouilleError, StorageError
@@ -48,35 +48,30 @@ class IngestWrite:
         ConcurrentIngestError
             Another ingest of the table committed meanwhile: nothing was written.
         """
-        df = data.collect() if isinstance(data, pl.LazyFrame) else data
+        lf = data.lazy()
+        rows = data.height if isinstance(data, pl.DataFrame) else self.plan.rows_read
         table = self.plan.table
         meta = {k: str(v) for k, v in (metadata or {}).items()}
         meta.update(self.plan.commit_metadata())
         version = (table.version() + 1) if table is not None else 0
         commit = _commit.properties(meta, create=table is None, app_transactions=[  # race-free create
             Transaction(app_id=APP_ID, version=version, last_updated=int(time.time() * 1000))])
-        opts = dict(target.storage_options) if target.storage_options else None
-        fast = None
+        landed = None
         try:
             if table is None:
-                df.write_delta(target.uri, mode="error", storage_options=opts,
-                               delta_write_options={"commit_properties": commit})
+                landed = land(lf, target, None, "error", commit)
             elif full_refresh:
-                df.write_delta(table, mode="overwrite", delta_write_options={
-                    "commit_properties": commit, "schema_mode": "overwrite"})
+                landed = land(lf, target, table, "overwrite", commit, schema_mode="overwrite")
             elif self.t.config.on_schema_change == "sync_all_columns" and (
-                    widen := _conform.widened(df.schema, table)):  # a wider type: one rewrite
-                _conform.rewrite(df, table, widen, self.plan.reingested, SOURCE_FILE).sink_delta(
-                    table, mode="overwrite", delta_write_options={
-                        "commit_properties": commit, "schema_mode": "overwrite",
-                        "partition_by": list(table.metadata().partition_columns or []) or None})
+                    widen := _conform.widened(lf.collect_schema(), table)):  # a wider type: one rewrite
+                landed = land(_conform.rewrite(lf, table, widen, self.plan.reingested, SOURCE_FILE), target, table,
+                              "overwrite", commit, schema_mode="overwrite",
+                              partition_by=list(table.metadata().partition_columns or []) or None)
             elif self.plan.reingested:
-                df.write_delta(table, mode="overwrite", delta_write_options={
-                    "commit_properties": commit, "schema_mode": "merge",
-                    "predicate": in_predicate(SOURCE_FILE, self.plan.files)})
-            elif (fast := _fast_append(df, target, table, commit)) is None:
-                df.write_delta(table, mode="append", delta_write_options={
-                    "commit_properties": commit, "schema_mode": "merge"})
+                landed = land(lf, target, table, "overwrite", commit, schema_mode="merge",
+                              predicate=in_predicate(SOURCE_FILE, self.plan.files))
+            else:
+                landed = land(lf, target, table, "append", commit, schema_mode="merge")
         except RatatouilleError:
             raise
         except Exception as exc:  # nothing was committed (the runner reruns a lost create on the new table)
@@ -84,18 +79,59 @@ class IngestWrite:
                 raise _commit.created_error(target, exc).locate(transform=self.t.name, file=self.t.file) from None
             raise write_error(exc, action=f"writing {target.uri} failed (ingest)", uri=target.uri,
                               transform=self.t.name, file=self.t.file, concurrent=ConcurrentIngestError) from None
-        if fast is not None:  # already at the new version
-            return WriteOutcome(version=fast.version, rows_written=df.height)
+        finally:
+            self.plan.pins.close()  # the streamed landing files have been read
+        if landed is not None:  # already at the new version
+            return WriteOutcome(version=landed.version, rows_written=rows)
         since = version - 1 if table is not None else None  # the snapshot it was based on
         table = table if table is not None else target.open()
         if table is None:
             raise StorageError(f"{target.uri}: the table is missing after the ingest commit", transform=self.t.name)
-        return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0],
-                            rows_written=df.height)
+        return WriteOutcome(version=_commit.landed(table, commit, since, target.storage_options)[0], rows_written=rows)
 
 
-def _fast_append(df: pl.DataFrame, target: Target, table: Any, commit: Any) -> Any:
-    """Polars-encoded parquet committed by delta-rs (``ratatouille.write.fast_write``) when eligible."""
-    if not fast_write_eligible(df, target, table, "append"):
-        return None
-    return fast_write(df, target, table, "append", commit)
+def land(data: pl.LazyFrame, target: Target, table: DeltaTable | None, mode: str, commit: CommitProperties, *,
+         schema_mode: str | None = None, predicate: str | None = None,
+         partition_by: list[str] | None = None) -> WriteOutcome | None:
+    """Land the lazy frame ``data`` in ``target`` in one commit (``commit``): the one function the ingest
+    write calls to write data.
+
+    A plain append to an existing local table that has the frame's schema goes through Polars' own
+    parquet writer (:func:`ratatouille.write.fast_write`: streamed, then committed by delta-rs);
+    anything else streams the plan through delta-rs' writer (``sink_delta``).
+
+    Parameters
+    ----------
+    data : pl.LazyFrame
+        The rows (read while they are written).
+    target : Target
+        The table's location.
+    table : DeltaTable or None
+        The snapshot the commit is made on (``None``: the table is created; ``mode="error"``).
+    mode : str
+        ``"error"``, ``"append"`` or ``"overwrite"``.
+    commit : CommitProperties
+        The commit's metadata and app transactions.
+    schema_mode, predicate, partition_by
+        delta-rs' write options.
+
+    Returns
+    -------
+    WriteOutcome or None
+        The outcome when the writer knows the version it landed at, else ``None``.
+    """
+    if table is not None and mode == "append" and predicate is None and fast_write_eligible(data, target, table, mode):
+        return fast_write(data, target, table, mode, commit)
+    options: dict[str, Any] = {"commit_properties": commit}
+    if schema_mode is not None:
+        options["schema_mode"] = schema_mode
+    if predicate is not None:
+        options["predicate"] = predicate
+    if partition_by is not None:
+        options["partition_by"] = partition_by
+    if table is None:
+        opts = dict(target.storage_options) if target.storage_options else None
+        data.sink_delta(target.uri, mode="error", storage_options=opts, delta_write_options=options)
+    else:
+        data.sink_delta(table, mode=mode, delta_write_options=options)  # type: ignore[call-overload]
+    return None
