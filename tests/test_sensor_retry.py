@@ -24,6 +24,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::U
 ORDERS = """
 source: landing/orders/
 format: csv
+on_error: fail
 columns:
   - name: amount
     tests: [positive]
