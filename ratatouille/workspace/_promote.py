@@ -234,7 +234,9 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
 
     Examples
     --------
-    >>> promote("silver.sales", workspace="alice").changes   # doctest: +SKIP
+    >>> promotion = promote("silver.sales", workspace="alice")
+    >>> promotion.applied, [(f.action, f.dest.name) for f in promotion.changes]
+    (True, [('update', 'sales.sql')])
     """
     names = [names] if isinstance(names, str) else list(names)
     if not names:
