@@ -23,7 +23,7 @@ Example
 -------
 >>> from ratatouille import workspace
 >>> _ = workspace.create_workspace("bob", pin=True)
->>> sorted(w["name"] for w in workspace.list_workspaces())
+>>> sorted(w["workspace"] for w in workspace.list_workspaces())
 ['alice', 'bob', 'default']
 >>> workspace.diff("silver.sales", workspace="alice").removed
 2

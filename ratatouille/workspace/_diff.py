@@ -141,8 +141,35 @@ def diff(name: str, *, workspace: str | None = None, base: str = DEFAULT, key: S
     hash of each row (as multisets) finds the differing rows. Columns whose
     type changed are compared as Float64 (numbers) or strings.
 
-    Example
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table.
+    workspace : str, optional
+        The workspace compared (default: the settings' one).
+    base : str
+        The workspace compared with (default: ``default``).
+    key : sequence of str, optional
+        Columns that identify a row.
+    sample : int
+        How many sample rows of each kind.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
     -------
+    TableDiff
+        ``.summary()``, ``.to_dict()``, ``.added``/``.removed``/``.changed``, ``.identical``.
+
+    Raises
+    ------
+    WorkspaceError
+        ``workspace`` is ``base`` itself.
+    TableNotFoundError
+        The workspace has not built ``name``, or nobody knows it.
+
+    Examples
+    --------
     >>> d = diff("silver.sales", workspace="alice")
     >>> print(d.summary())
     silver.sales: workspace alice (v0) vs default (v0)
