@@ -205,6 +205,12 @@ def diff_project(project: Project, name: str, *, base: str = DEFAULT, key: Seque
         ``project`` is the ``base`` workspace itself.
     TableNotFoundError
         The workspace has not built ``name``, or nobody knows it.
+
+    Examples
+    --------
+    >>> from ratatouille.discover import Project
+    >>> diff_project(Project.load(workspace="alice"), "silver.sales").to_dict()["rows"]
+    {'default': 9, 'alice': 7}
     """
     parse_table_name(name)
     ws = project.workspace

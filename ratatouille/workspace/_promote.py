@@ -142,6 +142,12 @@ def plan_project_promotion(project: Project, names: Sequence[str], *, base: Proj
     ------
     WorkspaceError
         ``project`` is default's, a transform is not the workspace's own, or an input would be missing.
+
+    Examples
+    --------
+    >>> from ratatouille.discover import Project
+    >>> plan_project_promotion(Project.load(workspace="alice"), ["silver.sales"]).names
+    ['silver.sales']
     """
     names = list(names)
     for n in names:
