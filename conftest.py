@@ -39,7 +39,7 @@ def _copy_sample(root: Path) -> None:
 def _doctest_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample project with its pipeline run once, and workspace ``alice`` built."""
     from ratatouille import run
-    from ratatouille._workspace import create_workspace
+    from ratatouille.workspace import create_workspace
 
     root = tmp_path_factory.mktemp("doctest") / "sample"
     _copy_sample(root)

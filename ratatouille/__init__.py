@@ -3,8 +3,14 @@
 >>> from ratatouille import run, query, read, transform
 >>> run("gold.sales_summary")["status"]
 'success'
->>> rat = ratatouille.project(workspace="alice")           # doctest: +SKIP
->>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")    # doctest: +SKIP
+>>> run("gold.sales_summary")["status"]   # nothing changed since: not built again
+'unchanged'
+>>> query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]
+9
+>>> import ratatouille
+>>> rat = ratatouille.project(workspace="alice")   # a session: the project is loaded once
+>>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]
+7
 
 ``import ratatouille`` never imports Dagster; ``ratatouille.dagster`` does.
 """

@@ -53,12 +53,59 @@ PINS_FILE = "pins.yaml"
 
 # -- workspaces on disk -----------------------------------------------------------------------
 def workspace_dir(settings: Settings, workspace: str) -> Path:
-    """``<project>/workspaces/<workspace>`` (the name checked first)."""
+    """``<project>/workspaces/<workspace>`` (the name checked first).
+
+    Parameters
+    ----------
+    settings : Settings
+        The project's settings.
+    workspace : str
+        A workspace name.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (it may not exist).
+
+    Raises
+    ------
+    WorkspaceError
+        ``workspace`` is not a valid workspace name.
+
+    Examples
+    --------
+    >>> from ratatouille._settings import load_settings
+    >>> workspace_dir(load_settings(), "alice").relative_to(Path.cwd()).as_posix()
+    'workspaces/alice'
+    """
     return settings.workspaces_dir / check_workspace(workspace)
 
 
 def workspace_config(settings: Settings, workspace: str) -> dict[str, Any]:
-    """The parsed ``workspace.yaml`` of a workspace (``{}`` when there is none)."""
+    """The parsed ``workspace.yaml`` of a workspace (``{}`` when there is none).
+
+    Parameters
+    ----------
+    settings : Settings
+        The project's settings.
+    workspace : str
+        A workspace name.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        The file is not a YAML mapping.
+
+    Examples
+    --------
+    >>> from ratatouille._settings import load_settings
+    >>> workspace_config(load_settings(), "alice")["pin"]
+    True
+    """
     return read_yaml_mapping(workspace_dir(settings, workspace) / WORKSPACE_FILE)
 
 
@@ -82,11 +129,29 @@ def list_workspaces(settings: Settings) -> list[str]:
 def load_pins(settings: Settings, workspace: str) -> dict[str, int]:
     """Pinned versions of default's tables for ``workspace`` (empty unless ``pin: true``).
 
+    Parameters
+    ----------
+    settings : Settings
+        The project's settings.
+    workspace : str
+        A workspace name.
+
+    Returns
+    -------
+    dict of str to int
+        Table name to the Delta version the workspace reads.
+
     Raises
     ------
     ConfigError
         ``pins.yaml`` names something that is not a table, or a version that is not a
         non-negative integer.
+
+    Examples
+    --------
+    >>> from ratatouille._settings import load_settings
+    >>> load_pins(load_settings(), "alice")["bronze.sales"], load_pins(load_settings(), "default")
+    (0, {})
     """
     if workspace == DEFAULT:
         return {}

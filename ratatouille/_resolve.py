@@ -12,8 +12,9 @@ a project of many transforms.
 Example
 -------
 >>> from ratatouille.discover import Project
->>> resolver = Resolver(Project.load())        # doctest: +SKIP
->>> resolver.frame("silver.sales").collect()   # doctest: +SKIP
+>>> resolver = Resolver(Project.load())
+>>> resolver.frame("silver.sales").collect().height
+9
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ class Resolver:
 
     Examples
     --------
-    >>> Resolver(Project.load()).frames(["silver.sales"])   # doctest: +SKIP
-    {'silver.sales': <LazyFrame ...>}
+    >>> frames = Resolver(Project.load(workspace="alice")).frames(["silver.sales"])
+    >>> list(frames), frames["silver.sales"].collect().height
+    (['silver.sales'], 7)
     """
 
     def __init__(self, project: Project) -> None:

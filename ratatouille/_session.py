@@ -12,11 +12,13 @@ call).
 Example
 -------
 >>> import ratatouille
->>> rat = ratatouille.project("/path/to/project", workspace="alice")   # doctest: +SKIP
->>> rat.run("silver.sales")["status"]                                   # doctest: +SKIP
+>>> rat = ratatouille.project(workspace="alice")
+>>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]
+7
+>>> rat.run("gold.sales_summary")["status"]
 'success'
->>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]         # doctest: +SKIP
-42
+>>> rat.run("gold.sales_summary")["status"]
+'unchanged'
 """
 
 from __future__ import annotations
@@ -84,7 +86,25 @@ class Project:
 
     @classmethod
     def of(cls, loaded: _Loaded) -> "Project":
-        """A session over an already loaded project (``ratatouille.discover.Project``)."""
+        """A session over an already loaded project (``ratatouille.discover.Project``).
+
+        Parameters
+        ----------
+        loaded
+            What ``ratatouille.discover.Project.load()`` returned.
+
+        Returns
+        -------
+        Project
+            The session; it loads nothing again.
+
+        Examples
+        --------
+        >>> from ratatouille import Project
+        >>> from ratatouille.discover import Project as Loaded
+        >>> Project.of(Loaded.load(workspace="alice")).workspace
+        'alice'
+        """
         session = cls.__new__(cls)
         session._loaded = loaded
         session._base = None
@@ -126,7 +146,27 @@ class Project:
         return self._loaded
 
     def refresh(self) -> "Project":
-        """Load the project again (to see files changed since the session opened). Returns ``self``."""
+        """Load the project again (to see files changed since the session opened).
+
+        Returns
+        -------
+        Project
+            ``self``.
+
+        Raises
+        ------
+        ConfigError
+            The settings have become invalid.
+
+        Examples
+        --------
+        >>> from pathlib import Path
+        >>> from ratatouille import Project
+        >>> rat = Project()
+        >>> _ = Path("workspaces/default/pipelines/silver/two.sql").write_text("SELECT 2 AS x")
+        >>> "silver.two" in rat.transforms, "silver.two" in rat.refresh().transforms
+        (False, True)
+        """
         self._loaded = _Loaded.load(self.path, workspace=self.workspace)
         self._base = None
         return self
@@ -163,7 +203,12 @@ class Project:
 
         Examples
         --------
-        >>> rat.run("+gold.daily_revenue", full_refresh=True)   # doctest: +SKIP
+        >>> from ratatouille import Project
+        >>> rat = Project()
+        >>> [r["table"] for r in rat.run("+gold.daily_revenue").results]
+        ['bronze.sales', 'silver.sales', 'gold.daily_revenue']
+        >>> rat.run("gold.daily_revenue")["status"]   # nothing changed since the run above
+        'unchanged'
         """
         return run(name, full_refresh=full_refresh, upstream=upstream, downstream=downstream, vars=vars,
                    on_event=on_event, dry_run=dry_run, partition=partition, threads=threads,
@@ -191,7 +236,9 @@ class Project:
 
         Examples
         --------
-        >>> rat.query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]   # doctest: +SKIP
+        >>> from ratatouille import Project
+        >>> Project().query("SELECT COUNT(*) AS n FROM silver.sales")["n"][0]
+        9
         """
         return query_project(self._loaded, sql, lazy=lazy)
 
@@ -217,7 +264,9 @@ class Project:
 
         Examples
         --------
-        >>> rat.read("silver.sales", version=0).collect()   # doctest: +SKIP
+        >>> from ratatouille import Project
+        >>> Project().read("silver.sales", version=0).collect().height
+        9
         """
         return read_project(self._loaded, name, version=version)
 
@@ -241,7 +290,8 @@ class Project:
 
         Examples
         --------
-        >>> rat.test("silver.sales")["status"]   # doctest: +SKIP
+        >>> from ratatouille import Project
+        >>> Project().test("silver.sales")["status"]
         'passed'
         """
         return _test_stored(list(selection) if selection is not None and not isinstance(selection, str)
@@ -274,7 +324,12 @@ class Project:
 
         Examples
         --------
-        >>> print(ratatouille.project(workspace="alice").diff("silver.sales"))   # doctest: +SKIP
+        >>> import ratatouille
+        >>> print(ratatouille.project(workspace="alice").diff("silver.sales").summary())
+        silver.sales: workspace alice (v0) vs default (v0)
+        schema: unchanged
+        rows: default 9 -> alice 7 (-2)
+        by order_id (unique_key): 0 added, 2 removed, 0 changed
         """
         return diff_project(self._loaded, name, key=key, sample=sample,
                             base_project=self._default() if self.workspace != DEFAULT else None)
@@ -303,7 +358,10 @@ class Project:
 
         Examples
         --------
-        >>> ratatouille.project(workspace="alice").promote("silver.sales").changes   # doctest: +SKIP
+        >>> import ratatouille
+        >>> promotion = ratatouille.project(workspace="alice").promote("silver.sales")
+        >>> [(f.action, f.dest.name) for f in promotion.changes]
+        [('update', 'sales.sql')]
         """
         plan = plan_project_promotion(self._loaded, [names] if isinstance(names, str) else list(names),
                                       base=self._default() if self.workspace != DEFAULT else None)
@@ -315,19 +373,99 @@ class Project:
 
     # -- catalog helpers (as tools.*) -------------------------------------------------------
     def tables(self) -> pl.DataFrame:
-        """Every table of the workspace and where it resolves (see :func:`ratatouille.tools.tables`)."""
+        """Every table of the workspace and where it resolves (see :func:`ratatouille.tools.tables`).
+
+        Returns
+        -------
+        pl.DataFrame
+            ``table``, ``kind``, ``mode``, ``resolves_to``, ``version``, ``pinned``.
+
+        Examples
+        --------
+        >>> import ratatouille
+        >>> ratatouille.project(workspace="alice").tables().filter(table="silver.sales")["resolves_to"][0]
+        'own'
+        """
         return tools.tables_of(self._loaded)
 
     def lineage(self, name: str | None = None) -> dict[str, Any]:
-        """Upstream and downstream of ``name``, or every edge (see :func:`ratatouille.tools.lineage`)."""
+        """Upstream and downstream of ``name``, or every edge (see :func:`ratatouille.tools.lineage`).
+
+        Parameters
+        ----------
+        name
+            ``layer.name`` of a transform (None: the whole project).
+
+        Returns
+        -------
+        dict
+            ``table``, ``inputs``, ``upstream``, ``downstream`` (or ``tables`` and ``edges``).
+
+        Raises
+        ------
+        TableNotFoundError
+            ``name`` is no transform.
+
+        Examples
+        --------
+        >>> from ratatouille import Project
+        >>> Project().lineage("gold.sales_summary")["upstream"]
+        ['bronze.sales', 'silver.sales']
+        """
         return tools.lineage_of(self._loaded, name)
 
     def history(self, name: str, *, limit: int | None = None) -> pl.DataFrame:
-        """The Delta history of a table, newest first (see :func:`ratatouille.tools.history`)."""
+        """The Delta history of a table, newest first (see :func:`ratatouille.tools.history`).
+
+        Parameters
+        ----------
+        name
+            ``layer.name`` of a table.
+        limit
+            At most this many versions.
+
+        Returns
+        -------
+        pl.DataFrame
+            ``version``, ``timestamp``, ``operation``, ``transform``, ``run_id``...
+
+        Raises
+        ------
+        TableNotFoundError
+            No such table, a view, or not built yet.
+
+        Examples
+        --------
+        >>> from ratatouille import Project
+        >>> Project().history("silver.sales")["version"].to_list()
+        [0]
+        """
         return tools.history_of(self._loaded, name, limit=limit)
 
     def ls(self, path: str = "") -> list[str]:
-        """Files under a lake path (see :func:`ratatouille.tools.ls`)."""
+        """Files under a lake path (see :func:`ratatouille.tools.ls`).
+
+        Parameters
+        ----------
+        path
+            A folder or file relative to the lake root (``""``: the whole lake).
+
+        Returns
+        -------
+        list of str
+            Sorted full paths.
+
+        Raises
+        ------
+        ConfigError
+            ``path`` leads outside the lake.
+
+        Examples
+        --------
+        >>> from ratatouille import Project
+        >>> [p.rsplit("/", 1)[-1] for p in Project().ls("landing/sales/")][:1]
+        ['2024-01-01.csv']
+        """
         return tools.ls_of(self._loaded, path)
 
 
@@ -353,8 +491,8 @@ def project(path: str | Path | None = None, *, workspace: str | None = None) -> 
 
     Examples
     --------
-    >>> rat = project(workspace="alice")          # doctest: +SKIP
-    >>> rat.diff("silver.sales").identical         # doctest: +SKIP
-    True
+    >>> rat = project(workspace="alice")
+    >>> rat.workspace, rat.diff("silver.sales").identical
+    ('alice', False)
     """
     return Project(path, workspace=workspace)

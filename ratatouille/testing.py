@@ -174,7 +174,28 @@ class RatProject:
         return f"RatProject({self.root})"
 
     def write(self, relpath: str, text: str, *, workspace: str = "default") -> Path:
-        """Write a pipeline file: ``write("silver/x.sql", "SELECT ...")``."""
+        """Write a pipeline file: ``write("silver/x.sql", "SELECT ...")``.
+
+        Parameters
+        ----------
+        relpath : str
+            The file's path under the workspace's ``pipelines/`` (``layer/name.sql``).
+        text : str
+            Its content (dedented).
+        workspace : str
+            The workspace whose ``pipelines/`` receives it.
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> project.write("silver/x.sql", "SELECT 1 AS a").relative_to(project.root).as_posix()
+        'workspaces/default/pipelines/silver/x.sql'
+        """
         path = self.root / "workspaces" / workspace / "pipelines" / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip())
@@ -189,7 +210,25 @@ class RatProject:
         return Lake(self.lake, opts)
 
     def files(self, path: str = "landing/") -> list[str]:
-        """Files under a lake path, relative to the lake root, sorted (``_rejected`` included)."""
+        """Files under a lake path, relative to the lake root, sorted (``_rejected`` included).
+
+        Parameters
+        ----------
+        path : str
+            A folder of the lake.
+
+        Returns
+        -------
+        list of str
+            Empty when the folder does not exist.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.landing("sales/a.csv", "id\\n1\\n")
+        >>> project.files()
+        ['landing/sales/a.csv']
+        """
         lake = self.lake_handle
         root = lake._strip(lake.path(path))
         if not lake.fs.exists(root):
@@ -198,25 +237,99 @@ class RatProject:
         return sorted(lake.relative(lake.full(p)) for p in found)
 
     def read_text(self, relpath: str) -> str:
-        """A file of the lake (``"landing/_rejected/sales/x.csv.reason.txt"``) as text."""
+        """A file of the lake (``"landing/_rejected/sales/x.csv.reason.txt"``) as text.
+
+        Parameters
+        ----------
+        relpath : str
+            The file's path relative to the lake root.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.landing("sales/a.csv", "id\\n1\\n")
+        >>> project.read_text("landing/sales/a.csv")
+        'id\\n1\\n'
+        """
         lake = self.lake_handle
         return lake.read_bytes(lake.path(relpath)).decode()
 
     def remove(self, relpath: str) -> None:
-        """Delete a file of the lake."""
+        """Delete a file of the lake.
+
+        Parameters
+        ----------
+        relpath : str
+            The file's path relative to the lake root.
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.landing("sales/a.csv", "id\\n1\\n")
+        >>> project.remove("landing/sales/a.csv")
+        >>> project.files()
+        []
+        """
         lake = self.lake_handle
         lake.fs.rm(lake._strip(lake.path(relpath)))
 
     def table(self, name: str, workspace: str = "default") -> DeltaTable | None:
-        """The ``deltalake.DeltaTable`` of ``name`` (None if not built)."""
+        """The ``deltalake.DeltaTable`` of ``name`` (None if not built).
+
+        Parameters
+        ----------
+        name : str
+            ``layer.name``.
+        workspace : str
+            The workspace whose table is opened.
+
+        Returns
+        -------
+        deltalake.DeltaTable or None
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+        >>> project.table("silver.x") is None
+        True
+        >>> _ = project.run("silver.x")
+        >>> project.table("silver.x").version()
+        0
+        """
         from .discover import Project
 
         return Project.load(self.root, workspace=workspace).target(name).open()
 
     def landing(self, relpath: str, content: str | bytes) -> str:
-        """Put a file in the lake's landing zone (local or object storage); returns its path.
+        """Put a file in the lake's landing zone (local or object storage).
 
-        Text is dedented; bytes are written as they are."""
+        Parameters
+        ----------
+        relpath : str
+            The file's path under ``landing/``.
+        content : str or bytes
+            Text is dedented; bytes are written as they are.
+
+        Returns
+        -------
+        str
+            The file's full path in the lake.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> project.landing("sales/a.csv", "id\\n1\\n").endswith("lake/landing/sales/a.csv")
+        True
+        """
         lake = self.lake_handle
         path = lake.path("landing", relpath)
         data = content.encode() if isinstance(content, str) else content
@@ -226,22 +339,118 @@ class RatProject:
         return path
 
     def run(self, name: Any, **kwargs: Any) -> RunResult:
+        """:func:`ratatouille.run` in this project.
+
+        Parameters
+        ----------
+        name : str, sequence of str, or callable
+            What to run, as for :func:`ratatouille.run`.
+        **kwargs
+            The other arguments of :func:`ratatouille.run` (``full_refresh=``, ``workspace=``...).
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        RatatouilleError
+            A transform failed.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+        >>> project.run("silver.x")["status"], project.run("silver.x")["status"]
+        ('success', 'unchanged')
+        """
         from .execute import run
 
         return run(name, project_dir=str(self.root), **kwargs)
 
     def query(self, sql: str, **kwargs: Any) -> pl.DataFrame:
+        """:func:`ratatouille.query` in this project.
+
+        Parameters
+        ----------
+        sql : str
+            The query.
+        **kwargs
+            The other arguments of :func:`ratatouille.query` (``workspace=``...).
+
+        Returns
+        -------
+        polars.DataFrame
+
+        Raises
+        ------
+        SQLError, TableNotFoundError
+            Invalid SQL; an unknown or unbuilt table.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+        >>> _ = project.run("silver.x")
+        >>> project.query("SELECT a + 1 AS b FROM silver.x")["b"].to_list()
+        [2]
+        """
         from ._query import query
 
         return query(sql, project_dir=str(self.root), **kwargs)
 
     def read(self, name: str, **kwargs: Any) -> pl.DataFrame:
+        """:func:`ratatouille.read` in this project, collected.
+
+        Parameters
+        ----------
+        name : str
+            ``layer.name``.
+        **kwargs
+            The other arguments of :func:`ratatouille.read` (``version=``, ``workspace=``).
+
+        Returns
+        -------
+        polars.DataFrame
+
+        Raises
+        ------
+        TableNotFoundError
+            No such table, not built yet, or no such version.
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+        >>> _ = project.run("silver.x")
+        >>> project.read("silver.x", version=0).height
+        1
+        """
         from ._query import read
 
         return read(name, project_dir=str(self.root), **kwargs).collect()
 
     def version(self, name: str, workspace: str = "default") -> int | None:
-        """The current Delta version of a table (None if not built)."""
+        """The current Delta version of a table (None if not built).
+
+        Parameters
+        ----------
+        name : str
+            ``layer.name``.
+        workspace : str
+            The workspace whose table is read.
+
+        Returns
+        -------
+        int or None
+
+        Examples
+        --------
+        >>> project = RatProject(Path("scratch").resolve())
+        >>> _ = project.write("silver/x.sql", "SELECT 1 AS a")
+        >>> project.version("silver.x"), project.run("silver.x")["version"], project.version("silver.x")
+        (None, 0, 0)
+        """
         from .discover import Project
 
         t = Project.load(self.root, workspace=workspace).target(name).open()

@@ -65,6 +65,8 @@ def ls(path: str = "", *, workspace: str | None = None, project_dir: PathLike | 
         A folder or file relative to the lake root (``""``: the whole lake).
     workspace : str, optional
         The workspace whose lake settings apply (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
 
     Returns
     -------
@@ -87,7 +89,34 @@ def ls(path: str = "", *, workspace: str | None = None, project_dir: PathLike | 
 
 def ls_of(project: Project, path: str = "", refused: list[RefusedLink] | None = None) -> list[str]:
     """:func:`ls` on a loaded project, collecting the symbolic links it did not follow into
-    ``refused`` (``rat ls`` prints them)."""
+    ``refused`` (``rat ls`` prints them).
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project (``Project.load()``).
+    path : str
+        A folder or file relative to the lake root (``""``: the whole lake).
+    refused : list of RefusedLink, optional
+        Receives the symbolic links that lead outside the lake and were not listed.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ConfigError
+        ``path`` leads outside the lake.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> from ratatouille.discover import Project
+    >>> refused = []
+    >>> len(tools.ls_of(Project.load(), "landing/sales/", refused)), refused
+    (3, [])
+    """
     return [f.path for f in project.lake.files(path, refused=refused if refused is not None else [])]
 
 
@@ -96,13 +125,50 @@ def _ls(path: str, workspace: str | None, refused: list[RefusedLink]) -> list[st
 
 
 def tables(*, workspace: str | None = None, project_dir: PathLike | None = None) -> pl.DataFrame:
-    """Every table of the workspace: name, kind, mode, where it resolves (``own``, ``default`` when
-    inherited from production, ``view``, ``not built``), the version read and whether it is pinned."""
+    """Every table of the workspace, and where each resolves.
+
+    Parameters
+    ----------
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``table``, ``kind``, ``mode``, ``resolves_to`` (``own``, ``default`` when inherited
+        from production, ``view``, ``not built``), ``version`` (the one read) and ``pinned``.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.tables().select("table", "resolves_to", "version").rows()[:2]
+    [('bronze.sales', 'own', 0), ('gold.daily_revenue', 'own', 0)]
+    """
     return tables_of(_project(workspace, project_dir))
 
 
 def tables_of(project: Project) -> pl.DataFrame:
-    """:func:`tables` on a loaded project."""
+    """:func:`tables` on a loaded project.
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project (its workspace is the one listed).
+
+    Returns
+    -------
+    polars.DataFrame
+        As :func:`tables`.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> from ratatouille.discover import Project
+    >>> tools.tables_of(Project.load(workspace="alice")).filter(table="silver.sales")["resolves_to"].to_list()
+    ['own']
+    """
     rows = []
     for name in sorted(project.known_tables()):
         t = project.transforms.get(name)
@@ -114,20 +180,101 @@ def tables_of(project: Project) -> pl.DataFrame:
 
 
 def schema(name: str, *, workspace: str | None = None, project_dir: PathLike | None = None) -> pl.Schema:
-    """The Polars schema of a table (or of the plan of a view)."""
+    """The Polars schema of a table (or of the plan of a view).
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    polars.Schema
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.schema("silver.sales")["total"]
+    Float64
+    """
     table_name(name)
     return read_project(_project(workspace, project_dir), name).collect_schema()
 
 
 def history(name: str, *, workspace: str | None = None, limit: int | None = None,
             project_dir: PathLike | None = None) -> pl.DataFrame:
-    """The Delta history of a table, newest first, with Ratatouille's commit metadata."""
+    """The Delta history of a table, newest first, with Ratatouille's commit metadata.
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table (a view has no history).
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    limit : int, optional
+        At most this many versions.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``version``, ``timestamp``, ``operation``, ``transform``, ``run_id``, ``mode``,
+        ``rows_added`` and the operation's ``parameters`` (JSON).
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, a view, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.history("silver.sales").select("version", "transform", "rows_added").rows()
+    [(0, 'silver.sales', 9)]
+    """
     table_name(name)
     return history_of(_project(workspace, project_dir), name, limit=limit)
 
 
 def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.DataFrame:
-    """:func:`history` on a loaded project."""
+    """:func:`history` on a loaded project.
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project.
+    name : str
+        ``layer.name`` of a table.
+    limit : int, optional
+        At most this many versions.
+
+    Returns
+    -------
+    polars.DataFrame
+        As :func:`history`.
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, a view, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> from ratatouille.discover import Project
+    >>> tools.history_of(Project.load(), "gold.sales_summary", limit=1)["operation"].to_list()
+    ['CREATE TABLE']
+    """
     rows = []
     table = _built_target(project, name).open()
     if table is None:  # removed since it was found
@@ -147,21 +294,100 @@ def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.D
 
 def preview(name: str, n: int = 10, *, workspace: str | None = None,
             project_dir: PathLike | None = None) -> pl.DataFrame:
-    """The first ``n`` rows of a table (or view)."""
+    """The first ``n`` rows of a table (or view).
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name``.
+    n : int
+        How many rows.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    polars.DataFrame
+
+    Raises
+    ------
+    TableNotFoundError
+        No such table, or not built yet.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.preview("silver.sales", 2)["order_id"].to_list()
+    [1001, 1002]
+    """
     table_name(name)
     return read_project(_project(workspace, project_dir), name).head(n).collect()
 
 
 def lineage(name: str | None = None, *, workspace: str | None = None,
             project_dir: PathLike | None = None) -> dict[str, Any]:
-    """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None."""
+    """Upstream and downstream of ``name``, or every edge of the project when ``name`` is None.
+
+    Parameters
+    ----------
+    name : str, optional
+        ``layer.name`` of a transform.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    dict
+        For a table: ``table``, ``inputs``, ``upstream``, ``downstream``; for the project:
+        ``tables`` and ``edges`` (``[from, to]`` pairs).
+
+    Raises
+    ------
+    TableNotFoundError
+        ``name`` is no transform.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.lineage("silver.sales")["downstream"]
+    ['gold.daily_revenue', 'gold.sales_summary']
+    """
     if name is not None:
         table_name(name)
     return lineage_of(_project(workspace, project_dir), name)
 
 
 def lineage_of(project: Project, name: str | None = None) -> dict[str, Any]:
-    """:func:`lineage` on a loaded project."""
+    """:func:`lineage` on a loaded project.
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project.
+    name : str, optional
+        ``layer.name`` of a transform (None: every edge of the project).
+
+    Returns
+    -------
+    dict
+        As :func:`lineage`.
+
+    Raises
+    ------
+    TableNotFoundError
+        ``name`` is no transform.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> from ratatouille.discover import Project
+    >>> sorted(tools.lineage_of(Project.load())["edges"])[:1]
+    [['bronze.sales', 'silver.sales']]
+    """
     dag = DAG(project.transforms)
     if name is None:
         return {"tables": sorted(project.transforms), "edges": [list(e) for e in dag.edges()]}
@@ -180,7 +406,35 @@ def _own_table(project: Project, name: str) -> Any:
 
 def optimize(name: str, *, workspace: str | None = None, z_order: list[str] | None = None,
              project_dir: PathLike | None = None) -> dict[str, Any]:
-    """Compact a table's small files (or Z-order by columns); one new Delta version."""
+    """Compact a table's small files (or Z-order by columns); one new Delta version.
+
+    Parameters
+    ----------
+    name : str
+        ``layer.name`` of a table.
+    workspace : str, optional
+        The workspace (default: the settings' one).
+    z_order : list of str, optional
+        Columns to Z-order the files by (default: compaction only).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    dict
+        delta-rs' metrics (``numFilesAdded``, ``numFilesRemoved``...).
+
+    Raises
+    ------
+    TableNotFoundError
+        The table has not been built in this workspace.
+
+    Examples
+    --------
+    >>> from ratatouille import tools
+    >>> tools.optimize("bronze.sales")["numFilesRemoved"]
+    0
+    """
     table_name(name)
     table = _own_table(_project(workspace, project_dir), name)
     metrics = table.optimize.z_order(z_order) if z_order else table.optimize.compact()
@@ -204,6 +458,8 @@ def vacuum(name: str, *, workspace: str | None = None, retention_hours: int = 16
         Keep the files of versions newer than this.
     dry_run : bool
         List what would be removed, remove nothing.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
 
     Returns
     -------
@@ -245,6 +501,8 @@ def diff(name: str, *, workspace: str | None = None, key: list[str] | None = Non
         Columns that identify a row (default: the transform's ``unique_key``, else all columns).
     sample : int
         How many sample rows of each kind.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
 
     Returns
     -------
@@ -276,12 +534,23 @@ def test(selection: str | list[str] | None = None, *, workspace: str | None = No
     Nothing is built or written. A failed check does not raise: read ``report["status"]``
     (``"passed"``, ``"warned"`` or ``"failed"``) and each table's checks, with failing-row samples.
 
-         project_dir: PathLike | None = None, store_failures: bool | None = None) -> dict[str, Any]:
+    Parameters
+    ----------
+    selection : str, list of str, or None
+        A table name, a selector (``+gold.x``, ``silver.y+``), a list of them, or None for all.
+    workspace : str, optional
+        The workspace (default: settings / ``RAT_WORKSPACE``).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+    store_failures : bool, optional
+        Keep every test's failing rows in ``audit.<layer>_<name>__<test>`` (None: the
+        project's ``store_failures`` setting; a test's own ``store_failures`` wins).
 
     Returns
     -------
     dict
-        The report: ``status``, counts and one entry per table.
+        The report: ``status``, counts (``passed``/``warned``/``failed``/``errors``) and
+        ``tables``, one entry per table.
 
     Raises
     ------

@@ -88,23 +88,44 @@ def run(
         ``partition_by[0] == partition`` and replaces exactly that partition in one commit;
         SQL sees the key as ``{{ var('partition') }}``).
 
+    project : Project, optional
+        An already loaded project (what a :class:`ratatouille.Project` session passes);
+        ``workspace`` and ``project_dir`` are then not read.
+    threads : int, optional
+        How many independent transforms run at the same time (default: ``RAT_THREADS``, the
+        ``threads`` setting, or 4 on object storage and 2 on a local disk; see
+        ``execute/_schedule.py``); results keep the run's order.
+
     Returns
     -------
     RunResult
         ``status``, ``rows_written``, ``version``, ``checks``... of the table; for several
-        tables, ``results`` holds one per table.
+        tables, ``results`` holds one per table. A transform whose code and input versions
+        are those of its table's last commit is not run: its status is ``unchanged``
+        (``execute/_fingerprint.py``).
 
-    ``partition`` (a key such as ``"2024-01-02"``, how Dagster materializes a
-    partition) rebuilds only that partition of a transform with ``partition_by``:
-    its output is filtered to ``partition_by[0] == partition`` and replaces
-    exactly that partition in one commit (see ``execute/_partition.py``); SQL
-    sees the key as ``{{ var('partition') }}``.
+    Raises
+    ------
+    RatatouilleError
+        A table failed (:class:`~ratatouille.CheckError` for a blocking check,
+        :class:`~ratatouille.SQLError`, :class:`~ratatouille.TableNotFoundError`...).
 
-    A transform whose code and input versions are those of its table's last
-    commit is not run: its status is ``unchanged`` (``execute/_fingerprint.py``).
-    Independent transforms run at the same time, up to ``threads`` (else
-    ``RAT_THREADS``, the ``threads`` setting, or 4 on object storage and 2 on a
-    local disk; see ``execute/_schedule.py``); results keep the run's order.
+    Examples
+    --------
+    >>> from ratatouille import run
+    >>> result = run("gold.sales_summary")
+    >>> result["status"], result["rows_written"]
+    ('success', 9)
+
+    Run again with nothing changed (code, input versions, vars), a table is not built again:
+
+    >>> run("gold.sales_summary")["status"]
+    'unchanged'
+
+    A selection returns one result per table, in the run's order:
+
+    >>> [r["table"] for r in run("+gold.sales_summary").results]
+    ['bronze.sales', 'silver.sales', 'gold.sales_summary']
     """
     # a session (ratatouille.Project) passes the project it loaded once
     project = project if project is not None else Project.load(project_dir, workspace=workspace)

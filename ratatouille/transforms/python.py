@@ -187,19 +187,50 @@ def transform(
     the :class:`~ratatouille.transforms.BuildContext` (``is_incremental``, the
     current ``target`` table).
 
-    ``materialized`` is ``"table"``, ``"view"`` or ``"incremental"`` (with ``strategy``,
-    ``unique_key``, ``partition_by``, ``delete_missing``), or a kind object of
-    :mod:`ratatouille.kinds` such as ``Merge(unique_key="id")``. The settings are checked when
-    the transform is registered; a bad one raises :class:`~ratatouille.errors.ConfigError`
-    naming the file and line.
+    The settings are checked when the transform is registered.
 
-    ``on_schema_change`` (``append_new_columns``, the default, ``sync_all_columns``
-    or ``fail``) decides what an incremental run does when its output's schema
-    differs from the table's (see :mod:`ratatouille._types`); a refused change
-    raises :class:`~ratatouille.errors.SchemaError` and writes nothing.
+    Parameters
+    ----------
+    name : str, optional
+        ``layer.name`` of the table (default: ``<the file's layer folder>.<function name>``).
+    inputs : sequence of str or mapping of str to str
+        The tables it reads, bound to the function's parameters in order, or by name with
+        ``{"param": "layer.name"}``.
+    materialized : str or Kind
+        ``table``, ``view`` or ``incremental`` (with ``strategy``: ``append``, ``merge``,
+        ``replace_partitions``), or a kind of :mod:`ratatouille.kinds`
+        (``Merge(unique_key="id")``).
+    strategy, unique_key, partition_by, delete_missing
+        How an incremental run writes (``merge`` on ``unique_key``, ``delete_missing`` rows;
+        ``replace_partitions`` by ``partition_by``).
+    on_schema_change : str, optional
+        ``append_new_columns`` (the default), ``sync_all_columns`` or ``fail``: what an
+        incremental run does when its output's schema differs from the table's (see
+        :mod:`ratatouille._types`); a refused change raises
+        :class:`~ratatouille.errors.SchemaError` and writes nothing.
+    schema : pandera DataFrameModel or schema, optional
+        Checked on every output.
+    columns, tests : sequence of mapping, optional
+        Column declarations (types, generic tests) and SQL tests, as in a transform's YAML.
+    description, group, tags
+        Documentation and grouping (Dagster asset group, tags).
+    partitions, triggers
+        Dagster partitions and sensors/schedules, as in a transform's YAML.
+    vars : mapping, optional
+        Default values for ``var()``.
 
-    Example
+    Returns
     -------
+    callable
+        A decorator returning the function itself (registered on it as ``__ratatouille__``).
+
+    Raises
+    ------
+    ConfigError
+        An invalid name or setting (naming the file and line).
+
+    Examples
+    --------
     >>> import polars as pl
     >>> from ratatouille import transform
     >>> @transform("gold.daily_revenue", inputs=["silver.sales"])

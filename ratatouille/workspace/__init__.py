@@ -22,8 +22,11 @@ importing the rest (which depends on discovery).
 Example
 -------
 >>> from ratatouille import workspace
->>> workspace.create_workspace("alice", pin=True)          # doctest: +SKIP
->>> print(workspace.diff("silver.sales", workspace="alice"))  # doctest: +SKIP
+>>> _ = workspace.create_workspace("bob", pin=True)
+>>> sorted(w["workspace"] for w in workspace.list_workspaces())
+['alice', 'bob', 'default']
+>>> workspace.diff("silver.sales", workspace="alice").removed
+2
 """
 
 from __future__ import annotations

@@ -31,7 +31,31 @@ __all__ = ["create_workspace", "list_workspaces", "pin_workspace", "reset_worksp
 
 def pin_workspace(workspace: str, *, project_dir: str | Path | None = None) -> dict[str, int]:
     """Record the current version of every default table in ``workspaces/<ws>/pins.yaml``
-    and set ``pin: true`` in its ``workspace.yaml``. Returns the pins."""
+    and set ``pin: true`` in its ``workspace.yaml`` (``rat workspace pin``).
+
+    Parameters
+    ----------
+    workspace : str
+        A development workspace.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    dict of str to int
+        The pins: default's table name to the version the workspace now reads.
+
+    Raises
+    ------
+    WorkspaceError
+        ``workspace`` is ``default`` or does not exist.
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import pin_workspace
+    >>> pin_workspace("alice")["silver.sales"]
+    0
+    """
     settings = _default_settings(project_dir)
     ws = _existing(settings, workspace)
     if ws == DEFAULT:
@@ -68,7 +92,25 @@ def _existing(settings: Settings, workspace: str | None) -> str:
 
 def list_workspaces(*, project_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every workspace: name, description, pinned or not, its own transforms (overrides of default
-    marked) and the tables it has built."""
+    marked) and the tables it has built (``rat workspace list``).
+
+    Parameters
+    ----------
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    list of dict
+        One per workspace, by name: ``workspace``, ``description``, ``pinned``,
+        ``transforms``, ``overrides``, ``tables``.
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import list_workspaces
+    >>> [(w["workspace"], w["pinned"], w["overrides"]) for w in list_workspaces()]
+    [('alice', True, ['silver.sales']), ('default', False, [])]
+    """
     settings = _default_settings(project_dir)
     names = _workspace_names(settings)
     if DEFAULT not in names:
@@ -93,7 +135,35 @@ def list_workspaces(*, project_dir: str | Path | None = None) -> list[dict[str, 
 def create_workspace(workspace: str, *, pin: bool = False, description: str | None = None,
                      project_dir: str | Path | None = None) -> Path:
     """Create ``workspaces/<ws>/`` (``workspace.yaml`` + an empty ``pipelines/``); with ``pin=True``
-    record default's current table versions. Returns the folder."""
+    record default's current table versions (``rat workspace create``).
+
+    Parameters
+    ----------
+    workspace : str
+        The new workspace's name.
+    pin : bool
+        Read default's tables at their current versions (:func:`pin_workspace`).
+    description : str, optional
+        Written into its ``workspace.yaml``.
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    pathlib.Path
+        The workspace's folder.
+
+    Raises
+    ------
+    WorkspaceError
+        ``workspace`` is ``default`` or exists already.
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import create_workspace
+    >>> create_workspace("bob", description="try a new metric").relative_to(Path.cwd()).as_posix()
+    'workspaces/bob'
+    """
     settings = _default_settings(project_dir)
     ws = check_workspace(workspace)
     if ws == DEFAULT:
@@ -118,8 +188,38 @@ def create_workspace(workspace: str, *, pin: bool = False, description: str | No
 
 def reset_workspace(workspace: str, *, tables: Sequence[str] | None = None, repin: bool = False,
                     project_dir: str | Path | None = None) -> list[str]:
-    """Drop the workspace's own tables (all of them, or ``tables``), so it reads default's again.
-    Its transform files stay. ``repin=True`` re-records the pins. Returns the tables dropped."""
+    """Drop the workspace's own tables (all of them, or ``tables``), so it reads default's again
+    (``rat workspace reset``). Its transform files stay.
+
+    Parameters
+    ----------
+    workspace : str
+        A development workspace.
+    tables : sequence of str, optional
+        Only these tables (default: every table it built).
+    repin : bool
+        Record the pins again (:func:`pin_workspace`).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    list of str
+        The tables dropped.
+
+    Raises
+    ------
+    WorkspaceError
+        ``workspace`` is ``default`` or does not exist.
+    TableNotFoundError
+        A name of ``tables`` is no table the workspace built.
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import reset_workspace
+    >>> reset_workspace("alice")
+    ['silver.sales']
+    """
     settings = _default_settings(project_dir)
     ws = check_workspace(workspace)
     if ws == DEFAULT:

@@ -84,9 +84,34 @@ def plan_promotion(names: str | Sequence[str], *, workspace: str | None = None,
                    project_dir: str | Path | None = None) -> Promotion:
     """Work out which files promoting ``names`` from ``workspace`` writes into ``default``.
 
-    Refuses (WorkspaceError) a transform the workspace does not define itself,
-    a file that also defines transforms not being promoted, and inputs that
-    ``default`` would not have.
+    Nothing is written: :meth:`Promotion.apply` writes, :func:`promote` checks and writes.
+
+    Parameters
+    ----------
+    names : str or sequence of str
+        The transforms to promote.
+    workspace : str, optional
+        The workspace they come from (default: the settings' one).
+    project_dir : str or Path, optional
+        The project folder (default: found from the working directory or ``RAT_PROJECT_DIR``).
+
+    Returns
+    -------
+    Promotion
+        ``.files`` (each ``action``: ``create``, ``update`` or ``unchanged``), ``.changes``.
+
+    Raises
+    ------
+    WorkspaceError
+        A transform the workspace does not define itself, a file that also defines
+        transforms not being promoted, or inputs that ``default`` would not have.
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import plan_promotion
+    >>> plan = plan_promotion("silver.sales", workspace="alice")
+    >>> [(f.action, f.dest.name) for f in plan.files], plan.applied
+    ([('update', 'sales.sql'), ('unchanged', 'sales.yaml')], False)
     """
     names = [names] if isinstance(names, str) else list(names)
     if not names:
@@ -117,6 +142,12 @@ def plan_project_promotion(project: Project, names: Sequence[str], *, base: Proj
     ------
     WorkspaceError
         ``project`` is default's, a transform is not the workspace's own, or an input would be missing.
+
+    Examples
+    --------
+    >>> from ratatouille.discover import Project
+    >>> plan_project_promotion(Project.load(workspace="alice"), ["silver.sales"]).names
+    ['silver.sales']
     """
     names = list(names)
     for n in names:
@@ -185,9 +216,31 @@ def _text_diff(old: bytes | None, new: bytes | None, old_rel: Path, new_rel: Pat
 
 
 def check_promotion(plan: Promotion, *, project: Project | None = None) -> Any:
-    """Build and check the promoted transforms in the workspace without writing (``dry_run``);
-    raise CheckError (nothing promoted) when a check fails or a transform does not build.
-    ``project``: the workspace's project, when the caller has it loaded already."""
+    """Build and check the promoted transforms in the workspace without writing (``dry_run``).
+
+    Parameters
+    ----------
+    plan : Promotion
+        What :func:`plan_promotion` returned.
+    project : Project, optional
+        The workspace's loaded project, when the caller has it already.
+
+    Returns
+    -------
+    RunResult
+        The dry run's result (its checks).
+
+    Raises
+    ------
+    CheckError
+        A check failed or a transform does not build (nothing is promoted).
+
+    Examples
+    --------
+    >>> from ratatouille.workspace import check_promotion, plan_promotion
+    >>> check_promotion(plan_promotion("silver.sales", workspace="alice"))["status"]
+    'success'
+    """
     if project is not None and project.workspace != plan.workspace:
         project = None
     try:
@@ -234,7 +287,9 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
 
     Examples
     --------
-    >>> promote("silver.sales", workspace="alice").changes   # doctest: +SKIP
+    >>> promotion = promote("silver.sales", workspace="alice")
+    >>> promotion.applied, [(f.action, f.dest.name) for f in promotion.changes]
+    (True, [('update', 'sales.sql')])
     """
     names = [names] if isinstance(names, str) else list(names)
     if not names:
