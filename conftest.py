@@ -38,8 +38,16 @@ def _copy_sample(root: Path) -> None:
 @pytest.fixture(scope="session")
 def _doctest_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample project with its pipeline run once, and workspace ``alice`` built."""
+    import importlib
+
+    import ratatouille
     from ratatouille import run
-    from ratatouille._workspace import create_workspace
+
+    # the workspace package (after issue 14's split), else the module it was before
+    package = Path(ratatouille.__file__).parent
+    workspace = importlib.import_module("ratatouille.workspace" if (package / "workspace").is_dir()
+                                        else "ratatouille._workspace")
+    create_workspace = workspace.create_workspace
 
     root = tmp_path_factory.mktemp("doctest") / "sample"
     _copy_sample(root)
