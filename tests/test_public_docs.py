@@ -29,6 +29,8 @@ def _public_functions() -> list[tuple[str, object]]:
     for module in (tools, testing):
         for name in getattr(module, "__all__", None) or dir(module):
             obj = getattr(module, name)
+            if name.endswith("_of"):  # ls_of(project, ...): a public function's twin on a loaded project
+                continue
             if not name.startswith("_") and inspect.isfunction(obj) and obj.__module__ == module.__name__:
                 found.append((f"{module.__name__}.{name}", obj))
     from ratatouille.dagster import build_definitions
