@@ -71,6 +71,14 @@ def query(sql: str, *, workspace: str | None = None, lazy: bool = False,
     return query_project(Project.load(project_dir, workspace=workspace), sql, lazy=lazy)
 
 
+@overload
+def query_project(project: Project, sql: str, *, lazy: Literal[False] = ...) -> pl.DataFrame: ...
+@overload
+def query_project(project: Project, sql: str, *, lazy: Literal[True]) -> pl.LazyFrame: ...
+@overload
+def query_project(project: Project, sql: str, *, lazy: bool = ...) -> pl.DataFrame | pl.LazyFrame: ...
+
+
 def query_project(project: Project, sql: str, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
     """:func:`query` on a loaded ``project`` (same parameters, returns and errors)."""
     names = _valid_names(referenced_tables(sql))

@@ -8,6 +8,7 @@ that cannot run, is an error of that table; the other tables are still tested.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Iterable
 
@@ -70,6 +71,11 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     return {"status": status, **counts, "duration_s": round(time.perf_counter() - started, 3), "tables": tables}
 
 
+def _frame_for(runner: Any, reader: str, name: str) -> pl.LazyFrame:
+    """The stored table ``name`` as ``reader`` (the tested table) reads it."""
+    return runner.frame(name, reader=reader)
+
+
 def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     entry: dict[str, Any] = {"table": t.name, "status": "passed", "rows": None, "checks": [], "error": None}
@@ -80,7 +86,7 @@ def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[
         if getattr(t, "schema", None) is not None or t.has_schema_checks:
             results.extend(schema_checks(t, lf))  # one streaming pass (check/_streaming.py)
         for test in t.config.tests:
-            results.append(run_sql_test(test, t, lf, resolve=lambda n, _t=t: runner.frame(n, reader=_t.name),
+            results.append(run_sql_test(test, t, lf, resolve=functools.partial(_frame_for, runner, t.name),
                                         store=store))
     except RatatouilleError as exc:
         entry["error"] = str(exc)

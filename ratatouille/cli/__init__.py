@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import click
 import typer
@@ -21,16 +21,21 @@ from rich.tree import Tree
 from ..errors import RatatouilleError
 from ._app import WorkspaceOpt, _state, _status_style, app, console, err_console, print_frame, print_results
 
+if TYPE_CHECKING:  # annotations only: commands import what they run when they run
+    from ..execute import RunResult
+
 __all__ = ["app", "console", "err_console", "main", "print_frame", "print_results"]
 
-def _run_with_progress(names, *, full_refresh, workspace, all_, dry_run=False, partition=None, threads=None):
+def _run_with_progress(names: Sequence[str] | None, *, full_refresh: bool, workspace: str | None, all_: bool,
+                       dry_run: bool = False, partition: str | None = None,
+                       threads: int | None = None) -> RunResult:
     from ..execute import run  # lazy: a command imports the project's modules when it runs (fast rat --help)
 
-    selection = "*" if all_ else list(names)
+    selection = "*" if all_ else list(names or ())
     if not all_ and not names:
         raise typer.BadParameter("name one or more transforms, or pass --all")
     with console.status("starting...") as status:
-        def on_event(event, name, result):
+        def on_event(event: str, name: str, result: RunResult | None) -> None:
             if event == "start":
                 status.update(f"running [bold]{name}[/]...")
             elif result is not None:
@@ -153,7 +158,7 @@ def lineage_cmd(name: Optional[str] = typer.Argument(None), workspace: Optional[
         roots = [t for t in info["tables"] if not any(dst == t for _, dst in edges)]
         tree = Tree("lineage")
 
-        def add(node, name, seen):
+        def add(node: Tree, name: str, seen: set[str]) -> None:
             branch = node.add(name)
             for child in children.get(name, []):
                 if child not in seen:

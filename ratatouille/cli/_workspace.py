@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 from rich.table import Table
@@ -12,11 +12,14 @@ from rich.table import Table
 from ..errors import TableNotFoundError, WorkspaceError
 from ._app import WorkspaceOpt, app, console, err_console, escape, print_frame, print_results
 
+if TYPE_CHECKING:  # annotations only: the workspace package is imported when a command runs
+    from ..workspace import TableDiff
+
 workspace_app = typer.Typer(help="Development workspaces: list, create, reset, pin.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 
 
-def _print_diff(d, *, samples: bool = True) -> None:
+def _print_diff(d: TableDiff, *, samples: bool = True) -> None:
     head, *rest = d.summary().splitlines()
     console.print(f"[bold]{escape(head)}[/]", highlight=False)
     for line in rest:

@@ -19,7 +19,7 @@ import re
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -27,6 +27,12 @@ from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
 from ..transforms import BrokenTransform, Transform
 from ._checks import check_results, check_specs, on_fail_metadata, stored_check_results
+
+if TYPE_CHECKING:  # annotations only: Polars and the write stack are imported where used
+    import polars as pl
+    from deltalake import DeltaTable
+
+    from ..execute import RunResult
 
 KINDS = {"polars", "delta"}
 PREVIEW_ROWS = 5
@@ -82,14 +88,16 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
 
     @dg.multi_asset(name=name, specs=specs, check_specs=checks, partitions_def=partitions, can_subset=True,
                     description=f"Ratatouille transforms of workspace {workspace}: each materialization is run().")
-    def _materialize(context):  # an AssetExecutionContext
+    # context stays unannotated: Dagster compares its annotation with AssetExecutionContext itself, and
+    # this module's annotations are strings (postponed evaluation)
+    def _materialize(context) -> Iterator[Any]:  # type: ignore[no-untyped-def]  # an AssetExecutionContext
         selected = [by_key[k] for k in context.selected_asset_keys if k in by_key]
         wanted_checks = set(context.selected_asset_check_keys)
         partition = context.partition_key if context.has_partition_key else None
         names = sorted(t.name for t in selected)
         context.log.info(f"ratatouille: run({names!r}" + (f", partition={partition!r}" if partition else "")
                          + f") in workspace {workspace}")
-        failed: list[tuple[Transform, Mapping[str, Any]]] = []
+        failed: list[tuple[Transform, RunResult]] = []
         reported: set[str] = set()
         outcome: dict[str, BaseException] = {}
         held = _held_files(context)  # files the landing sensor leaves for their own retry
@@ -119,14 +127,14 @@ def transforms_asset(transforms: Sequence[Transform], *, name: str, project_dir:
                 metadata=materialize_metadata(t, result, table_uris[t.name], storage_options, partition=partition),
                 data_version=_data_version(result),
                 check_results=[r for r in check_results(t, key, result.get("checks") or [], skipped_reason=skipped)
-                               if dg.AssetCheckKey(key, r.check_name) in wanted_checks],
+                               if dg.AssetCheckKey(key, r.check_name or "") in wanted_checks],
             )
         for t, result in failed:  # nothing was written for these: their tables keep their versions
             key = asset_key(t.name)
             checks_run = [c for c in result.get("checks") or [] if isinstance(c, Mapping)]
             if checks_run:
                 yield from (r for r in check_results(t, key, checks_run, skipped_reason="the run failed before it")
-                            if dg.AssetCheckKey(key, r.check_name) in wanted_checks)
+                            if dg.AssetCheckKey(key, r.check_name or "") in wanted_checks)
         # checks executed on their own (their asset not selected): rat test's logic on the stored table
         yield from stored_check_results(by_key, wanted_checks, context.selected_asset_keys, workspace=workspace,
                                         root=root)
@@ -148,7 +156,7 @@ def _data_version(result: Mapping[str, Any]) -> dg.DataVersion | None:
     return dg.DataVersion(f"v{version}") if version is not None and result.get("partition") is None else None
 
 
-def _held_files(context) -> frozenset[str]:
+def _held_files(context: dg.AssetExecutionContext) -> frozenset[str]:
     """The run tag ``ratatouille/hold_files`` (a JSON list of landing files) set by a landing sensor."""
     try:
         raw = context.run.tags.get("ratatouille/hold_files")
@@ -158,7 +166,8 @@ def _held_files(context) -> frozenset[str]:
 
 
 def _run_streaming(names: list[str], transforms: Mapping[str, Transform], workspace: str, root: str,
-                   partition: str | None, outcome: dict[str, BaseException], *, held: frozenset[str] = frozenset()):
+                   partition: str | None, outcome: dict[str, BaseException], *,
+                   held: frozenset[str] = frozenset()) -> Iterator[tuple[Transform, RunResult]]:
     """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends.
     ``held``: landing files the ingest transforms leave for later (``transforms/_settle.HELD_FILES``)."""
     from ..execute import run
@@ -166,7 +175,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
 
     events: queue.Queue = queue.Queue()
 
-    def on_event(event: str, name: str, result) -> None:
+    def on_event(event: str, name: str, result: RunResult | None) -> None:
         if event == "end" and result is not None:
             events.put((name, result))
 
@@ -190,7 +199,7 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
     worker.join()
 
 
-def _failure_text(failed, blocked: list[str], error: BaseException | None) -> str:
+def _failure_text(failed: Sequence[tuple[Transform, Mapping[str, Any]]], blocked: list[str], error: BaseException | None) -> str:
     lines = [str(result.get("error") or f"{t.name} failed") for t, result in failed]
     if not failed and error is not None:
         lines.append(str(error))
@@ -199,7 +208,7 @@ def _failure_text(failed, blocked: list[str], error: BaseException | None) -> st
     return "\n".join(lines)
 
 
-def _failure_metadata(failed, blocked: list[str], error: BaseException | None) -> dict[str, Any]:
+def _failure_metadata(failed: Sequence[tuple[Transform, Mapping[str, Any]]], blocked: list[str], error: BaseException | None) -> dict[str, Any]:
     md: dict[str, Any] = {"failed": dg.MetadataValue.json([
         {"transform": t.name, "file": t.file, "error": str(result.get("error")),
          "failed_checks": [{k: c.get(k) for k in ("name", "severity", "failing_rows", "message")}
@@ -324,7 +333,7 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     return md
 
 
-def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None):
+def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None) -> DeltaTable | None:
     from ..write import Target
 
     try:
@@ -333,7 +342,7 @@ def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | No
         return None
 
 
-def _row_count(table, uri: str, storage_options) -> int | None:
+def _row_count(table: DeltaTable, uri: str, storage_options: Mapping[str, str] | None) -> int | None:
     """Rows in the table, from the Delta log's file statistics (no data read)."""
     import polars as pl
 
@@ -352,14 +361,14 @@ def _row_count(table, uri: str, storage_options) -> int | None:
         return None
 
 
-def _table_schema(table):
+def _table_schema(table: DeltaTable) -> pl.Schema:
     import polars as pl
     import pyarrow as pa
 
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def markdown_table(df, *, max_width: int = 40, max_columns: int = 20) -> str:
+def markdown_table(df: pl.DataFrame, *, max_width: int = 40, max_columns: int = 20) -> str:
     """A small frame as a markdown table (pipes escaped, long cells cut).
 
     >>> import polars as pl

@@ -39,7 +39,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
@@ -47,6 +47,9 @@ from ..transforms import Transform
 from ..ingest._settle import mtime_of
 from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
 from ._partitions import latest_keys
+
+if TYPE_CHECKING:  # annotations only
+    from .._lake import Lake
 
 MAX_ATTEMPTS = 5  # requests of one file by an ingest sensor before it gives up (until the file changes)
 MAX_BACKOFF = 3600.0
@@ -61,7 +64,7 @@ def parse_triggers(t: Transform) -> list[dict[str, Any]]:
 
 
 # -- landing sensors ----------------------------------------------------------------------------
-def stamped_files(lake, files: Sequence[str], source: str,
+def stamped_files(lake: Lake, files: Sequence[str], source: str,
                   fingerprints: dict[str, str] | None = None) -> list[tuple[float, str]]:
     """``(modification time, path)`` of each file, from one listing of the watched folder
     (``fingerprints``, if given, is filled with each path's fingerprint: ETag, else size and mtime)."""
@@ -192,7 +195,7 @@ def _busy(context: dg.SensorEvaluationContext, name: str) -> bool:
     return bool(runs)
 
 
-def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]], lake,
+def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]], lake: Lake,
                    keys: Sequence[dg.AssetKey], partitions: dg.PartitionsDefinition | None = None,
                    interval: int = DEFAULT_INTERVAL, running: bool = False,
                    description: str | None = None,
@@ -213,7 +216,7 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
                default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
                description=description or f"New files under {source} -> materialize "
                                           f"{', '.join(k.to_user_string() for k in keys)}")
-    def _sensor(context: dg.SensorEvaluationContext):
+    def _sensor(context: dg.SensorEvaluationContext) -> Any:  # a RunRequest, a list of them, or a SkipReason
         fps: dict[str, str] = {}
         stamped = stamped_files(lake, list_files(), source, fps if ingested is not None else None)
         cursor = parse_cursor(context.cursor)
@@ -234,7 +237,8 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
         return [dg.RunRequest(run_key=f"{name}:{newest}:{mtime}:{key}", partition_key=key, tags=tags)
                 for key in latest_keys(partitions)]
 
-    def _ingest_tick(context, stamped, cursor, fps):
+    def _ingest_tick(context: dg.SensorEvaluationContext, stamped: list[tuple[float, str]], cursor: Any,
+                     fps: Mapping[str, str]) -> Any:
         """An ingest sensor's tick: new files, retries of failed ones, files in flight left alone."""
         if ingested is None:  # only ingest transforms' sensors tick here
             raise RuntimeError(f"sensor of {name} has no ingested-files reader")
@@ -249,12 +253,12 @@ def landing_sensor(*, name: str, source: str, list_files: Callable[[], list[str]
                    for r in requested if r in listed and r not in done}
         ended = _ended_batches(context, name, {e["batch"] for e in entries.values()
                                               if e.get("batch") and not e.get("failed")})
-        for r, e in entries.items():
-            if e.get("batch") in ended and not e.get("failed"):
-                e["failed"] = True
+        for r, entry in entries.items():
+            if entry.get("batch") in ended and not entry.get("failed"):
+                entry["failed"] = True
                 context.log.warning(f"{name}: the run with {r} ended without ingesting it (attempt "
-                                    f"{e.get('attempts', 1)} of {MAX_ATTEMPTS}); retried on its own from "
-                                    f"{dt.datetime.fromtimestamp(float(e.get('next', now)), dt.timezone.utc):%H:%M:%S} UTC")
+                                    f"{entry.get('attempts', 1)} of {MAX_ATTEMPTS}); retried on its own from "
+                                    f"{dt.datetime.fromtimestamp(float(entry.get('next', now)), dt.timezone.utc):%H:%M:%S} UTC")
         fresh, due, later, gave_up = [], [], [], []
         for m, p in candidates:
             r = rel[p]
@@ -337,7 +341,7 @@ def trigger_schedule(*, name: str, cron: str, keys: Sequence[dg.AssetKey],
     @dg.schedule(cron_schedule=cron, name=name, target=list(keys), execution_timezone=timezone,
                  default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
                  description=description or f"{cron} -> materialize {', '.join(k.to_user_string() for k in keys)}")
-    def _schedule(context: dg.ScheduleEvaluationContext):
+    def _schedule(context: dg.ScheduleEvaluationContext) -> Any:  # a RunRequest or a list of them
         if partitions is None:
             return dg.RunRequest()
         now = context.scheduled_execution_time

@@ -12,7 +12,7 @@ import functools
 import logging
 import time
 import uuid
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -33,6 +33,9 @@ from ._fingerprint import Fingerprints, skippable
 from ._dry_run import dry_run_result
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
+
+if TYPE_CHECKING:  # annotations only
+    from ..ingest import IngestPlan
 from ._schedule import run_graph, workers_for
 
 log = logging.getLogger("ratatouille")
@@ -86,7 +89,11 @@ def run(
         A key such as ``"2024-01-02"`` (how Dagster materializes a partition): rebuilds only
         that partition of a transform with ``partition_by`` (its output is filtered to
         ``partition_by[0] == partition`` and replaces exactly that partition in one commit;
-        SQL sees the key as ``{{ var('partition') }}``).
+        SQL sees the key as ``{{ var('partition') }}``; see ``execute/_partition.py``).
+    project : Project, optional
+        A project already loaded (a :func:`ratatouille.project` session passes its own).
+    threads : int, optional
+        How many independent transforms run at once (see below).
 
     project : Project, optional
         An already loaded project (what a :class:`ratatouille.Project` session passes);
@@ -129,16 +136,19 @@ def run(
     """
     # a session (ratatouille.Project) passes the project it loaded once
     project = project if project is not None else Project.load(project_dir, workspace=workspace)
-    selectors: list[str] | None = []
+    selected: list[str] = []
+    everything = False
     for item in ([name] if isinstance(name, str) or callable(name) else list(name)):
-        if callable(item) and isinstance(getattr(item, "__ratatouille__", None), PythonTransform):
-            project.add(item.__ratatouille__)
-            selectors.append(item.__ratatouille__.name)
+        spec = getattr(item, "__ratatouille__", None)
+        if callable(item) and isinstance(spec, PythonTransform):
+            project.add(spec)
+            selected.append(spec.name)
         elif item == "*":
-            selectors = None
+            everything = True
             break
         else:
-            selectors.append(str(item))
+            selected.append(str(item))
+    selectors = None if everything else selected
     upstream = upstream or dry_run  # a dry run builds its upstream in memory (_dry_run.py)
     runner = Runner(project, full_refresh=full_refresh, vars=vars, on_event=on_event, dry_run=dry_run,
                     partition=partition, threads=threads)
@@ -290,8 +300,10 @@ class Runner:
                 log.warning("%s: warn check %s failed: %s", t.name, c.name, c.message)
         return checks
 
-    def _set_aside_rejected(self, t: IngestTransform, ingest) -> None:
+    def _set_aside_rejected(self, t: Transform, ingest: IngestPlan) -> None:
         """Move an ingest run's rejected files aside (after its commit, if any)."""
+        if not isinstance(t, IngestTransform):  # only an ingest run rejects files
+            return
         from ..ingest import handle_rejected
 
         others = [o for o in self.project.transforms.values() if isinstance(o, IngestTransform)]
@@ -336,7 +348,7 @@ class Runner:
         previous = table.version() if table is not None else None
         current = (self.fingerprints.current(t) if skippable(t, full_refresh=self.full_refresh, dry_run=self.dry_run,
                                                                partition=self.partition) else None)
-        if self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+        if table is not None and self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
             self.fingerprints.kept(t.name, table, target.uri)
             return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
                                 previous_version=previous, reason=f"code and inputs unchanged since version {previous}")
@@ -369,7 +381,7 @@ class Runner:
         needs_frame = (self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
                        or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests))))
         data: pl.DataFrame | pl.LazyFrame = lf
-        checks: list = []
+        checks = []
         on_fail = None
         if needs_frame:
             data = self._collect(t, lf)

@@ -19,7 +19,7 @@ def rounds(src: PolarsDataType, dst: PolarsDataType) -> bool:
         fields = {f.name: f.dtype for f in dst.fields}
         return any(f.name in fields and rounds(f.dtype, fields[f.name]) for f in src.fields)
     if isinstance(src, (pl.List, pl.Array)) and isinstance(dst, (pl.List, pl.Array)):
-        return rounds(src.inner, dst.inner)  # type: ignore[arg-type]
+        return rounds(src.inner, dst.inner)
     if src.is_float() and dst.is_integer():
         return True
     if isinstance(src, pl.Decimal) and isinstance(dst, pl.Decimal):
@@ -45,7 +45,7 @@ def rounded(s: pl.Series, out: pl.Series) -> pl.Series | None:
 _BOOLS = {**dict.fromkeys(("true", "t", "yes", "y", "1"), True), **dict.fromkeys(("false", "f", "no", "n", "0"), False)}
 
 
-def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
+def cast_column(s: pl.Series, dtype: PolarsDataType) -> pl.Series:
     """Cast one column strictly, or raise :class:`BadFile` naming the column and a bad value.
 
     >>> cast_column(pl.Series("q", ["1", "2"]), pl.Int64).to_list()
@@ -93,7 +93,7 @@ def cast_column(s: pl.Series, dtype: pl.DataType) -> pl.Series:
     return out.alias(s.name)
 
 
-def cast_expr(name: str, src: pl.DataType, dtype: pl.DataType) -> pl.Expr | None:
+def cast_expr(name: str, src: PolarsDataType, dtype: PolarsDataType) -> pl.Expr | None:
     """The strict cast of :func:`cast_column` as an expression (``None``: needs the eager check)."""
     col = pl.col(name)
     if src == pl.String:

@@ -97,7 +97,7 @@ def match_names(df: pl.DataFrame, names: Mapping[str, str | None]) -> pl.DataFra
     return df.rename(rename) if rename else df
 
 
-def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+def file_targets(targets: Mapping[str, PolarsDataType], schema: Mapping[str, PolarsDataType]) -> dict[str, PolarsDataType]:
     """The types one file's columns are cast to: the table's / declared types, except that a struct
     or list column keeps the nested fields the file adds (a cast to the table's struct would drop
     them silently: Polars' expression cast selects the first fields)."""
@@ -113,7 +113,7 @@ def file_targets(targets: Mapping[str, pl.DataType], schema: Mapping[str, pl.Dat
     return out
 
 
-def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str]:
+def struct_drift(df: pl.DataFrame, table: Mapping[str, PolarsDataType]) -> list[str]:
     """Nested fields of ``df`` that the table's struct columns lack (``schema: strict``)."""
     out: list[str] = []
 
@@ -128,19 +128,19 @@ def struct_drift(df: pl.DataFrame, table: Mapping[str, pl.DataType]) -> list[str
                 else:
                     walk(f"{path}.{f.name}", f.dtype, fields[f.name])
         elif isinstance(new, pl.List) and isinstance(old, pl.List):
-            walk(path + "[]", new.inner, old.inner)  # type: ignore[arg-type]
+            walk(path + "[]", new.inner, old.inner)
 
     for col, dtype in df.schema.items():
         walk(col, dtype, table.get(col))
     return out
 
 
-def finish(out: pl.DataFrame | pl.LazyFrame, targets: Mapping[str, pl.DataType]) -> pl.DataFrame | pl.LazyFrame:
+def finish(out: pl.DataFrame | pl.LazyFrame, targets: Mapping[str, PolarsDataType]) -> pl.DataFrame | pl.LazyFrame:
     """The run's rows as they are stored: all-NULL columns typed, zones in UTC."""
     return normalize(out, dict(targets))
 
 
-def needs_finish(schema: Mapping[str, pl.DataType], targets: Mapping[str, pl.DataType]) -> bool:
+def needs_finish(schema: Mapping[str, PolarsDataType], targets: Mapping[str, PolarsDataType]) -> bool:
     return any(storable(t, targets.get(c)) != t for c, t in schema.items())
 
 
@@ -159,8 +159,8 @@ def _natural(s: pl.Series) -> pl.DataType:
     return pl.String()
 
 
-def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: Mapping[str, pl.DataType],
-                  on_schema_change: str | None, failure: Exception) -> dict[str, pl.DataType]:
+def widen_targets(df: pl.DataFrame, targets: Mapping[str, PolarsDataType], table: Mapping[str, PolarsDataType],
+                  on_schema_change: str | None, failure: Exception) -> dict[str, PolarsDataType]:
     """A file whose values do not cast to the table's types (``failure``): the targets that take
     them under ``on_schema_change: sync_all_columns`` (the table is widened by the write), or a
     ``BadFile`` naming the column, both types and the option to use."""
@@ -192,7 +192,7 @@ def widen_targets(df: pl.DataFrame, targets: Mapping[str, pl.DataType], table: M
     return out
 
 
-def widened(schema: Mapping[str, pl.DataType], table: Any) -> dict[str, pl.DataType]:
+def widened(schema: Mapping[str, PolarsDataType], table: Any) -> dict[str, PolarsDataType]:
     """The table's columns that the run's rows widen (``sync_all_columns``): ``{column: new type}``."""
     if table is None:
         return {}
@@ -209,7 +209,7 @@ def widened(schema: Mapping[str, pl.DataType], table: Any) -> dict[str, pl.DataT
     return out
 
 
-def rewrite(df: pl.DataFrame | pl.LazyFrame, table: Any, widen: Mapping[str, pl.DataType], replaced: Iterable[str],
+def rewrite(df: pl.DataFrame | pl.LazyFrame, table: Any, widen: Mapping[str, PolarsDataType], replaced: Iterable[str],
             source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""
@@ -238,7 +238,7 @@ def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
     return BadFile("schema drift (schema: strict): " + "; ".join(parts))
 
 
-def table_types(table: Any) -> dict[str, pl.DataType]:
+def table_types(table: Any) -> dict[str, PolarsDataType]:
     """The data columns of an existing table and their Polars types."""
     import pyarrow as pa
 
@@ -246,7 +246,7 @@ def table_types(table: Any) -> dict[str, pl.DataType]:
     return {c: t for c, t in schema.items() if c not in META_COLUMNS}
 
 
-def conform(config: Any, df: pl.DataFrame, targets: Mapping[str, pl.DataType],
+def conform(config: Any, df: pl.DataFrame, targets: Mapping[str, PolarsDataType],
              meta: Iterable[pl.Expr] = ()) -> pl.DataFrame:
     """Check one file against the declared columns, cast its columns to the declared /
     existing types (a value that will not cast is a bad file) and add the ``meta``

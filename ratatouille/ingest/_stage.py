@@ -170,7 +170,7 @@ def _select(t: Any, gate: Gate, plan: IngestPlan, listed: list[LandingFile],
     return todo
 
 
-def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, pl.DataType], table_types: dict[str, pl.DataType],
+def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, PolarsDataType], table_types: dict[str, PolarsDataType],
           table_names: dict[str, str], meta: list[pl.Expr], check: Checker | None) -> pl.DataFrame:
     """One landing file read, its names matched to the table's, conformed, checked; ``BadFile`` else
     (naming the line of a value that does not fit, or of the first row failing a check)."""
@@ -189,7 +189,7 @@ def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, pl.DataType], ta
     return out
 
 
-def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, pl.DataType], table_types: dict[str, pl.DataType],
+def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, PolarsDataType], table_types: dict[str, PolarsDataType],
                meta: list[pl.Expr]) -> pl.DataFrame:
     """``df`` cast to the table's / declared types, with the bookkeeping columns ``meta``."""
     file_targets = _conform.file_targets(targets, df.schema)
@@ -203,7 +203,7 @@ def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, pl.DataType], table_
 
 
 def _fits(frame: pl.DataFrame | pl.LazyFrame, seen: dict[str, str], expected: list[str] | None,
-          table_types: dict[str, pl.DataType]) -> pl.DataFrame | pl.LazyFrame | Exception:
+          table_types: dict[str, PolarsDataType]) -> pl.DataFrame | pl.LazyFrame | Exception:
     """``frame`` if it fits this run's other files and ``schema: strict``, else the reason (a lazy
     frame is judged by its schema, and renamed as a frame would be)."""
     if isinstance(frame, pl.LazyFrame):
@@ -250,7 +250,7 @@ def _log(t: Any, plan: IngestPlan) -> None:
         log.warning("%s: rejected %s: %s", t.name, r.file, r.reason)
 
 
-def _combine(t: Any, frames: list[pl.DataFrame | pl.LazyFrame], targets: dict[str, pl.DataType]) -> pl.LazyFrame:
+def _combine(t: Any, frames: list[pl.DataFrame | pl.LazyFrame], targets: dict[str, PolarsDataType]) -> pl.LazyFrame:
     """The run's good files as one frame, the bookkeeping columns last (lazy: streamed files are
     read by the write)."""
     if not frames:

@@ -17,6 +17,7 @@ import weakref
 from typing import Any
 
 import polars as pl
+from polars._typing import PolarsDataType
 
 from . import _conform
 from ._bad import BadFile
@@ -47,7 +48,7 @@ def streams(t: Any, check: Any) -> bool:
     return t.config.format == "parquet" and check is None
 
 
-def scan(t: Any, lake: Any, f: Any, targets: dict[str, pl.DataType], table_names: dict[str, str],
+def scan(t: Any, lake: Any, f: Any, targets: dict[str, PolarsDataType], table_names: dict[str, str],
          meta: list[pl.Expr], pins: Pins) -> tuple[pl.LazyFrame, int] | None:
     """Landing file ``f`` as a lazy scan and its row count, or ``None`` when it must be read into memory
     (a column to cast or to normalize). Raises ``BadFile`` for an empty file or a reserved column.

@@ -17,7 +17,10 @@ or a killed process leaves the previous version in place.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from .. import _predicate
+from .._types import DType
 from ._append import Append
 from ._base import Materialization
 from ._merge import Merge
@@ -38,8 +41,9 @@ MATERIALIZATIONS: dict[str, type[Materialization]] = {
     m.mode: m for m in (Table, View, Append, Merge, ReplacePartitions)}
 
 
-def materialization_for(mode: str, *, unique_key=(), partition_by=(), delete_missing=False,
-                        on_schema_change: str | None = None, declared=None) -> Materialization:
+def materialization_for(mode: str, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
+                        delete_missing: bool = False, on_schema_change: str | None = None,
+                        declared: Mapping[str, DType] | None = None) -> Materialization:
     """The :class:`Materialization` for a mode name (``on_schema_change`` and the ``declared``
     column types feed the type policy of :mod:`ratatouille._types`)."""
     return MATERIALIZATIONS[mode](unique_key=unique_key, partition_by=partition_by, delete_missing=delete_missing,

@@ -14,6 +14,7 @@ from deltalake import CommitProperties, DeltaTable
 
 from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
+from .._types import DType
 from ..errors import RatatouilleError
 from . import _commit, _schema
 from ._stage import Validate, fast_write, fast_write_eligible
@@ -37,7 +38,7 @@ class Materialization:
 
     def __init__(self, *, unique_key: tuple[str, ...] = (), partition_by: tuple[str, ...] = (),
                  delete_missing: bool = False, on_schema_change: str | None = None,
-                 declared: Mapping[str, pl.DataType] | None = None) -> None:
+                 declared: Mapping[str, DType] | None = None) -> None:
         self.unique_key = tuple(unique_key)
         self.partition_by = tuple(partition_by)
         self.delete_missing = delete_missing

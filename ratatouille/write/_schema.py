@@ -8,25 +8,31 @@ that stay, cast to the wider types, and the new rows, so
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import polars as pl
 from deltalake import DeltaTable
 
-from .._types import Reconciled, normalize, reconcile, rewrite_frame
+from .._types import DType, F, Reconciled, normalize, reconcile, rewrite_frame
 from ..errors import SchemaError
+
+if TYPE_CHECKING:  # annotations only: these modules import this one
+    from deltalake import CommitProperties
+
+    from ._base import Materialization
+    from ._target import Target
 
 Frame = pl.DataFrame | pl.LazyFrame
 
 
-def table_schema(table) -> pl.Schema:
+def table_schema(table: DeltaTable) -> pl.Schema:
     """The Polars schema of a Delta table."""
     import pyarrow as pa
 
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
-def first_write(data, declared=None, table=None):
+def first_write(data: F, declared: Mapping[str, DType] | None = None, table: DeltaTable | None = None) -> F:
     """The data of a first write or an overwrite: zones in UTC, all-NULL columns typed (the type
     of the ``table`` being overwritten, else the declared one, else String)."""
     fallback = dict(declared or {})
@@ -35,13 +41,13 @@ def first_write(data, declared=None, table=None):
     return normalize(data, fallback)
 
 
-def fit(mat, data, table, name: str | None) -> Reconciled:
+def fit(mat: Materialization, data: pl.DataFrame | pl.LazyFrame, table: DeltaTable, name: str | None) -> Reconciled:
     """The policy's decision for ``mat`` (a Materialization) writing ``data`` into ``table``."""
     return reconcile(data, table_schema(table), on_schema_change=mat.on_schema_change, declared=mat.declared,
                      name=name)
 
 
-def _keep_old(mat) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] | None:
+def _keep_old(mat: Any) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] | None:
     """Which of the table's rows stay when ``mat`` writes new data (what its commit would keep)."""
     mode = mat.mode
     if mode == "append":
@@ -59,7 +65,8 @@ def _keep_old(mat) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] | Non
     return None  # table: nothing stays
 
 
-def rewrite(mat, target, table, rec: Reconciled, commit, write: Callable[..., Any]):
+def rewrite(mat: Materialization, target: Target, table: DeltaTable, rec: Reconciled, commit: CommitProperties,
+            write: Callable[..., Any]) -> Any:
     """Rewrite the table with the widened types and the new data in one overwrite commit."""
     old = pl.scan_delta(table)
     # streamed: the old files stay in place until the overwrite's commit removes them from the log
