@@ -197,7 +197,7 @@ def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
         ok = (len(tree.expressions) == 1 and isinstance(tree.expressions[0], exp.Star)
               and isinstance(source, exp.Table) and f"{source.db}.{source.name}".lower() == t.name.lower())
     if not ok:
-        raise ConfigError(f"test {test.name!r} has on_fail: {test.on_fail}, but it is not row-level: only a test "  # noqa: S608
+        raise ConfigError(f"test {test.name!r} has on_fail: {test.on_fail}, but it is not row-level: only a test "  # noqa: S608 - an error message, not SQL
                           "of the form SELECT * FROM {{ this }} WHERE <condition> judges each row and can drop or "
                           "quarantine it (an aggregate, a join or a limit cannot); use on_fail: error or warn",
                           transform=t.name, file=test.source or yaml_file(t) or t.file, line=test.line)

@@ -69,6 +69,7 @@ def failing_candidates(columns: Sequence[ColumnSpec], lf: pl.LazyFrame) -> pl.Da
 def _condition(test: Any, col: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     """The condition under which a row fails one plain column test (None: not expressible here)."""
     key, arg = (test, None) if isinstance(test, str) else next(iter(dict(test).items()))
+    arg = arg if arg is not None else ()
     numeric = dtype.is_numeric() or dtype.is_temporal()
     if key == "not_null":
         return col.is_null()
