@@ -201,6 +201,13 @@ def test_ingest_quarantine_names_the_landing_file_and_never_blocks_other_files(r
     q = p.read("bronze.ev__quarantine")
     assert q["id"].to_list() == [4] and q["_source_file"].to_list()[0].endswith("bad.csv")
     assert q["_failed_tests"].to_list() == [["min_amount"]]
+    # a landing file whose every row is quarantined: read again by later runs, never quarantined twice
+    p.landing("ev/all_bad.csv", "id,amount\n5,-2\n6,-3\n")
+    for _ in range(3):
+        p.run("bronze.ev")
+    q = p.read("bronze.ev__quarantine")
+    assert sorted(q["id"].to_list()) == [4, 5, 6]
+    assert sorted(p.read("bronze.ev")["id"].to_list()) == [1, 2, 3]
 
 
 def test_drop_test_in_rat_test_reports_a_warning(rat_project):
