@@ -265,3 +265,17 @@ def test_dagster_materialization_carries_the_drop_and_quarantine_counts(rat_proj
     assert evals["positive_v"].metadata["rows_dropped"].value == 1
     assert sorted(p.read("silver.m")["id"].to_list()) == [1]
     assert p.read("silver.m__quarantine")["id"].to_list() == [3]
+
+
+def test_a_view_reports_its_drop_tests_as_warnings(rat_project):
+    p = rat_project
+    p.write("silver/v.sql", "-- @materialized: view\nSELECT * FROM (VALUES (1), (-2)) AS t(v)\n")
+    p.write("silver/v.yaml", """
+        columns:
+          - name: v
+            tests:
+              - positive: {config: {on_fail: drop}}
+    """)
+    res = p.run("silver.v")
+    check = next(c for c in res["checks"] if c["name"] == "positive_v")
+    assert res["status"] == "success" and check["failing_rows"] == 1 and check["severity"] == "warn"
