@@ -201,6 +201,13 @@ def test_ingest_quarantine_names_the_landing_file_and_never_blocks_other_files(r
     q = p.read("bronze.ev__quarantine")
     assert q["id"].to_list() == [4] and q["_source_file"].to_list()[0].endswith("bad.csv")
     assert q["_failed_tests"].to_list() == [["min_amount"]]
+    # a landing file whose every row is quarantined: read again by later runs, never quarantined twice
+    p.landing("ev/all_bad.csv", "id,amount\n5,-2\n6,-3\n")
+    for _ in range(3):
+        p.run("bronze.ev")
+    q = p.read("bronze.ev__quarantine")
+    assert sorted(q["id"].to_list()) == [4, 5, 6]
+    assert sorted(p.read("bronze.ev")["id"].to_list()) == [1, 2, 3]
 
 
 def test_drop_test_in_rat_test_reports_a_warning(rat_project):
@@ -258,3 +265,17 @@ def test_dagster_materialization_carries_the_drop_and_quarantine_counts(rat_proj
     assert evals["positive_v"].metadata["rows_dropped"].value == 1
     assert sorted(p.read("silver.m")["id"].to_list()) == [1]
     assert p.read("silver.m__quarantine")["id"].to_list() == [3]
+
+
+def test_a_view_reports_its_drop_tests_as_warnings(rat_project):
+    p = rat_project
+    p.write("silver/v.sql", "-- @materialized: view\nSELECT * FROM (VALUES (1), (-2)) AS t(v)\n")
+    p.write("silver/v.yaml", """
+        columns:
+          - name: v
+            tests:
+              - positive: {config: {on_fail: drop}}
+    """)
+    res = p.run("silver.v")
+    check = next(c for c in res["checks"] if c["name"] == "positive_v")
+    assert res["status"] == "success" and check["failing_rows"] == 1 and check["severity"] == "warn"

@@ -27,6 +27,7 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..transforms import SqlTestSpec, Transform
+from ..transforms.ingest import SOURCE_FINGERPRINT
 from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
 
 ROW = "__rat_row"
@@ -57,8 +58,25 @@ class OnFail:
         written (None when there is nothing to write or this run already wrote them)."""
         if self.quarantined is None or self.quarantined.height == 0:
             return None
-        return write_once(project.target(quarantine_table(self.table)), self.quarantined, self.run_id,
+        target = project.target(quarantine_table(self.table))
+        rows = _not_yet_quarantined(target, self.quarantined)
+        if rows.height == 0:
+            return None
+        return write_once(target, rows, self.run_id,
                           {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id})
+
+
+def _not_yet_quarantined(target: Any, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` without those of a landing file version already quarantined (ingest rows carry
+    ``_source_fingerprint``): a landing file whose every row was quarantined holds no row in the
+    bronze table, so the next ingest reads it again; its rows are not quarantined twice."""
+    table = target.open() if SOURCE_FINGERPRINT in rows.columns else None
+    if table is None or SOURCE_FINGERPRINT not in {f.name for f in table.schema().fields}:
+        return rows
+    versions = rows[SOURCE_FINGERPRINT].drop_nulls().unique().to_list()
+    done = (pl.scan_delta(table).select(SOURCE_FINGERPRINT).filter(pl.col(SOURCE_FINGERPRINT).is_in(versions))
+            .unique().collect(engine="streaming"))
+    return rows.join(done, on=SOURCE_FINGERPRINT, how="anti") if done.height else rows
 
 
 def quarantine_table(name: str) -> str:
@@ -197,7 +215,7 @@ def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
         ok = (len(tree.expressions) == 1 and isinstance(tree.expressions[0], exp.Star)
               and isinstance(source, exp.Table) and f"{source.db}.{source.name}".lower() == t.name.lower())
     if not ok:
-        raise ConfigError(f"test {test.name!r} has on_fail: {test.on_fail}, but it is not row-level: only a test "  # noqa: S608
+        raise ConfigError(f"test {test.name!r} has on_fail: {test.on_fail}, but it is not row-level: only a test "  # noqa: S608 - an error message, not SQL
                           "of the form SELECT * FROM {{ this }} WHERE <condition> judges each row and can drop or "
                           "quarantine it (an aggregate, a join or a limit cannot); use on_fail: error or warn",
                           transform=t.name, file=test.source or yaml_file(t) or t.file, line=test.line)

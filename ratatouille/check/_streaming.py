@@ -70,6 +70,7 @@ def _condition(test: Any, col: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     """The condition under which a row fails one plain column test (None: not expressible here)."""
     arg: Any
     key, arg = (test, None) if isinstance(test, str) else next(iter(dict(test).items()))
+    arg = arg if arg is not None else ()
     numeric = dtype.is_numeric() or dtype.is_temporal()
     if key == "not_null":
         return col.is_null()

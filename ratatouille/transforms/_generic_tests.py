@@ -220,7 +220,7 @@ def check_on_fail(value: Any, test: str, *, file: str | None, line: int | None, 
         raise ConfigError(f"on_fail of test {test!r} must be one of {', '.join(ON_FAIL)}, got {value!r}",
                           file=file, line=line)
     if text in ("drop", "quarantine") and not row_level:
-        raise ConfigError(f"test {test!r} is an aggregate test (it judges groups of rows, not each row), so it "  # noqa: S608
+        raise ConfigError(f"test {test!r} is an aggregate test (it judges groups of rows, not each row), so it "  # noqa: S608 - an error message, not SQL
                           f"cannot {text} rows: use on_fail: error or warn; drop and quarantine apply to row-level "
                           f"tests ({', '.join(ROW_LEVEL_KINDS)} and SQL tests of the form "
                           "SELECT * FROM {{ this }} WHERE ...)", file=file, line=line)
