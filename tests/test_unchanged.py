@@ -207,7 +207,7 @@ def test_failed_upstream_still_raises_and_unchanged_siblings_are_success(rat_pro
 
 
 def test_changed_workspace_pin_rebuilds(rat_project):
-    from ratatouille._workspace import create_workspace, pin_workspace
+    from ratatouille.workspace import create_workspace, pin_workspace
 
     p = rat_project
     _pipeline(p)
