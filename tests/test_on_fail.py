@@ -100,7 +100,7 @@ def test_quarantine_is_idempotent_by_run_id(rat_project):
     runner.run(["silver.q"])  # the same run id again
     assert p.version("silver.q__quarantine") == v
     assert p.read("silver.q__quarantine").height == 2
-    p.run("silver.q")  # another run
+    p.run("silver.q", full_refresh=True)  # another run (a plain run is `unchanged`: same code, same inputs)
     q = p.read("silver.q__quarantine")
     assert q.height == 4 and q["_run_id"].n_unique() == 2
     assert sorted(p.read("silver.q")["id"].to_list()) == [1]
