@@ -22,6 +22,9 @@ import polars as pl
 from ._commit import _partition_text
 from ._stats import delta_stats, footer_stats
 
+#: rows per parquet row group: a reader decodes a row group at a time (a few at once), so this bounds the
+#: memory of every later scan of the table (and lets readers skip row groups by their statistics)
+ROW_GROUP_ROWS = 128 * 1024
 NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # the folder of the NULL partition, as Spark and delta-rs name it
 
 
@@ -69,7 +72,8 @@ class Stage:
                     continue
                 name = self._name(i)
                 self._written.append(name)
-                chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True)
+                chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True,
+                                    row_group_size=ROW_GROUP_ROWS)
                 self.files.append(StagedFile(name, delta_stats(chunk)))
             return
         sunk: list[Any] = []
@@ -79,7 +83,8 @@ class Stage:
         data.lazy().sink_parquet(
             pl.PartitionBy(self.root, file_path_provider=self._provide, approximate_bytes_per_file=self.bytes_per_file,
                            **keys),
-            compression="snappy", statistics=True, maintain_order=True, sinked_paths_callback=sunk.append)
+            compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS, maintain_order=True,
+            sinked_paths_callback=sunk.append)
         for group in sunk:
             for sp in getattr(group, "paths", [group]):
                 name = os.path.relpath(str(sp.path), self.root)
@@ -110,6 +115,17 @@ class Stage:
         with self._lock:
             self._written.append(name)
         return name
+
+    def disjoint(self, column: str) -> bool:
+        """Whether no two files share a value of ``column`` (strictly disjoint ranges, no NULL bound)."""
+        ranges = []
+        for f in self.files:
+            lo, hi = f.stats["minValues"].get(column), f.stats["maxValues"].get(column)
+            if lo is None or hi is None or f.stats["nullCount"].get(column, 1):
+                return False
+            ranges.append((lo, hi))
+        ranges.sort()
+        return all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
 
     def clustered(self, column: str) -> bool:
         """Whether the files hold disjoint ranges of ``column`` (by their statistics)."""
