@@ -128,7 +128,9 @@ class Merge(Materialization):
             self.validate(data.lazy())
         if isinstance(data, pl.LazyFrame) and _merge_rewrite.eligible(data, target, table,
                                                                    delete_missing=self.delete_missing):
-            return _merge_rewrite.merge(target, table, data, self.unique_key, commit, rows_per_file=self.file_rows)
+            # a rewritten file may grow up to twice the rebuild's size before it is split (no sliver files)
+            return _merge_rewrite.merge(target, table, data, self.unique_key, commit,
+                                        rows_per_file=2 * self.file_rows if self.file_rows else None)
         predicate = _predicate.join_on(self.unique_key, "t", "s")
         source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
         if extra:
