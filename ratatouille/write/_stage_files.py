@@ -55,6 +55,7 @@ class Stage:
         self._keys: dict[str, dict[str, Any]] = {}
         self._ordinals: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
+        self._calls = 0  # write() may be called several times: each call's files get their own names
 
     @property
     def rows(self) -> int:
@@ -63,6 +64,7 @@ class Stage:
     def write(self, data: pl.DataFrame | pl.LazyFrame) -> None:
         """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
         os.makedirs(self.root, exist_ok=True)
+        self._calls += 1
         if isinstance(data, pl.DataFrame) and not self._split and self.rows_per_file is None:
             parts = max(1, -(-int(data.estimated_size()) // self.bytes_per_file))
             step = max(1, -(-data.height // parts))
@@ -70,7 +72,7 @@ class Stage:
                 chunk = data.slice(i * step, step)
                 if chunk.is_empty():
                     continue
-                name = self._name(i)
+                name = self._name(i, "", self._calls - 1)
                 self._written.append(name)
                 chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True,
                                     row_group_size=ROW_GROUP_ROWS)
@@ -102,7 +104,7 @@ class Stage:
     def _provide(self, args: Any) -> str:
         """The path (relative to the root) of the next file Polars writes."""
         if not self._split:
-            name = self._name(args.index_in_partition)
+            name = self._name(args.index_in_partition, "", self._calls - 1)
         else:
             values = dict(zip(self._split, args.partition_keys.row(0)))
             keys = {c: values[c] for c in self.partition_by}
