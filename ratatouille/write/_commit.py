@@ -145,7 +145,7 @@ def landed(table: DeltaTable, commit: CommitProperties | str, since: int | None 
     table.update_incremental()
     latest = table.version()
     for version, actions in _log_entries(table.table_uri, storage_options, latest, since):
-        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         if ident is not None and info.get(COMMIT_ID) == ident:
             return version, info
     raise StorageError(f"the commit {ident} is not in the log of {table.table_uri} (versions after "
