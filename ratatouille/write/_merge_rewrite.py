@@ -96,21 +96,22 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range
-        touched, files, placed = _assigned(table, source, keys[0])
-        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns).with_columns(__file=pl.lit(a["__file"], dtype=pl.Int64))
-               for a in touched]
-        stage = Stage(root, (), rows_per_file=rows_per_file, split_by="__file")
-        new = placed.select(*columns, pl.col("__file"))
-    else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
-        touched, files = touched_files(table, source, keys)
-        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
-        stage = Stage(root, (), rows_per_file=rows_per_file)
-        new = source.select(columns)
-    kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
-                                                         nulls_equal=True)
+    stage = Stage(root, (), rows_per_file=rows_per_file)
     try:
-        stage.write(pl.concat([kept, new]))
+        if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range,
+            touched, files, placed = _assigned(table, source, keys[0])  # one after the other (memory: one file)
+            for a in touched:
+                new = placed.filter(pl.col("__file") == a["__file"]).select(columns)
+                kept = pl.scan_parquet(f"{root}/{a['path']}").select(columns).join(
+                    new.select(keys), on=list(keys), how="anti", nulls_equal=True)
+                stage.write(pl.concat([kept, new]))
+        else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
+            touched, files = touched_files(table, source, keys)
+            old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
+            new = source.select(columns)
+            kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
+                                                                 nulls_equal=True)
+            stage.write(pl.concat([kept, new]))
         copied = int(sum(a["num_records"] for a in touched)) if touched else 0
         rows_in = stage.rows
         updated = copied - (rows_in - source_rows)
