@@ -29,8 +29,8 @@ from ..write._dispatch import writer_for
 from ..write._commit import rerun_if_created_meanwhile
 from ..write._streamed import streamed_checks
 from ._book import Book
-from ._fingerprint import Fingerprints, skippable
 from ._dry_run import dry_run_result
+from ._fingerprint import Fingerprints, fingerprinted
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -346,9 +346,9 @@ class Runner:
             return self._result(t, started, status="success", rows=0, version=None, checks=jsonable(checks))
         table = target.open()
         previous = table.version() if table is not None else None
-        current = (self.fingerprints.current(t) if skippable(t, full_refresh=self.full_refresh, dry_run=self.dry_run,
-                                                               partition=self.partition) else None)
-        if table is not None and self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+        current = (self.fingerprints.current(t) if fingerprinted(t, dry_run=self.dry_run, partition=self.partition)
+                   else None)  # recorded in its commit, even on a full refresh
+        if not self.full_refresh and self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
             self.fingerprints.kept(t.name, table, target.uri)
             return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
                                 previous_version=previous, reason=f"code and inputs unchanged since version {previous}")

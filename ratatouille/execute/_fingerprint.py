@@ -24,11 +24,11 @@ rebuilds: changed code or YAML, a new input version, a changed workspace pin,
 ``full_refresh``, a missing table, or a latest commit that is not such a
 commit (``optimize``, ``vacuum``, a partition run, another writer).
 
-Never skipped: ``full_refresh``, dry runs, partition runs, views (never
-written), ingest transforms (they skip on their own when no new landing file
-is settled, and report ``unchanged`` then), and Python transforms that read no
-table (the function may read something Ratatouille cannot version: an API, a
-file). A SQL transform that reads no table (inline ``VALUES``) is fingerprinted
+Never skipped: ``full_refresh`` (it runs, and records the fingerprint for the
+next run), dry runs, partition runs, views (never written), ingest transforms
+(they skip on their own when no new landing file is settled, and report
+``unchanged`` then), and Python transforms that read no table (the function
+may read something Ratatouille cannot version: an API, a file). A SQL transform that reads no table (inline ``VALUES``) is fingerprinted
 by its code and vars alone. A transform whose result depends on the clock
 (``now()``, ``current_date``) or on randomness is ``unchanged`` as long as its
 code and inputs are: run it with ``full_refresh=True`` to recompute it.
@@ -112,9 +112,10 @@ def inputs_text(inputs: Mapping[str, Any]) -> str:
     return json.dumps({name: (s.version if isinstance(s, Snapshot) else s) for name, s in sorted(inputs.items())})
 
 
-def skippable(t: Transform, *, full_refresh: bool, dry_run: bool, partition: str | None) -> bool:
-    """Whether ``t`` can be skipped as ``unchanged`` at all in this run (see the module text)."""
-    return (not full_refresh and not dry_run and partition is None and t.mode != "view"
+def fingerprinted(t: Transform, *, dry_run: bool, partition: str | None) -> bool:
+    """Whether ``t``'s commit in this run records a fingerprint, so that it can be ``unchanged`` now
+    (unless ``full_refresh``) or in a later run (see the module text)."""
+    return (not dry_run and partition is None and t.mode != "view"
             and not isinstance(t, IngestTransform) and (bool(t.inputs) or t.kind == "sql"))
 
 
