@@ -288,7 +288,7 @@ class Runner:
         book.raise_errors(order, out)
         return out
 
-    def _check(self, t: Transform, data: pl.DataFrame) -> list:
+    def _check(self, t: Transform, data: pl.DataFrame | pl.LazyFrame) -> list:
         """Run ``t``'s checks on ``data``; a failed ``error`` check raises :class:`CheckError`."""
         checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name), store=failure_store(self))
         failed = [c for c in checks if c.blocking]
@@ -348,7 +348,8 @@ class Runner:
         previous = table.version() if table is not None else None
         current = (self.fingerprints.current(t) if fingerprinted(t, dry_run=self.dry_run, partition=self.partition)
                    else None)  # recorded in its commit, even on a full refresh
-        if not self.full_refresh and self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+        if (table is not None and not self.full_refresh
+                and self.fingerprints.unchanged(current, table)):  # code and inputs as at its last commit
             self.fingerprints.kept(t.name, table, target.uri)
             return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
                                 previous_version=previous, reason=f"code and inputs unchanged since version {previous}")
@@ -407,7 +408,7 @@ class Runner:
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
-            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # streamed (check/_streaming.py)
         if on_fail is not None:  # the quarantined rows land first, once per run id
             on_fail.write_quarantine(self.project)
         try:
