@@ -12,6 +12,7 @@ import functools
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
@@ -26,7 +27,7 @@ from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..write import Materialization, OverwritePartition, Target
 from ..write._dispatch import writer_for
-from ..write._commit import rerun_if_created_meanwhile
+from ..write._commit import record_only, rerun_if_created_meanwhile
 from ..write._streamed import streamed_checks
 from ._book import Book
 from ._dry_run import dry_run_result
@@ -420,6 +421,13 @@ class Runner:
             raise exc.locate(transform=t.name, file=t.file)
         if not outcome.skipped:
             self.fingerprints.wrote(t.name, outcome.version)
+        elif current is not None and table is not None and self.partition is None:
+            # nothing to write, but the fingerprint changed (e.g. a merge of no new rows): record it, so
+            # the next run with the same code and inputs is `unchanged` instead of building again
+            recorded = record_only(target, table, metadata)
+            if recorded is not None:
+                self.fingerprints.wrote(t.name, recorded)
+                outcome = replace(outcome, version=recorded)
         if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)
                 and self.partition is None):
             self.fresh[t.name] = data.lazy()
