@@ -345,8 +345,7 @@ class Runner:
                                 version=previous, checks=[], **ingest.info())
 
         # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
-        needs_frame = (self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
-                       or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests))))
+        needs_frame = self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
         data: pl.DataFrame | pl.LazyFrame = lf
         checks: list = []
         on_fail = None
@@ -375,6 +374,8 @@ class Runner:
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
             streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
+        elif isinstance(t, IngestTransform) and not needs_frame:  # checks stream over the staged files
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # type: ignore[arg-type]
         if on_fail is not None:  # the quarantined rows land first, once per run id
             on_fail.write_quarantine(self.project)
         try:
@@ -392,7 +393,11 @@ class Runner:
         if ingest is not None and ingest.rejected:
             self._set_aside_rejected(t, ingest)
             ingest_info = ingest.info()
-        return self._result(t, started, status="skipped" if outcome.skipped else "success",
+        if outcome.skipped and ingest is not None and not ingest.files and table is not None:
+            status = "unchanged"  # every new landing file turned out bad while it streamed (ingest/_stage.py)
+        else:
+            status = "skipped" if outcome.skipped else "success"
+        return self._result(t, started, status=status,
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
                             previous_version=previous, **ingest_info, **counts,
                             **({"partition": self.partition} if self.partition is not None else {}))
