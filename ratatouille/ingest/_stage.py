@@ -80,7 +80,7 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
                 for c in t.config.columns if c.type}
     # schema: strict freezes the table's columns once it exists (the first good file sets them)
     expected: list[str] | None = list(table_types) if t.config.schema == "strict" and table_types else None
-    targets = {**table_types, **declared}
+    targets: dict[str, pl.DataType] = {**table_types, **declared}  # type: ignore[dict-item]
     for link in refused:  # a symbolic link out of the lake: never read, reported like a bad file
         _reject(t, plan, link.rel, BadFile(link.reason))
     gate = Gate(t.config, lake)  # files in flight wait (ingest/_settle.py)
