@@ -41,7 +41,7 @@ def _spy_reads(monkeypatch) -> list[tuple[str, bool]]:
     original = IngestTransform.read_file
 
     def spy(self, path, lake, **kwargs):
-        calls.append((lake.relative(getattr(path, "path", path)), kwargs.get("pinned") is not None))
+        calls.append((lake.relative(getattr(path, "path", path)), kwargs.get("scan") is not None))
         return original(self, path, lake, **kwargs)
 
     monkeypatch.setattr(IngestTransform, "read_file", spy)

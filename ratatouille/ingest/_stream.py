@@ -61,7 +61,7 @@ def streams(t: Any) -> bool:
 
 def scan_file(t: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...]) -> pl.LazyFrame | None:
     """The scan of the landing file ``full`` (pinned at ``src``) of ingest transform ``t``, or ``None``
-    when its reader has none (it is read into memory): ``IngestTransform.read_file(..., pinned=src)``.
+    when its reader has none (it is read into memory): ``IngestTransform.read_file(..., scan=stack)``.
 
     Parameters
     ----------
@@ -139,8 +139,7 @@ def scan(t: Any, lake: Any, f: Any, targets: dict[str, pl.DataType], table_names
     if f.size == 0:
         raise BadFile("empty file")
     with contextlib.ExitStack() as stack:
-        src = stack.enter_context(lake.pinned(f.path))
-        lf = t.read_file(f, lake, string_columns=tuple(targets), pinned=src)
+        lf = t.read_file(f, lake, string_columns=tuple(targets), scan=stack)  # pinned in ``stack``
         if lf is None:
             return None
         schema = lf.collect_schema()

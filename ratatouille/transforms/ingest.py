@@ -7,6 +7,7 @@ module is the transform kind the project discovers (a YAML with ``source:``).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, overload
 
@@ -70,23 +71,23 @@ class IngestTransform(Transform):
 
     @overload
     def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
-                  pinned: None = None) -> pl.DataFrame: ...
+                  scan: None = None) -> pl.DataFrame: ...
 
     @overload
     def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
-                  pinned: str) -> pl.LazyFrame | None: ...
+                  scan: contextlib.ExitStack) -> pl.LazyFrame | None: ...
 
     def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
-                  pinned: str | None = None) -> pl.DataFrame | pl.LazyFrame | None:
+                  scan: contextlib.ExitStack | None = None) -> pl.DataFrame | pl.LazyFrame | None:
         """Read one landing file into a frame (raises on a malformed file); ``ratatouille/ingest/_readers.py``.
 
-        ``string_columns`` are read as text (CSV), to be cast later. With ``pinned`` (the file already
-        pinned there, ``Lake.pinned``): its lazy scan, or ``None`` when its reader has none
-        (``ratatouille/ingest/_stream.py``).
+        ``string_columns`` are read as text (CSV), to be cast later. With ``scan`` (an exit stack the
+        pinned file is kept open in, ``Lake.pinned``): its lazy scan, or ``None`` when its reader has
+        none (``ratatouille/ingest/_stream.py``).
         """
         full = path.path if isinstance(path, LandingFile) else path
-        if pinned is not None:
-            return _stream.scan_file(self, lake, full, pinned, string_columns)
+        if scan is not None:
+            return _stream.scan_file(self, lake, full, scan.enter_context(lake.pinned(full)), string_columns)
         with lake.pinned(full) as src:  # inside the lake only, never swapped
             return _readers.read_file(self, lake, full, src, string_columns).collect()
 
