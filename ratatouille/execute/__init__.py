@@ -369,13 +369,13 @@ class Runner:
                   writer_for(t.materialization, declared=declared))
         if isinstance(writer, Materialization):  # computed from `table`: concurrent appends conflict
             writer.guard_target = True
+        elif isinstance(t, IngestTransform) and not needs_frame and self.partition is None:  # on the staged files
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # type: ignore[arg-type]
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
-            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
-        elif isinstance(t, IngestTransform) and not needs_frame:  # checks stream over the staged files
-            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # type: ignore[arg-type]
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # streamed (check/_streaming.py)
         if on_fail is not None:  # the quarantined rows land first, once per run id
             on_fail.write_quarantine(self.project)
         try:

@@ -81,8 +81,8 @@ def fast_write_eligible(data: Frame, target: Target, table: DeltaTable | None, m
         return False
     if any(c not in new or not _part_type(new[c]) for c in partition_by) or len(partition_by) >= len(new):
         return False
-    if table is None:  # a creating write: delta-rs derives the protocol from the schema (a naive timestamp
-        return mode == "error"  # gets the timestampNtz feature, as with its own writer)
+    if table is None:  # a creating write (delta-rs sets the protocol from the schema, timestampNtz included)
+        return mode == "error"
     try:
         meta, protocol, schema = table.metadata(), table.protocol(), table.schema()
     except Exception:  # noqa: BLE001 - let delta-rs' writer report it
