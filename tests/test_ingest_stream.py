@@ -230,3 +230,31 @@ def test_staged_writer_creates_a_table_with_a_naive_timestamp():
         ref = DeltaTable(os.path.join(root, "ref"))
         assert table.protocol() == ref.protocol() and table.schema() == ref.schema()
         assert pl.read_delta(target.uri).sort("id").equals(lf.collect())
+
+
+def _open_landing_files() -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "/landing/" in target:
+            out.append(target)
+    return out
+
+
+def test_a_run_that_stops_before_the_write_releases_the_streamed_files(rat_project):
+    """``on_error: fail`` stops the run before the write: the landing files scanned so far are not
+    left open (pinned) until the garbage collector finds the run's plan."""
+    from ratatouille import CheckError
+
+    p = rat_project
+    p.write("bronze/sales.yaml", "source: landing/sales/\nformat: csv\non_error: fail\n"
+            "columns:\n  - {name: order_id, type: int64, tests: [not_null]}\n")
+    p.landing("sales/a.csv", csv("order_id", "1", "2"))
+    p.landing("sales/b.csv", csv("order_id", "3", ""))
+    with pytest.raises(CheckError, match="b.csv"):
+        p.run("bronze.sales")
+    assert not _open_landing_files()
+    assert p.version("bronze.sales") is None

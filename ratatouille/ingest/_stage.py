@@ -28,7 +28,7 @@ from ._landing import list_landing
 from ._ledger import read_state, source_version
 from ._plan import IngestPlan
 from ._readers import locate_csv_error, place, read_checked
-from ._stream import passes, scan, streamed_values, streams
+from ._stream import scan, streamed_values, streams
 from ._settle import Gate, Gone, Waiting, describe_change, gone
 from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
 
@@ -101,8 +101,7 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
         """The file as a scan whose rows pass the checks (streamed), else ``None`` (read into memory:
         the line of a value that does not fit or of a failing row is named there)."""
         try:
-            scanned = scan(t, lake, f, targets, table_names, meta, plan.pins)
-            return scanned if scanned is not None and passes(check, scanned[0]) else None
+            return scan(t, lake, f, targets, table_names, meta, plan.pins, check)
         except (BadFile, RatatouilleError):
             raise
         except Exception as exc:  # noqa: BLE001 - a bad value while streaming: read into memory
@@ -158,9 +157,14 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
             plan.fingerprints[f.rel] = f.fingerprint
             frames.append(df)
             kept.append(f)
+    except BaseException:  # nothing is written: the streamed files are released now
+        plan.pins.close()
+        raise
     finally:
         if reader_pool is not None:
             reader_pool.shutdown(wait=True, cancel_futures=True)
+    if not any(isinstance(fr, pl.LazyFrame) for fr in frames):
+        plan.pins.close()  # no streamed file in the run (rejected, or waiting)
     _log(t, plan)
 
     def recover() -> pl.LazyFrame | None:

@@ -97,7 +97,8 @@ def scan_file(t: Any, lake: Any, full: str, src: str, string_columns: tuple[str,
 
 
 def scan(t: Any, lake: Any, f: Any, targets: dict[str, pl.DataType], table_names: dict[str, str],
-         meta: list[pl.Expr], pins: Pins) -> tuple[pl.LazyFrame, int] | None:
+         meta: list[pl.Expr], pins: Pins, check: Callable[[pl.LazyFrame], Sequence[Any]] | None = None
+         ) -> tuple[pl.LazyFrame, int] | None:
     """Landing file ``f`` as a lazy scan (cast to the table's types, with the bookkeeping columns) and
     its row count, or ``None`` when it must be read into memory. Raises ``BadFile`` for an empty file,
     a reserved column or a missing declared column; a Polars error when the file cannot be parsed.
@@ -118,6 +119,9 @@ def scan(t: Any, lake: Any, f: Any, targets: dict[str, pl.DataType], table_names
         The bookkeeping columns, as literals.
     pins : Pins
         Where the pinned file is kept open until the write is done.
+    check : callable, optional
+        The transform's checks, run on the scan (:func:`passes`): a file failing one is read into
+        memory (``None``), to name the line of its first failing row.
 
     Returns
     -------
@@ -164,6 +168,8 @@ def scan(t: Any, lake: Any, f: Any, targets: dict[str, pl.DataType], table_names
         _conform.storable_file(conformed)
         renamed = {old: new for old, new in zip(schema.names(), head.columns) if old != new}
         out = (lf.rename(renamed) if renamed else lf).with_columns(*casts, *meta)
+        if not passes(check, out):  # streaming passes; a bad value met there raises (read into memory)
+            return None
         pins.keep(stack.pop_all())
         return out, rows
 
