@@ -380,8 +380,7 @@ class Runner:
                                 version=previous, checks=[], **ingest.info())
 
         # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
-        needs_frame = (self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
-                       or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests))))
+        needs_frame = self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
         data: pl.DataFrame | pl.LazyFrame = lf
         checks = []
         on_fail = None
@@ -405,6 +404,8 @@ class Runner:
                   writer_for(t.materialization, declared=declared))
         if isinstance(writer, Materialization):  # computed from `table`: concurrent appends conflict
             writer.guard_target = True
+        elif isinstance(t, IngestTransform) and not needs_frame and self.partition is None:  # on the staged files
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # type: ignore[arg-type]
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
@@ -434,7 +435,11 @@ class Runner:
         if ingest is not None and ingest.rejected:
             self._set_aside_rejected(t, ingest)
             ingest_info = ingest.info()
-        return self._result(t, started, status="skipped" if outcome.skipped else "success",
+        if outcome.skipped and ingest is not None and not ingest.files and table is not None:
+            status = "unchanged"  # every new landing file turned out bad while it streamed (ingest/_stage.py)
+        else:
+            status = "skipped" if outcome.skipped else "success"
+        return self._result(t, started, status=status,
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
                             previous_version=previous, **ingest_info, **counts,
                             **({"partition": self.partition} if self.partition is not None else {}))
