@@ -6,9 +6,10 @@ of what the data was computed from:
 
 - the transform's **code version**: its text and settings (``code_version``:
   the SQL and the YAML beside it, the ingest YAML, the configuration). For a
-  Python transform it is the source of the function *and of the whole module
-  file it is defined in* (a helper of the same file counts; code imported
-  from other modules does not: run those with ``full_refresh=True``);
+  Python transform it is the source of the function, *of the whole module
+  file it is defined in* (a helper of the same file counts) and of the
+  project's own modules that file imports, transitively (``execute/_code_deps.py``;
+  installed libraries do not count);
 - the **inputs**: for each table it reads (or one of its checks reads, such
   as a ``relationships`` test's other table), where it is read from (the table
   URI: a workspace's own table or default's, pinned or not), the Delta table
@@ -52,6 +53,7 @@ from deltalake import DeltaTable
 from ..check._lineage import test_inputs
 from ..transforms import IngestTransform, PythonTransform, Transform
 from ..write import Target
+from ._code_deps import project_imports
 
 FINGERPRINT = "ratatouille.fingerprint"
 INPUTS = "ratatouille.inputs"  # the input versions behind the fingerprint, readable in `rat history`
@@ -94,7 +96,10 @@ def _module_source_hash(t: PythonTransform) -> str:
         path = Path(source) if source else None
     if path is None or not path.is_file():
         return "-"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(path.read_bytes())
+    for dep in project_imports(path):  # the project's modules it imports: a changed helper rebuilds
+        digest.update(str(dep).encode() + b"\0" + dep.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def fingerprint(code: str, inputs: Mapping[str, Any], vars: Mapping[str, Any]) -> str:
