@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from ratatouille.discover import _cache as discovery_cache
 
@@ -73,3 +75,67 @@ def test_a_changed_custom_generic_test_rebuilds_in_the_same_process(rat_project)
     result = p.run("gold.t")
     assert result["status"] == "success"
     assert p.read("gold.t")["id"].to_list() == [1]  # the new test drops the negative fare
+
+
+# -- a merge during an optimize: nothing doubled ---------------------------------------------------------
+def _compact_in_another_process(uri: str) -> None:
+    code = f"from deltalake import DeltaTable; DeltaTable({uri!r}).optimize.compact()"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)  # noqa: S603 - our own script
+
+
+def test_a_copy_on_write_merge_on_a_snapshot_an_optimize_compacted_never_doubles_rows(tmp_path, monkeypatch):
+    """The copy-on-write merge removed the files of its snapshot and added their rewritten rows; an
+    optimize had meanwhile replaced those files by a compacted one, which stayed: every row twice."""
+    from ratatouille.errors import ConcurrentCommitError
+    from ratatouille.write import Target, materialization_for
+    from ratatouille.write._merge import Merge
+
+    monkeypatch.setattr(Merge, "file_rows", 10)  # several files of disjoint key ranges
+    uri = str(tmp_path / "t")
+    materialization_for("merge", unique_key=("id",)).write(Target(uri), pl.LazyFrame({"id": range(40), "v": ["a"] * 40}))
+    stale = Target(uri).open()
+    assert len(stale.file_uris()) == 4
+    _compact_in_another_process(uri)
+    with pytest.raises(ConcurrentCommitError, match="concurrent commit"):
+        materialization_for("merge", unique_key=("id",)).write(
+            Target(uri), pl.LazyFrame({"id": [5, 100], "v": ["new", "new"]}), table=stale)
+    table = pl.read_delta(uri)
+    assert table.height == 40 and table["id"].n_unique() == 40
+    assert {p.name for p in Path(uri).glob("*.parquet")} == {Path(u).name for u in Target(uri).open().file_uris()} | {
+        Path(u).name for u in stale.file_uris()}  # the staged files were removed
+
+
+OPTIMIZED_MIDWAY = '''
+import os, subprocess, sys
+from pathlib import Path
+from ratatouille import transform
+
+MARK = Path({mark!r})
+
+@transform("silver.m", inputs=["bronze.src"], materialized="incremental", strategy="merge", unique_key=["id"])
+def m(src):
+    if not MARK.exists():  # once: another process compacts this table between the run's snapshot and its commit
+        MARK.touch()
+        subprocess.run([sys.executable, "-c", "from deltalake import DeltaTable; DeltaTable({uri!r}).optimize.compact()"],
+                       check=True)
+    return src
+'''
+
+
+def test_a_merge_run_during_an_optimize_lands_each_key_once(rat_project, monkeypatch):
+    from ratatouille.write._merge import Merge
+
+    p = rat_project
+    monkeypatch.setattr(Merge, "file_rows", 10)
+    pl.DataFrame({"id": range(40), "v": ["a"] * 40}).write_delta(f"{p.lake}/bronze/src")
+    mark = p.root / "optimized"
+    mark.touch()
+    p.write("silver/m.py", OPTIMIZED_MIDWAY.format(mark=str(mark), uri=f"{p.lake}/silver/m"))
+    assert p.run("silver.m")["status"] == "success" and len(p.table("silver.m").file_uris()) == 4
+    pl.DataFrame({"id": [5, 100], "v": ["new", "new"]}).write_delta(f"{p.lake}/bronze/src", mode="overwrite")
+    mark.unlink()
+    result = p.run("silver.m")
+    assert result["status"] == "success" and mark.exists()
+    table = p.read("silver.m")
+    assert table.height == 41 and table["id"].n_unique() == 41
+    assert table.filter(pl.col("id").is_in([5, 100]))["v"].to_list() == ["new", "new"]
