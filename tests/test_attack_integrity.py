@@ -139,3 +139,58 @@ def test_a_merge_run_during_an_optimize_lands_each_key_once(rat_project, monkeyp
     table = p.read("silver.m")
     assert table.height == 41 and table["id"].n_unique() == 41
     assert table.filter(pl.col("id").is_in([5, 100]))["v"].to_list() == ["new", "new"]
+
+
+# -- a run killed between stage and commit: vacuum cleans up ----------------------------------------------
+KILLED_WRITER = """
+import time, polars as pl
+from ratatouille.write import Target, materialization_for
+m = materialization_for("table")
+def hang(staged):
+    open({marker!r}, "w").close()
+    time.sleep(300)
+m.validate = hang
+m.write(Target({uri!r}), pl.LazyFrame({{"id": pl.int_range(50_000, eager=True).cast(pl.Int32)}}))
+"""
+
+
+@pytest.mark.slow
+def test_vacuum_removes_the_files_a_killed_run_staged_and_keeps_a_running_writes(rat_project):
+    """Vacuum ran delta-rs' "lite" mode, which only deletes files a commit removed: the files staged
+    by a run killed before its commit were never referenced, so never removed."""
+    import signal
+    import time
+
+    from deltalake import DeltaTable
+
+    from ratatouille import tools
+
+    p = rat_project
+    p.write("silver/t.sql", "SELECT 1 AS id UNION ALL SELECT 2")
+    p.run("silver.t")
+    uri = f"{p.lake}/silver/t"
+    marker = p.root / "staged"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER.format(marker=str(marker), uri=uri)])  # noqa: S603
+    try:
+        deadline = time.monotonic() + 200
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    referenced = {Path(u).name for u in DeltaTable(uri).file_uris()}
+    staged = {f for f in Path(uri).glob("*.parquet") if f.name not in referenced}
+    assert staged and DeltaTable(uri).version() == 0 and p.read("silver.t").height == 2
+
+    tools.vacuum("silver.t", retention_hours=0)  # a write may be staging right now: its files stay
+    assert all(f.exists() for f in staged)
+    two_days_ago = time.time() - 2 * 86400
+    for f in staged:
+        os.utime(f, (two_days_ago, two_days_ago))
+    removed = tools.vacuum("silver.t", retention_hours=0)
+    assert not any(f.exists() for f in staged) and len(removed) >= len(staged)
+    assert sorted(p.read("silver.t")["id"].to_list()) == [1, 2]
+    assert {f.name for f in Path(uri).glob("*.parquet")} == referenced
