@@ -194,3 +194,19 @@ def test_vacuum_removes_the_files_a_killed_run_staged_and_keeps_a_running_writes
     assert not any(f.exists() for f in staged) and len(removed) >= len(staged)
     assert sorted(p.read("silver.t")["id"].to_list()) == [1, 2]
     assert {f.name for f in Path(uri).glob("*.parquet")} == referenced
+
+
+def test_turning_on_the_project_store_failures_setting_rebuilds(rat_project):
+    """``store_failures = true`` in [tool.ratatouille] keeps every test's failing rows: a run after
+    turning it on was ``unchanged`` and stored nothing."""
+    p = rat_project
+    p.write("silver/src.sql", SRC)
+    p.write("gold/t.sql", "SELECT * FROM silver.src")
+    p.write("gold/t.yaml", "tests:\n  - name: neg\n    severity: warn\n    sql: SELECT * FROM {{ this }} WHERE fare < 0\n")
+    p.run("*")
+    assert p.run("gold.t")["status"] == "unchanged"
+    pyproject = p.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "store_failures = true\n")
+    assert p.run("gold.t")["status"] == "success" and p.version("gold.t") == 1
+    assert p.read("audit.gold_t__neg")["id"].to_list() == [2]
+    assert p.run("gold.t")["status"] == "unchanged"
