@@ -210,3 +210,30 @@ def test_turning_on_the_project_store_failures_setting_rebuilds(rat_project):
     assert p.run("gold.t")["status"] == "success" and p.version("gold.t") == 1
     assert p.read("audit.gold_t__neg")["id"].to_list() == [2]
     assert p.run("gold.t")["status"] == "unchanged"
+
+
+# -- the ingested-file ledger must agree with the rows ------------------------------------------------------
+@pytest.mark.parametrize("change", ["restore", "delete"])
+def test_files_whose_rows_another_commit_removed_are_ingested_again(rat_project, change):
+    """The ledger walked past every commit that carries none as if it left the set unchanged: after a
+    restore to an older version (or a DELETE of a file's rows), the files whose rows were gone still
+    counted as ingested, so their rows were lost for good."""
+    from deltalake import DeltaTable
+
+    p = rat_project
+    p.write("bronze/trips.yaml", "source: landing/trips/\nformat: csv\n")
+    p.landing("trips/a.csv", "trip_id,fare\n1,10.0\n2,20.0\n")
+    p.run("bronze.trips")
+    p.landing("trips/b.csv", "trip_id,fare\n3,30.0\n")
+    p.run("bronze.trips")
+    assert sorted(p.read("bronze.trips")["trip_id"].to_list()) == [1, 2, 3]
+    table = DeltaTable(f"{p.lake}/bronze/trips")
+    if change == "restore":  # back to the version before b.csv
+        table.restore(0)
+    else:  # rows of b.csv deleted (to ingest it again)
+        table.delete("trip_id = 3")
+    assert sorted(p.read("bronze.trips")["trip_id"].to_list()) == [1, 2]
+    result = p.run("bronze.trips")
+    assert result["status"] == "success"
+    assert sorted(p.read("bronze.trips")["trip_id"].to_list()) == [1, 2, 3]  # b.csv once, a.csv once
+    assert p.run("bronze.trips")["status"] == "unchanged"
