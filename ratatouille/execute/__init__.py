@@ -200,7 +200,8 @@ class Runner:
         self._found: dict[str, Target] = {}  # tables found in storage this run (validation and reads share it)
         self.dag = DAG(project.transforms)
         self.workers = workers_for(project.settings.lake, threads, project.settings.threads)  # _schedule.py
-        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars)  # _fingerprint.py
+        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars,  # _fingerprint.py
+                                         project.settings)
 
     # -- resolution -----------------------------------------------------------
     def frame(self, name: str, *, reader: str | None = None) -> pl.LazyFrame:

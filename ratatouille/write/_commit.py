@@ -98,6 +98,13 @@ def appended_meanwhile(target: Any, name: str = "") -> TargetChangedMeanwhile:
                                   transform=name or target.name or None)
 
 
+def rewritten_meanwhile(target: Any, name: str = "") -> TargetChangedMeanwhile:
+    """The error of a commit that rewrites files of a snapshot another commit changed meanwhile."""
+    return TargetChangedMeanwhile(f"another commit changed {target.uri} while this run rewrote files of it (an "
+                                  f"optimize, another run); nothing was written by this run: {CONCURRENT_HINT}",
+                                  transform=name or target.name or None)
+
+
 def properties(metadata: Mapping[str, Any] | None = None, *, create: bool = False,
                app_transactions: Sequence[Any] | None = None) -> CommitProperties:
     """Commit properties carrying ``metadata`` and a fresh commit id.

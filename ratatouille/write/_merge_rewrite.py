@@ -12,7 +12,10 @@ staged writer's conditions, ``_stage.py``), the same upsert is done here:
 3. one commit removes the touched files and adds the staged ones, based on
    the snapshot the data was computed from, with the app transaction of
    ``_commit.guarded`` so a concurrent Ratatouille write to the table makes
-   one of them fail clearly (``ConcurrentCommitError``), never land twice.
+   one of them fail clearly (``ConcurrentCommitError``), never land twice. The commit is never
+   retried on top of another one: any commit since the snapshot (a concurrent ``optimize``
+   compacting the touched files) refuses it, and the runner merges again on the table as it is
+   now (``TargetChangedMeanwhile``), instead of rewriting rows another commit already moved.
 
 Files no source key falls into are neither read nor rewritten: with the
 table sorted by the key (``Merge.layout``), an update of a key range rewrites
@@ -27,6 +30,7 @@ from typing import Any, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from . import _commit
 from ._stage import _local_path, fast_write_eligible
@@ -132,10 +136,13 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
             "num_target_rows_inserted": source_rows - updated, "num_target_rows_copied": rows_in - source_rows,
             "num_output_rows": rows_in}
         since = table.version()
-        table.create_write_transaction(stage.actions() + removes, "append", table.schema(), commit_properties=
-                                       CommitProperties(custom_metadata=metadata,
-                                                        max_commit_retries=guarded.max_commit_retries,
-                                                        app_transactions=guarded.app_transactions))
+        try:  # no retry on top of another commit: delta-rs' conflict check of an "append" does not see
+            # that a commit since (an optimize, a vacuum's rewrite) removed a file this one rewrites
+            table.create_write_transaction(stage.actions() + removes, "append", table.schema(), commit_properties=
+                                           CommitProperties(custom_metadata=metadata, max_commit_retries=0,
+                                                            app_transactions=guarded.app_transactions))
+        except CommitFailedError as exc:  # the runner computes the merge again on the table as it is now
+            raise _commit.rewritten_meanwhile(target) from exc
     except BaseException:
         stage.discard()  # nothing was committed: the staged files are never referenced
         raise
