@@ -284,7 +284,9 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: Abs
         if key == "columns":
             value = tuple(_column(c, file, generated) for c in (value or []))
         elif key == "tests":
-            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
+            from ._generic_tests import enabled  # as _column's and _sql_test's imports of it
+
+            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []) if enabled(t))
         values[key] = value
     if generated or "tests" in values:
         values["tests"] = tuple(values.get("tests", ())) + tuple(generated)
@@ -313,7 +315,7 @@ def _dbt_aliases(raw: Mapping[str, Any], file: str | None) -> Mapping[str, Any]:
 
 
 def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = None) -> ColumnSpec:
-    from ._generic_tests import _column_line, parse, to_sql
+    from ._generic_tests import _column_line, enabled, parse, to_sql
 
     if isinstance(raw, str):
         return ColumnSpec(name=raw)
@@ -333,6 +335,8 @@ def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = No
     tests = raw.get("tests") or []
     plain = []
     for entry in (tests if isinstance(tests, list) else [tests]):
+        if not enabled(entry):  # dbt's enabled: false
+            continue
         test = parse(entry, str(raw["name"]), file=file)
         if test.plain:
             plain.append(test.pandera_form())
@@ -375,7 +379,7 @@ def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
-    from ._generic_tests import (SETTINGS, _THRESHOLD, check_on_fail, check_store_failures, is_generic, parse,
+    from ._generic_tests import (IGNORED, SETTINGS, _THRESHOLD, check_on_fail, check_store_failures, is_generic, parse,
                                  to_sql, yaml_line)
 
     if is_generic(raw):  # dbt's table-level generic tests (unique_combination_of_columns...)
@@ -385,13 +389,13 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
         raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
     raw = dict(raw)
     config = raw.pop("config", None) or {}
-    if not isinstance(config, dict) or set(config) - set(SETTINGS):
+    if not isinstance(config, dict) or set(config) - set(SETTINGS) - set(IGNORED):
         raise ConfigError(f"config of test {raw.get('name', index)!r} takes {', '.join(SETTINGS)}", file=file)
     raw = {**raw, **config}
-    unknown = set(raw) - {"name", "sql", *SETTINGS}
+    unknown = set(raw) - {"name", "sql", *SETTINGS, *IGNORED}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
-    severity = raw.get("severity", "error")
+    severity = str(raw.get("severity", "error")).lower()  # dbt writes warn or WARN
     if severity not in ("error", "warn"):
         raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
     for k in ("warn_if", "error_if"):

@@ -1,0 +1,109 @@
+"""Attacks on the checks (issue 12) as a dbt user porting a project and as an attacker would try
+them: each test failed on the code before its fix. Real transforms over real Delta tables."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ratatouille import CheckError, ConfigError, RatatouilleError
+
+SALES = {"id": [1, 2, None, None], "status": ["paid", "open", "paid", "void"], "cid": [10, 11, 10, 99],
+         "amt": [5.0, 7.0, 1.0, -3.0]}
+
+
+@pytest.fixture
+def sales(rat_project):
+    pl.DataFrame(SALES).write_delta(f"{rat_project.lake}/bronze/sales")
+    rat_project.write("silver/sales.sql", "SELECT * FROM bronze.sales")
+    return rat_project
+
+
+def _checks(result_or_err) -> dict[str, dict]:
+    checks = result_or_err.checks if isinstance(result_or_err, RatatouilleError) else result_or_err["checks"]
+    return {c["name"]: c for c in checks}
+
+
+def test_dbt_1_10_arguments_form_is_read(sales):
+    """dbt 1.10 writes a generic test's arguments under ``arguments:`` (was: "needs values: [a, b, ...]")."""
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: status
+    data_tests:
+      - accepted_values:
+          arguments:
+            values: [paid, open]
+          config:
+            severity: warn
+""")
+    result = sales.run("silver.sales")
+    check = _checks(result)["accepted_values_status"]
+    assert result["status"] == "success" and check["severity"] == "warn" and check["failing_rows"] == 1
+
+
+def test_enabled_false_leaves_the_test_out(sales):
+    """dbt's ``config: {enabled: false}`` disables a test (was: accepted, then run anyway: the write failed)."""
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: id
+    data_tests:
+      - not_null: {config: {enabled: false}}
+      - unique
+data_tests:
+  - name: negative_amounts
+    sql: SELECT * FROM {{ this }} WHERE amt < 0
+    config: {enabled: false}
+""")
+    result = sales.run("silver.sales")
+    assert result["status"] == "success" and result["rows_written"] == 4
+    assert set(_checks(result)) == {"schema"}
+    sales.write("silver/sales.yaml", "columns:\n  - name: id\n    data_tests:\n      - not_null: {enabled: true}\n")
+    with pytest.raises(CheckError):  # enabled: true (or unset) still runs it
+        sales.run("silver.sales", full_refresh=True)
+
+
+def test_dbt_meta_and_tags_in_config_are_accepted(sales):
+    """``meta:`` is a dbt test config key that documents the test (was: "unknown config key 'meta'")."""
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: id
+    data_tests:
+      - not_null: {config: {severity: warn, meta: {owner: data-team}, tags: [nightly]}}
+data_tests:
+  - name: negative_amounts
+    sql: SELECT * FROM {{ this }} WHERE amt < 0
+    config: {severity: WARN, meta: {owner: finance}}
+""")
+    checks = _checks(sales.run("silver.sales"))
+    assert checks["not_null_id"]["failing_rows"] == 2 and checks["not_null_id"]["severity"] == "warn"
+    assert checks["negative_amounts"]["failing_rows"] == 1 and checks["negative_amounts"]["severity"] == "warn"
+
+
+def test_accepted_values_quote_false_reads_the_values_as_sql_literals(sales):
+    """dbt's ``quote: false`` writes the values into the SQL unquoted: '10' is the number 10 (was: compared as
+    text, so an integer column failed)."""
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: cid
+    data_tests:
+      - accepted_values: {values: ['10', '11', '99'], quote: false}
+""")
+    assert sales.run("silver.sales")["status"] == "success"
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: cid
+    data_tests:
+      - accepted_values: {values: ['10', '11'], quote: false}
+""")
+    with pytest.raises(CheckError) as info:
+        sales.run("silver.sales", full_refresh=True)
+    assert [f["examples"] for f in _checks(info.value)["schema"]["failures"]] == [["99"]]
+    sales.write("silver/sales.yaml", """
+columns:
+  - name: cid
+    data_tests:
+      - accepted_values: {values: ['10', 'lower(x)'], quote: false}
+""")
+    with pytest.raises(ConfigError, match="SQL literal") as bad:
+        sales.run("silver.sales", full_refresh=True)
+    assert bad.value.file.endswith("sales.yaml") and bad.value.line == 4
