@@ -107,3 +107,45 @@ columns:
     with pytest.raises(ConfigError, match="SQL literal") as bad:
         sales.run("silver.sales", full_refresh=True)
     assert bad.value.file.endswith("sales.yaml") and bad.value.line == 4
+
+
+_CRASH_AFTER_QUARANTINE = """
+import os, sys
+import ratatouille
+from ratatouille.check import _on_fail
+
+original = _on_fail.write_once
+
+def write_then_crash(*args, **kwargs):
+    version = original(*args, **kwargs)
+    os._exit(3)  # the process dies between the quarantine commit and the table's own commit
+
+_on_fail.write_once = write_then_crash
+ratatouille.run(sys.argv[1], full_refresh=sys.argv[2] == "1")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("full_refresh", [False, True])
+def test_quarantine_retry_after_a_crash_before_the_main_commit_does_not_double_it(rat_project, full_refresh):
+    """A process killed after the quarantine commit and before the table's commit: the next run (a new run
+    id) redoes the same work and must not quarantine the same rows again (was: a second copy per retry)."""
+    import subprocess
+    import sys
+
+    p = rat_project
+    pl.DataFrame({"id": [1, 2, 3], "name": ["a", None, None]}).write_delta(f"{p.lake}/bronze/src")
+    p.write("silver/q.sql", "SELECT * FROM bronze.src\n")
+    p.write("silver/q.yaml", "columns:\n  - name: name\n    tests:\n      - not_null: {config: {on_fail: quarantine}}\n")
+    crashed = subprocess.run([sys.executable, "-c", _CRASH_AFTER_QUARANTINE, "silver.q", str(int(full_refresh))],
+                             cwd=p.root, capture_output=True, text=True, timeout=300)
+    assert crashed.returncode == 3, crashed.stderr
+    assert p.read("silver.q__quarantine").height == 2 and p.version("silver.q") is None
+    result = p.run("silver.q", full_refresh=full_refresh)  # the retry
+    assert result["status"] == "success" and result["rows_quarantined"] == 2
+    assert sorted(p.read("silver.q")["id"].to_list()) == [1]
+    assert p.read("silver.q__quarantine").height == 2  # not 4
+    pl.DataFrame({"id": [4], "name": [None]}, schema={"id": pl.Int64, "name": pl.String}).write_delta(f"{p.lake}/bronze/src", mode="append")
+    p.run("silver.q", full_refresh=full_refresh)  # new input: a new attempt quarantines its failing rows (a table
+    q = p.read("silver.q__quarantine")             # is rebuilt whole: ids 2, 3 and 4 again)
+    assert q.height == 5 and q["_run_id"].n_unique() == 2

@@ -19,6 +19,7 @@ or a limit) judge groups of rows; they can only error or warn.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -53,9 +54,11 @@ class OnFail:
         """``rows_dropped`` and ``rows_quarantined`` (totals) for the RunResult."""
         return {"rows_dropped": self.rows_dropped, "rows_quarantined": self.rows_quarantined}
 
-    def write_quarantine(self, project: Any) -> int | None:
-        """Append the quarantined rows to ``<table>__quarantine`` once per run id; returns the version
-        written (None when there is nothing to write or this run already wrote them)."""
+    def write_quarantine(self, project: Any, attempt: str | None = None) -> int | None:
+        """Append the quarantined rows to ``<table>__quarantine`` once per run id, and once per ``attempt``
+        (see :func:`attempt_key`: a new run retrying the same work after a crash between this commit and
+        the table's own); returns the version written (None when there is nothing to write or it was
+        written already)."""
         if self.quarantined is None or self.quarantined.height == 0:
             return None
         target = project.target(quarantine_table(self.table))
@@ -63,7 +66,45 @@ class OnFail:
         if rows.height == 0:
             return None
         return write_once(target, rows, self.run_id,
-                          {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id})
+                          {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id}, attempt=attempt)
+
+
+def attempt_key(fingerprint: str | None, table: Any, *, full_refresh: bool, partition: str | None) -> str | None:
+    """What identifies one attempt at a write whatever the run: the transform's fingerprint (its code and
+    input versions) and the version of the table it writes on. A run that crashed after the quarantine
+    commit left the table at that version, so the next run redoing the same work has the same key and
+    does not quarantine the same rows again; once the table's commit lands, the key changes.
+
+    Parameters
+    ----------
+    fingerprint : str or None
+        The transform's fingerprint (``execute/_fingerprint.py``); None when it has none (its inputs are
+        not all tables, or it is an ingest, deduplicated by landing file): then only the run id counts.
+    table : DeltaTable or None
+        The table written, as the run opened it (None: not created yet).
+    full_refresh : bool
+        Whether the run rebuilds the table.
+    partition : str or None
+        The partition the run writes.
+
+    Returns
+    -------
+    str or None
+        A short hash, or None.
+
+    Examples
+    --------
+    >>> attempt_key("abc", None, full_refresh=False, partition=None) == attempt_key("abc", None,
+    ...                                                                             full_refresh=False, partition=None)
+    True
+    >>> attempt_key(None, None, full_refresh=False, partition=None) is None
+    True
+    """
+    if fingerprint is None:
+        return None
+    where = "new" if table is None else f"{table.metadata().id}@{table.version()}"
+    text = "|".join((fingerprint, where, str(full_refresh), str(partition)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _not_yet_quarantined(target: Any, rows: pl.DataFrame) -> pl.DataFrame:
@@ -221,7 +262,8 @@ def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
                           transform=t.name, file=test.source or yaml_file(t) or t.file, line=test.line)
 
 
-def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, str]) -> int | None:
+def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, str], *,
+               attempt: str | None = None) -> int | None:
     """Append ``df`` to ``target`` in a commit carrying the app transaction ``ratatouille.quarantine.<run_id>``;
     skipped (None) when the table already holds that transaction, so a retry never doubles the rows.
 
@@ -235,6 +277,8 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
         The run that writes them.
     metadata : dict
         Commit metadata.
+    attempt : str, optional
+        An :func:`attempt_key`: also skipped when the table holds ``ratatouille.quarantine.attempt.<key>``.
 
     Returns
     -------
@@ -243,12 +287,13 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
     """
     from deltalake import CommitProperties, Transaction
 
-    app_id = APP_ID + run_id
+    app_ids = [APP_ID + run_id] + ([] if attempt is None else [APP_ID + "attempt." + attempt])
     table = target.open()
-    if table is not None and table.transaction_version(app_id) is not None:
+    if table is not None and any(table.transaction_version(app_id) is not None for app_id in app_ids):
         return None
+    now = int(time.time() * 1000)
     commit = CommitProperties(custom_metadata=dict(metadata), app_transactions=[
-        Transaction(app_id=app_id, version=0, last_updated=int(time.time() * 1000))])
+        Transaction(app_id=app_id, version=0, last_updated=now) for app_id in app_ids])
     opts = dict(target.storage_options) if target.storage_options else None
     df.write_delta(target.uri, mode="append", storage_options=opts,
                    delta_write_options={"commit_properties": commit, "schema_mode": "merge"})
