@@ -149,3 +149,56 @@ def test_quarantine_retry_after_a_crash_before_the_main_commit_does_not_double_i
     p.run("silver.q", full_refresh=full_refresh)  # new input: a new attempt quarantines its failing rows (a table
     q = p.read("silver.q__quarantine")             # is rebuilt whole: ids 2, 3 and 4 again)
     assert q.height == 5 and q["_run_id"].n_unique() == 2
+
+
+_BLOBS = """
+import polars as pl
+from ratatouille import transform
+
+
+@transform("silver.blobs", inputs=[])
+def blobs():
+    return pl.DataFrame({"id": [1, 2, 3], "blob": ["x" * 1_000_000] * 3})
+"""
+
+
+def _size(value) -> int:
+    import json
+
+    return len(json.dumps(value, default=str))
+
+
+@pytest.mark.slow
+def test_failing_rows_with_huge_values_stay_small_in_the_result_and_dagster_metadata(rat_project):
+    """Failing rows of megabyte strings: the sample in the RunResult and in Dagster's check metadata is
+    clipped (was: every failing row whole, 3 MB in the result and the event log)."""
+    dg = pytest.importorskip("dagster")
+    from ratatouille.dagster import build_definitions
+
+    p = rat_project
+    p.write("silver/blobs.py", _BLOBS)
+    p.write("silver/blobs.yaml", """
+tests:
+  - name: any_row
+    sql: SELECT * FROM {{ this }} WHERE id > 0
+    severity: warn
+  - name: dropped
+    sql: SELECT * FROM {{ this }} WHERE id = 3
+    on_fail: drop
+""")
+    result = p.run("silver.blobs")
+    checks = _checks(result)
+    assert checks["any_row"]["failing_rows"] == 2 and checks["dropped"]["rows_dropped"] == 1
+    assert _size(result["checks"]) < 10_000
+    sample = checks["any_row"]["failures"][0]
+    assert sample["id"] == 1 and sample["blob"].startswith("xxx") and sample["blob"].endswith("(1000000 chars)")
+    assert p.read("silver.blobs")["blob"].str.len_chars().to_list() == [1_000_000] * 2  # the data stays whole
+
+    instance = dg.DagsterInstance.ephemeral()
+    assets = [a for a in build_definitions().assets
+              if isinstance(a, dg.AssetsDefinition) and a.node_def.name.startswith("ratatouille")]
+    run = dg.materialize(assets, instance=instance, raise_on_error=False)
+    evals = run.get_asset_check_evaluations()
+    assert {e.check_name for e in evals} >= {"any_row"}
+    for e in evals:
+        assert _size({k: str(v.value) for k, v in e.metadata.items()}) < 20_000

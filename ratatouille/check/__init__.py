@@ -21,6 +21,7 @@ from .._types import parse_type
 from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total
+from ._sample import clip_row
 
 SCHEMA_CHECK = "schema"
 
@@ -165,7 +166,7 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     if count and (test.warn_if or test.error_if):
         msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
                (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
-    return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [],
+    return CheckResult(test.name, "sql", passed, severity, count, msg, [clip_row(r) for r in failing.head(5).to_dicts()] if count else [],
                        on_fail=test.on_fail, failures_table=stored)
 
 
