@@ -202,3 +202,36 @@ tests:
     assert {e.check_name for e in evals} >= {"any_row"}
     for e in evals:
         assert _size({k: str(v.value) for k, v in e.metadata.items()}) < 20_000
+
+
+def test_a_failing_landing_row_with_a_long_value_is_still_located_by_line(rat_project):
+    """The clipped samples must not hide where the failing row is: the rejected landing file's reason
+    names the line of a row whose text is longer than a sample keeps."""
+    p = rat_project
+    p.write("bronze/notes.yaml", """
+source: landing/notes/
+format: csv
+tests:
+  - name: no_negative
+    sql: SELECT * FROM {{ this }} WHERE qty < 0
+""")
+    long = "y" * 5000
+    p.landing("notes/a.csv", f"id,note,qty\n1,{long},2\n2,{long},-1\n")
+    p.landing("notes/b.csv", "id,note,qty\n3,fine,1\n")
+    result = p.run("bronze.notes")
+    assert result["status"] == "success" and p.read("bronze.notes")["id"].to_list() == [3]
+    reason = p.read_text("landing/_rejected/notes/a.csv.reason.txt")
+    assert "line 3" in reason and "no_negative" in reason
+
+
+def test_a_landing_row_failing_a_column_test_is_named_by_its_line(rat_project):
+    """A YAML column test (the schema check) on a numeric column of a landing CSV: the rejected file's reason
+    names the line of the failing row (was: no line, Pandera's examples are text and never matched -1)."""
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: csv\ncolumns:\n  - name: qty\n    tests: [positive]\n")
+    p.landing("orders/a.csv", "id,note,qty\n1,a,2\n2,b,3\n3,ok,-1\n")
+    p.landing("orders/b.csv", "id,note,qty\n4,fine,1\n")
+    result = p.run("bronze.orders")
+    assert result["status"] == "success" and p.read("bronze.orders")["id"].to_list() == [4]
+    reason = p.read_text("landing/_rejected/orders/a.csv.reason.txt")
+    assert "line 4" in reason and "greater_than(0)" in reason

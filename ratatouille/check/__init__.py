@@ -43,7 +43,9 @@ class CheckResult:
     failures_table: str | None = None  # where its failing rows were stored (store_failures)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The result as JSON-friendly values, its failing-row samples clipped (``_sample.py``); the
+        result itself keeps them whole (ingest finds the failing landing line by them)."""
+        return {**asdict(self), "failures": [clip_row(f) for f in self.failures]}
 
     @property
     def blocking(self) -> bool:
@@ -166,7 +168,7 @@ def run_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     if count and (test.warn_if or test.error_if):
         msg += f" (warn_if {test.warn_if or '!=0'}, error_if {test.error_if or '!=0'}" + \
                (f", {100.0 * count / total:.2f}% of {total} rows)" if total else ")")
-    return CheckResult(test.name, "sql", passed, severity, count, msg, [clip_row(r) for r in failing.head(5).to_dicts()] if count else [],
+    return CheckResult(test.name, "sql", passed, severity, count, msg, failing.head(5).to_dicts() if count else [],
                        on_fail=test.on_fail, failures_table=stored)
 
 

@@ -29,7 +29,6 @@ import polars as pl
 from ..errors import ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms.ingest import SOURCE_FINGERPRINT
-from ._sample import clip_row
 from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
 
 ROW = "__rat_row"
@@ -203,7 +202,7 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
     if failing.height:
         sample_rows = failing.group_by("test").agg(pl.col(ROW).head(5))
         for name, ids in sample_rows.iter_rows():
-            samples[name] = [clip_row(r) for r in indexed.filter(pl.col(ROW).is_in(ids)).drop(ROW).collect().to_dicts()]
+            samples[name] = indexed.filter(pl.col(ROW).is_in(ids)).drop(ROW).collect().to_dicts()
     for test in tests:
         n = counts[test.name]
         verb = "quarantined" if test.on_fail == "quarantine" else "dropped"

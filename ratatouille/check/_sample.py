@@ -1,4 +1,4 @@
-"""Failing-row samples kept small: the rows a check reports (in the ``RunResult``, ``rat test --json``
+"""Failing-row samples kept small: the rows a check reports (:meth:`CheckResult.to_dict`) (in the ``RunResult``, ``rat test --json``
 and Dagster's check metadata) are clipped, a long text or binary value to its first characters and a
 wide row to its first columns, so one row of megabyte strings cannot blow up a result or Dagster's
 event log. The stored failures (``store_failures``) and quarantine tables keep the rows whole."""
@@ -29,13 +29,18 @@ def clip_value(value: Any, max_chars: int = MAX_CHARS) -> Any:
 
     Examples
     --------
-    >>> clip_value("x" * 500, 5)
-    'xxxxx… (500 chars)'
-    >>> clip_value([1, "abcdefgh"], 3), clip_value(7)
-    ([1, 'abc… (8 chars)'], 7)
+    >>> clip_value("x" * 500, 20)
+    'xxxxxxx… (500 chars)'
+    >>> clip_value(clip_value("x" * 500, 20), 20) == clip_value("x" * 500, 20)
+    True
+    >>> clip_value([1, "abcdefghijklmnopqrstuvwxyz"], 16), clip_value(7)
+    ([1, 'abcd… (26 chars)'], 7)
     """
-    if isinstance(value, str):
-        return value if len(value) <= max_chars else f"{value[:max_chars]}… ({len(value)} chars)"
+    if isinstance(value, str):  # clipped to at most max_chars, so clipping twice changes nothing
+        if len(value) <= max_chars:
+            return value
+        suffix = f"… ({len(value)} chars)"
+        return value[:max(max_chars - len(suffix), 0)] + suffix
     if isinstance(value, (bytes, bytearray)):
         return value if len(value) <= max_chars else f"<{len(value)} bytes>"
     if isinstance(value, (list, tuple)):
@@ -63,8 +68,8 @@ def clip_row(row: Mapping[str, Any], max_chars: int = MAX_CHARS) -> dict[str, An
 
     Examples
     --------
-    >>> clip_row({"id": 1, "blob": "y" * 300}, 3)
-    {'id': 1, 'blob': 'yyy… (300 chars)'}
+    >>> clip_row({"id": 1, "blob": "y" * 300}, 18)
+    {'id': 1, 'blob': 'yyyyy… (300 chars)'}
     """
     items = list(row.items())
     out = {str(k): clip_value(v, max_chars) for k, v in items[:MAX_COLUMNS]}
