@@ -235,3 +235,21 @@ def test_a_landing_row_failing_a_column_test_is_named_by_its_line(rat_project):
     assert result["status"] == "success" and p.read("bronze.orders")["id"].to_list() == [4]
     reason = p.read_text("landing/_rejected/orders/a.csv.reason.txt")
     assert "line 4" in reason and "greater_than(0)" in reason
+
+
+def test_model_level_column_test_with_column_name(sales):
+    """dbt's model-level form ``- not_null: {column_name: id}`` (also under ``arguments:``) is the column test
+    (was: "unknown test 'not_null' in tests:"); a missing column is the clear missing-column error."""
+    sales.write("silver/sales.yaml", """
+data_tests:
+  - not_null: {column_name: id, config: {severity: warn}}
+  - unique:
+      arguments: {column_name: cid}
+      config: {severity: warn}
+""")
+    checks = _checks(sales.run("silver.sales"))
+    assert checks["not_null_id"]["failing_rows"] == 2 and checks["unique_cid"]["failures"] == [{"cid": 10, "n_records": 2}]
+    sales.write("silver/sales.yaml", "data_tests:\n  - not_null: {column_name: nope}\n")
+    with pytest.raises(CheckError, match="not_null_nope.*'nope', which the table does not have") as info:
+        sales.run("silver.sales", full_refresh=True)
+    assert info.value.file.endswith("sales.yaml")

@@ -24,6 +24,7 @@ import yaml
 from .._names import check_slug
 from ..errors import ConfigError
 from ..kinds import KIND_KEYS, Kind, Table, column_names, kind_from_settings
+from ._dbt_forms import enabled
 from ._ingest_settings import CHOICES as _INGEST_CHOICES
 from ._ingest_settings import READER_OPTION_KEYS, IngestSettings
 from ._orchestration import Orchestration, check_orchestration
@@ -284,8 +285,6 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: Abs
         if key == "columns":
             value = tuple(_column(c, file, generated) for c in (value or []))
         elif key == "tests":
-            from ._generic_tests import enabled  # as _column's and _sql_test's imports of it
-
             value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []) if enabled(t))
         values[key] = value
     if generated or "tests" in values:
@@ -315,7 +314,7 @@ def _dbt_aliases(raw: Mapping[str, Any], file: str | None) -> Mapping[str, Any]:
 
 
 def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = None) -> ColumnSpec:
-    from ._generic_tests import _column_line, enabled, parse, to_sql
+    from ._generic_tests import _column_line, parse, to_sql
 
     if isinstance(raw, str):
         return ColumnSpec(name=raw)

@@ -29,13 +29,14 @@ from typing import Any, Mapping
 
 from .._sql_parse import sql_file
 from ..errors import ConfigError
+from ._dbt_forms import dbt_arguments, model_level_column, unquoted_value
 
 PANDERA_KINDS = ("not_null", "unique", "accepted_values", "positive", "min", "max", "regex")
 COLUMN_KINDS = PANDERA_KINDS + ("relationships", "expression_is_true")
 TABLE_KINDS = ("expression_is_true", "unique_combination_of_columns")
 SETTINGS = ("severity", "where", "warn_if", "error_if", "on_fail", "store_failures")
 # dbt config keys that document or switch a test and change nothing in its verdict: accepted as dbt users
-# write them (``enabled: false`` leaves the test out, see :func:`enabled`)
+# write them (``enabled: false`` leaves the test out: ``_dbt_forms.enabled``)
 IGNORED = ("tags", "meta", "enabled", "description")
 ON_FAIL = ("error", "warn", "drop", "quarantine")
 # generic tests that judge each row on its own (their SQL is ``SELECT * FROM {{ this }} WHERE ...``): they
@@ -133,6 +134,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
         ConfigError: an unknown test, a missing argument or a bad threshold, naming the YAML
             file and line.
     """
+    raw, column, at_table = model_level_column(raw, column)
     kinds = COLUMN_KINDS if column is not None else TABLE_KINDS
     if isinstance(raw, str):
         key, arg = raw, None
@@ -142,7 +144,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
         raise ConfigError(f"a test is a name or a mapping of one test to its arguments, got {raw!r}",
                           file=file, line=_column_line(file, column))
     kind = str(key).split(".", 1)[1] if str(key).startswith("dbt_utils.") else str(key)
-    line = _column_line(file, column, str(key))
+    line = _column_line(file, None if at_table else column, str(key))
     what = f"unknown column test {key!r} on column {column!r}" if column is not None else f"unknown test {key!r} in tests:"
     source = None if kind in kinds else custom_generic(str(key), file)
     if kind not in kinds and source is None:
@@ -152,7 +154,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
     settings: dict[str, Any] = {}
     args: dict[str, Any] = {}
     if isinstance(arg, dict):
-        arg = _dbt_arguments(dict(arg), str(key), file, line)
+        arg = dbt_arguments(dict(arg), str(key), file, line)
         config = arg.pop("config", None) or {}
         if not isinstance(config, dict):
             raise ConfigError(f"config of test {key!r} must be a mapping", file=file, line=line)
@@ -187,50 +189,6 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
                        None if settings.get("error_if") is None else str(settings["error_if"]),
                        None if name is None else str(name), line, bool(settings), source, on_fail,
                        check_store_failures(settings.get("store_failures"), str(key), file=file, line=line))
-
-
-def _dbt_arguments(arg: dict[str, Any], key: str, file: str | None, line: int | None) -> dict[str, Any]:
-    """dbt 1.10's form: the test's arguments under ``arguments:`` (its settings beside them, or in ``config:``)."""
-    if "arguments" not in arg:
-        return arg
-    inner = arg.pop("arguments")
-    if not isinstance(inner, dict):
-        raise ConfigError(f"arguments of test {key!r} must be a mapping", file=file, line=line)
-    clash = sorted(set(inner) & set(arg))
-    if clash:
-        raise ConfigError(f"test {key!r} sets {clash} both in arguments: and beside it", file=file, line=line)
-    return {**arg, **inner}
-
-
-def enabled(raw: Any) -> bool:
-    """False for a test written with ``enabled: false`` (beside its arguments or in its ``config:``), as
-    dbt leaves such a test out.
-
-    Parameters
-    ----------
-    raw : Any
-        One entry of ``tests:`` / ``data_tests:`` as read from the YAML.
-
-    Returns
-    -------
-    bool
-        Whether the test runs.
-
-    Examples
-    --------
-    >>> enabled("not_null"), enabled({"not_null": {"config": {"enabled": False}}})
-    (True, False)
-    >>> enabled({"name": "t", "sql": "SELECT 1", "enabled": False})
-    False
-    """
-    if not isinstance(raw, dict):
-        return True
-    body = raw if "sql" in raw or len(raw) != 1 else next(iter(raw.values()))
-    if not isinstance(body, dict):
-        return True
-    config = body.get("config")
-    flags = [body.get("enabled"), config.get("enabled") if isinstance(config, dict) else None]
-    return not any(flag is False or str(flag).lower() == "false" for flag in flags if flag is not None)
 
 
 def check_on_fail(value: Any, test: str, *, file: str | None, line: int | None, row_level: bool = True) -> str | None:
@@ -325,7 +283,7 @@ def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, l
         need(isinstance(values, (list, tuple)) and len(values) > 0, "values: [a, b, ...]")
         no_more(rest)
         if quote is False or str(quote).lower() == "false":  # dbt: the values are SQL, written unquoted
-            values = [_unquoted(v, key, file, line) for v in values]
+            values = [unquoted_value(v, key, file, line) for v in values]
         return {"values": tuple(values)}
     if kind in ("min", "max", "regex"):
         value = rest.pop("value", None) if isinstance(arg, dict) else arg
@@ -349,29 +307,6 @@ def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, l
         no_more(rest)
         return {"columns": tuple(str(c) for c in cols)}
     raise AssertionError(kind)  # pragma: no cover
-
-
-def _unquoted(value: Any, key: Any, file: str | None, line: int | None) -> Any:
-    """A value of ``accepted_values`` with ``quote: false``: the SQL literal it is (``'10'`` is the number 10,
-    ``"true"`` the boolean), as dbt writes it into the query unquoted."""
-    import sqlglot
-    from sqlglot import exp
-
-    if not isinstance(value, str):
-        return value
-    try:
-        node = sqlglot.parse_one(value)
-    except sqlglot.errors.ParseError:
-        node = None
-    sign = 1
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
-        node, sign = node.this, -1
-    if isinstance(node, exp.Literal):
-        return node.this if node.is_string else sign * (int(node.this) if node.is_int else float(node.this))
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    raise ConfigError(f"test {key!r}: with quote: false each value is a SQL literal (a number, true/false or "
-                      f"'text'), got {value!r}", file=file, line=line)
 
 
 _MODEL, _OTHER = "__rat_model__", "__rat_other__"  # placeholders, then {{ this }} / {{ ref('...') }}
