@@ -394,9 +394,10 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
     unknown = set(raw) - {"name", "sql", *SETTINGS, *IGNORED}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
-    severity = str(raw.get("severity", "error")).lower()  # dbt writes warn or WARN
-    if severity not in ("error", "warn"):
-        raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
+    written = str(raw.get("severity", "error")).lower()  # dbt writes warn or WARN
+    if written not in ("error", "warn"):
+        raise ConfigError(f"severity must be error or warn, got {raw.get('severity')!r}", file=file)
+    severity: Literal["error", "warn"] = "warn" if written == "warn" else "error"
     for k in ("warn_if", "error_if"):
         if raw.get(k) is not None and not _THRESHOLD.match(str(raw[k])):
             raise ConfigError(f"{k} must be a comparison like '>10' or '>5%', got {raw[k]!r}", file=file)
