@@ -253,3 +253,29 @@ data_tests:
     with pytest.raises(CheckError, match="not_null_nope.*'nope', which the table does not have") as info:
         sales.run("silver.sales", full_refresh=True)
     assert info.value.file.endswith("sales.yaml")
+
+
+@pytest.mark.parametrize("on_fail", ["drop", "quarantine"])
+def test_error_if_still_holds_on_a_drop_or_quarantine_test(sales, on_fail):
+    """``on_fail: drop`` with ``error_if: '>25%'``: a few bad rows are removed, too many block the write
+    (was: error_if silently ignored, every failing row removed however many)."""
+    sales.write("silver/sales.yaml", f"""
+columns:
+  - name: id
+    data_tests:
+      - not_null: {{config: {{on_fail: {on_fail}, error_if: '>25%'}}}}
+""")
+    with pytest.raises(CheckError, match="error_if >25%") as info:
+        sales.run("silver.sales")  # 2 NULL ids of 4 rows: 50%
+    check = _checks(info.value)["not_null_id"]
+    assert check["severity"] == "error" and check["failing_rows"] == 2 and not check["passed"]
+    assert sales.version("silver.sales") is None and sales.version("silver.sales__quarantine") is None
+    sales.write("silver/sales.yaml", f"""
+columns:
+  - name: id
+    data_tests:
+      - not_null: {{config: {{on_fail: {on_fail}, error_if: '>60%', where: "status = 'paid'"}}}}
+""")
+    result = sales.run("silver.sales")  # 1 NULL id of the 2 paid rows (50%): removed, the rest written
+    assert result["status"] == "success" and result["rows_written"] == 3
+    assert result[f"rows_{'dropped' if on_fail == 'drop' else 'quarantined'}"] == 1

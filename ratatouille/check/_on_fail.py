@@ -26,10 +26,11 @@ from typing import Any, Callable
 
 import polars as pl
 
-from ..errors import ConfigError
+from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
+from ..transforms._generic_tests import exceeds, needs_total
 from ..transforms.ingest import SOURCE_FINGERPRINT
-from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
+from . import CheckResult, jsonable, prepare_sql_test, removes_rows, yaml_file
 
 ROW = "__rat_row"
 QUARANTINE_SUFFIX = "__quarantine"
@@ -179,9 +180,12 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
         return out
     indexed = lazy.with_row_index(ROW)
     plans: list[pl.LazyFrame] = []
+    totals: dict[str, int | None] = {}  # the rows a test judged (after its where:), for an error_if in %
     for test in tests:
         prepared = prepare_sql_test(test, t, indexed, resolve)
         _require_row_level(prepared.sql, test, t)
+        totals[test.name] = (int(prepared.data.select(pl.len()).collect(engine="streaming").item())
+                             if needs_total(test.error_if) else None)
         if store is not None:
             store.store(t, test, prepared.failing.drop(ROW))
         plans.append(prepared.failing.select(pl.col(ROW), pl.lit(test.name, pl.String).alias("test")))
@@ -206,10 +210,17 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
     for test in tests:
         n = counts[test.name]
         verb = "quarantined" if test.on_fail == "quarantine" else "dropped"
+        # error_if still holds: too many failing rows block the write instead of being removed
+        too_many = test.error_if is not None and exceeds(test.error_if, n, totals[test.name])
+        message = f"{n} rows {verb} by {test.name}" if n else ""
+        if too_many:
+            message = f"{n} rows failed {test.name} (error_if {test.error_if}): too many to {test.on_fail}"
         out.results.append(CheckResult(
-            test.name, "sql", n == 0, "warn", n, f"{n} rows {verb} by {test.name}" if n else "", samples[test.name],
-            on_fail=test.on_fail, rows_dropped=n if verb == "dropped" else 0,
-            rows_quarantined=n if verb == "quarantined" else 0))
+            test.name, "sql", n == 0 and not too_many, "error" if too_many else "warn", n, message,
+            samples[test.name], on_fail=test.on_fail, rows_dropped=n if verb == "dropped" and not too_many else 0,
+            rows_quarantined=n if verb == "quarantined" and not too_many else 0))
+    if any(r.blocking for r in out.results):
+        out.quarantined, out.rows_dropped, out.rows_quarantined = None, 0, 0
     return out
 
 
@@ -237,6 +248,10 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
 
     out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
                         store=failure_store(runner))
+    failed = [c for c in out.results if c.blocking]  # an error_if exceeded: nothing written, nothing quarantined
+    if failed:
+        raise CheckError("check(s) failed, nothing written: " + "; ".join(f"{c.name}: {c.message}" for c in failed),
+                         transform=t.name, file=t.file, checks=jsonable(out.results))
     return out.data.collect(), out
 
 
