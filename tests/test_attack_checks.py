@@ -279,3 +279,14 @@ columns:
     result = sales.run("silver.sales")  # 1 NULL id of the 2 paid rows (50%): removed, the rest written
     assert result["status"] == "success" and result["rows_written"] == 3
     assert result[f"rows_{'dropped' if on_fail == 'drop' else 'quarantined'}"] == 1
+
+
+def test_a_failing_landing_row_after_a_multi_line_field_is_named_by_its_real_line(rat_project):
+    """A quoted CSV field holding line breaks: the failing row below it is named by the line an editor
+    shows (was: one line per row counted, 'line 3' for a row on line 5)."""
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: csv\ncolumns:\n  - name: qty\n    tests: [positive]\n")
+    p.landing("orders/a.csv", 'id,note,qty\n1,"multi\nline\nnote",2\n2,ok,-1\n')
+    p.run("bronze.orders")
+    reason = p.read_text("landing/_rejected/orders/a.csv.reason.txt")
+    assert "line 5" in reason, reason
