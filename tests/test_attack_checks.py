@@ -290,3 +290,29 @@ def test_a_failing_landing_row_after_a_multi_line_field_is_named_by_its_real_lin
     p.run("bronze.orders")
     reason = p.read_text("landing/_rejected/orders/a.csv.reason.txt")
     assert "line 5" in reason, reason
+
+
+def test_a_where_filter_reading_another_table_joins_the_lineage(rat_project):
+    """``where:`` with a subquery on another table: that table is built first in the same run and the
+    filter reads this run's version (was: "table bronze.customers is not a lake table registered for this
+    query", on a fresh lake and in a dry run)."""
+    p = rat_project
+    p.write("bronze/orders.yaml", "source: landing/orders/\nformat: csv\n")
+    p.write("bronze/customers.yaml", "source: landing/customers/\nformat: csv\n")
+    p.write("silver/orders.sql", "SELECT * FROM bronze.orders")
+    p.write("silver/orders.yaml", """
+columns:
+  - name: qty
+    data_tests:
+      - positive: {config: {where: "cid IN (SELECT id FROM bronze.customers)"}}
+""")
+    p.landing("orders/a.csv", "id,cid,qty\n1,10,1\n2,99,-1\n")
+    p.landing("customers/a.csv", "id\n10\n")
+    dry = p.run("silver.orders", dry_run=True, upstream=True)
+    assert dry["status"] == "success" and p.version("bronze.customers") is None
+    assert [r["table"] for r in dry.results].index("bronze.customers") < [r["table"] for r in dry.results].index("silver.orders")
+    result = p.run("silver.orders", upstream=True)  # the 99 row is not a known customer's: filtered out
+    assert result["status"] == "success" and p.read("silver.orders").height == 2
+    p.landing("customers/b.csv", "id\n99\n")  # now it is: its negative qty fails, against this run's customers
+    with pytest.raises(CheckError, match="positive_qty"):
+        p.run("silver.orders", upstream=True)

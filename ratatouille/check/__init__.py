@@ -221,17 +221,21 @@ def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)
     sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
-    if test.where:
-        data = execute_sql(where_filter(t.name, test.where, file=where, line=test.line), {t.name: data},
-                           transform=label, file=where, line_offset=offset)
-    frames: dict[str, pl.LazyFrame] = {t.name: data}
-    for name in referenced_tables(sql, transform=label, file=where, line_offset=offset):
-        if name not in frames:
-            if resolve is None:
-                raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
-                                  transform=t.name, file=t.file)
-            frames[name] = resolve(name)
-    lf = execute_sql(sql, frames, transform=label, file=where, line_offset=offset)
+
+    def frames_for(text: str, this: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        frames: dict[str, pl.LazyFrame] = {t.name: this}
+        for name in referenced_tables(text, transform=label, file=where, line_offset=offset):
+            if name not in frames:
+                if resolve is None:
+                    raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
+                                      transform=t.name, file=t.file)
+                frames[name] = resolve(name)
+        return frames
+
+    if test.where:  # the filter may read another table too (where: "id IN (SELECT id FROM silver.x)")
+        filtered = where_filter(t.name, test.where, file=where, line=test.line)
+        data = execute_sql(filtered, frames_for(filtered, data), transform=label, file=where, line_offset=offset)
+    lf = execute_sql(sql, frames_for(sql, data), transform=label, file=where, line_offset=offset)
     return PreparedTest(sql, data, lf, where, offset, label)
 
 
