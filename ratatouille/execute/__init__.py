@@ -19,7 +19,7 @@ import polars as pl
 
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
-from ..check._on_fail import drop_failing_rows, has_row_level
+from ..check._on_fail import attempt_key, drop_failing_rows, has_row_level
 from ..check._store_failures import failure_store
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
@@ -412,8 +412,11 @@ class Runner:
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
             streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # streamed (check/_streaming.py)
-        if on_fail is not None:  # the quarantined rows land first, once per run id
-            on_fail.write_quarantine(self.project)
+        if on_fail is not None:  # the quarantined rows land first, once per run id and per attempt
+            fp = current or (self.fingerprints.current(t)  # also under full_refresh: a retry redoes the same work
+                             if fingerprinted(t, dry_run=False, partition=None) else None)
+            on_fail.write_quarantine(self.project, attempt_key(fp.hash if fp else None, table,
+                                                               full_refresh=self.full_refresh, partition=self.partition))
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile

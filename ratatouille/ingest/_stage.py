@@ -28,6 +28,7 @@ from ._landing import list_landing
 from ._ledger import read_state, source_version
 from ._plan import IngestPlan
 from ._readers import locate_csv_error, place, read_checked
+from ._record_line import row_place
 from ._stream import scan, streamed_values, streams
 from ._settle import Gate, Gone, Waiting, describe_change, gone
 from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
@@ -255,11 +256,11 @@ def _load(t: Any, lake: Any, f: LandingFile, targets: Mapping[str, PolarsDataTyp
                 where = place(t.config, f.path, int(hits.get_column("__rat_row")[0]))
                 raise BadFile(f"{where}: {exc}", line=where) from None
         raise
-    check_file(t, f, out, check, lambda row: place(t.config, f.path, row))  # this file is rejected, not the run
+    check_file(t, f, out, check, lambda row: row_place(t, lake, f, row))  # this file is rejected, not the run
     return out
 
 
-def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, PolarsDataType], table_types: dict[str, PolarsDataType],
+def _conformed(t: Any, df: pl.DataFrame, targets: Mapping[str, PolarsDataType], table_types: dict[str, PolarsDataType],
                meta: list[pl.Expr]) -> pl.DataFrame:
     """``df`` cast to the table's / declared types, with the bookkeeping columns ``meta``."""
     file_targets = _conform.file_targets(targets, df.schema)

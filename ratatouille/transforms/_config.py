@@ -24,6 +24,7 @@ import yaml
 from .._names import check_slug
 from ..errors import ConfigError
 from ..kinds import KIND_KEYS, Kind, Table, column_names, kind_from_settings
+from ._dbt_forms import enabled
 from ._ingest_settings import CHOICES as _INGEST_CHOICES
 from ._ingest_settings import READER_OPTION_KEYS, IngestSettings
 from ._orchestration import Orchestration, check_orchestration
@@ -284,7 +285,7 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: Abs
         if key == "columns":
             value = tuple(_column(c, file, generated) for c in (value or []))
         elif key == "tests":
-            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
+            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []) if enabled(t))
         values[key] = value
     if generated or "tests" in values:
         values["tests"] = tuple(values.get("tests", ())) + tuple(generated)
@@ -333,6 +334,8 @@ def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = No
     tests = raw.get("tests") or []
     plain = []
     for entry in (tests if isinstance(tests, list) else [tests]):
+        if not enabled(entry):  # dbt's enabled: false
+            continue
         test = parse(entry, str(raw["name"]), file=file)
         if test.plain:
             plain.append(test.pandera_form())
@@ -375,7 +378,7 @@ def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
-    from ._generic_tests import (SETTINGS, _THRESHOLD, check_on_fail, check_store_failures, is_generic, parse,
+    from ._generic_tests import (IGNORED, SETTINGS, _THRESHOLD, check_on_fail, check_store_failures, is_generic, parse,
                                  to_sql, yaml_line)
 
     if is_generic(raw):  # dbt's table-level generic tests (unique_combination_of_columns...)
@@ -385,15 +388,16 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
         raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
     raw = dict(raw)
     config = raw.pop("config", None) or {}
-    if not isinstance(config, dict) or set(config) - set(SETTINGS):
+    if not isinstance(config, dict) or set(config) - set(SETTINGS) - set(IGNORED):
         raise ConfigError(f"config of test {raw.get('name', index)!r} takes {', '.join(SETTINGS)}", file=file)
     raw = {**raw, **config}
-    unknown = set(raw) - {"name", "sql", *SETTINGS}
+    unknown = set(raw) - {"name", "sql", *SETTINGS, *IGNORED}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
-    severity = raw.get("severity", "error")
-    if severity not in ("error", "warn"):
-        raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
+    written = str(raw.get("severity", "error")).lower()  # dbt writes warn or WARN
+    if written not in ("error", "warn"):
+        raise ConfigError(f"severity must be error or warn, got {raw.get('severity')!r}", file=file)
+    severity: Literal["error", "warn"] = "warn" if written == "warn" else "error"
     for k in ("warn_if", "error_if"):
         if raw.get(k) is not None and not _THRESHOLD.match(str(raw[k])):
             raise ConfigError(f"{k} must be a comparison like '>10' or '>5%', got {raw[k]!r}", file=file)
