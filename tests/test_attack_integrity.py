@@ -237,3 +237,27 @@ def test_files_whose_rows_another_commit_removed_are_ingested_again(rat_project,
     assert result["status"] == "success"
     assert sorted(p.read("bronze.trips")["trip_id"].to_list()) == [1, 2, 3]  # b.csv once, a.csv once
     assert p.run("bronze.trips")["status"] == "unchanged"
+
+
+@pytest.mark.slow
+def test_concurrent_copy_on_write_merges_in_real_processes_land_each_key_once(rat_project):
+    """Three processes merge overlapping keys into one local table at once (the copy-on-write path):
+    a merge that loses the race runs again on the new table or fails clearly; no key is doubled."""
+    from test_concurrency import _source, run_together
+
+    p = rat_project
+    _source(p, "bronze.src", pl.DataFrame({"id": list(range(1, 31))}))
+    p.write("silver/out.sql", """
+        -- @materialized: incremental
+        -- @strategy: merge
+        -- @unique_key: key
+        SELECT CAST(id AS VARCHAR) AS key, '{{ var("who") }}' AS who FROM bronze.src
+        UNION ALL SELECT '{{ var("who") }}' AS key, '{{ var("who") }}' AS who
+    """)
+    p.run("silver.out", vars={"who": "w0"})
+    (outcomes,) = run_together(p.root, [[("silver.out", {"vars": {"who": f"w{w}"}})] for w in (1, 2, 3)])
+    ok = {f"w{o[1] + 1}" for o in outcomes if o[2] == "success"}
+    assert ok, outcomes
+    df = p.read("silver.out")
+    assert df["key"].n_unique() == df.height  # nothing doubled
+    assert set(df["key"].to_list()) == {str(i) for i in range(1, 31)} | {"w0"} | ok  # nothing lost
