@@ -11,6 +11,7 @@ An ``error`` failure blocks the write; a ``warn`` failure is only reported.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -263,10 +264,29 @@ def where_filter(table: str, where: str, *, file: str | None = None, line: int |
     return exp.select("*").from_(exp.to_table(table)).where(where_condition(where, file=file, line=line)).sql()
 
 
-def test_context(test: SqlTestSpec, t: Transform) -> dict[str, Any]:
-    """The names a test's SQL sees: ``this`` and ``model`` (the table), ``ref()``, and for a custom
-    generic test ``column_name`` and its YAML arguments."""
-    return {**dict(test.context), "this": t.name, "model": t.name, "ref": lambda n: ref_name(n, t)}
+#: The vars of the run checking (the project's, the workspace's, ``run(vars=...)``), set by the runner.
+RUN_VARS: ContextVar[Mapping[str, Any]] = ContextVar("ratatouille_run_vars", default={})
+_UNSET: Any = object()
+
+
+def test_context(test: SqlTestSpec, t: Transform, *, discovering: bool = False) -> dict[str, Any]:
+    """The names a test's SQL sees: ``this`` and ``model`` (the table), ``ref()``, ``var()`` (the
+    run's vars over the transform's own, as in its SQL), and for a custom generic test ``column_name``
+    and its YAML arguments. ``discovering``: rendered to find the tables a test reads, when an unset
+    ``var()`` renders as ``NULL`` instead of failing."""
+    variables = {**t.config.vars, **RUN_VARS.get()}
+
+    def var(name: str, default: Any = _UNSET) -> Any:
+        if name in variables:
+            return variables[name]
+        if default is not _UNSET:
+            return default
+        if discovering:
+            return "NULL"
+        raise CheckError(f"test {test.name}: var({name!r}) is not set (set it in vars: or pass vars=)",
+                         transform=t.name, file=yaml_file(t) or t.file)
+
+    return {**dict(test.context), "this": t.name, "model": t.name, "ref": lambda n: ref_name(n, t), "var": var}
 
 
 def ref_name(name: str, t: Transform) -> str:

@@ -35,7 +35,7 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
     out: list[str] = []
     for test in getattr(t.config, "tests", ()):
         try:
-            sql = render(test.sql, test_context(test, t), transform=t.name)
+            sql = render(test.sql, test_context(test, t, discovering=True), transform=t.name)
             names = referenced_tables(sql, transform=t.name)
             if test.where:  # a where: filter may read another table as well
                 names = [*names, *referenced_tables(where_filter(t.name, test.where), transform=t.name)]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import polars as pl
 
 from .._types import declared_types, type_nulls
-from ..check import jsonable, run_checks
+from ..check import RUN_VARS, jsonable, run_checks
 from ..check._on_fail import attempt_key, drop_failing_rows, has_row_level
 from ..check._store_failures import failure_store
 from ..discover import Project
@@ -191,6 +191,7 @@ class Runner:
         self.dry_run = dry_run
         self.full_refresh = full_refresh
         self.vars = {**project.settings.vars, **(vars or {})}
+        RUN_VARS.set(self.vars)  # var() in the checks' SQL (check/__init__.py)
         self.partition = partition  # run one partition only (execute/_partition.py)
         if partition is not None:
             self.vars["partition"] = partition
