@@ -62,4 +62,4 @@ def test_public_surface_has_numpydoc_sections(name: str, fn: object) -> None:
 def test_surface_is_not_empty() -> None:
     names = {name for name, _ in _surface()}
     assert {"ratatouille._session.Project.run", "ratatouille._session.Project.diff",
-            "ratatouille.workspace.create_workspace", "ratatouille.testing.RatProject.landing"} <= names
+            "ratatouille.workspace.create_workspace", "ratatouille._testing_project.RatProject.landing"} <= names
