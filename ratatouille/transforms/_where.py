@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import yaml
 
@@ -25,6 +25,30 @@ from ..errors import ConfigError
 
 #: one header annotation line: ``-- @key: value``
 ANNOTATION = re.compile(r"^\s*--\s*@([A-Za-z_][\w-]*)\s*:?\s*(.*?)\s*$")
+
+
+def annotation_lines(sql: str) -> Iterator[tuple[int, str, str]]:
+    """``(line, key, raw value)`` of each ``-- @key: value`` annotation line of a SQL text.
+
+    Parameters
+    ----------
+    sql
+        The SQL file's text (its Jinja not rendered).
+
+    Returns
+    -------
+    Iterator[tuple[int, str, str]]
+        One entry per annotation line, 1-based line numbers, in file order.
+
+    Examples
+    --------
+    >>> list(annotation_lines("-- @materialized: view\\nSELECT 1"))
+    [(1, 'materialized', 'view')]
+    """
+    for lineno, text in enumerate(sql.splitlines(), start=1):
+        m = ANNOTATION.match(text)
+        if m:
+            yield lineno, m.group(1), m.group(2)
 
 
 @dataclass(frozen=True)
@@ -80,10 +104,8 @@ class Where:
     def of_header(cls, sql: str, file: str | None) -> "Where":
         """The lines of a SQL file's header annotations (``-- @key: value``)."""
         lines: dict[str, tuple[str | None, int | None]] = {}
-        for lineno, text in enumerate(sql.splitlines(), start=1):
-            m = ANNOTATION.match(text)
-            if m:
-                lines[m.group(1)] = (file, lineno)
+        for lineno, key, _raw in annotation_lines(sql):
+            lines[key] = (file, lineno)
         return cls(file=file, lines=lines)
 
 
