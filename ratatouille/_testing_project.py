@@ -6,8 +6,15 @@ import os
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
+import json
 
 import polars as pl
+
+from ._lake import Lake
+from .discover import Project
+from .execute import run
+from ._query import query
+from ._query import read
 
 if TYPE_CHECKING:  # annotations only: imported where used (a pytest plugin loads this module early)
     from deltalake import DeltaTable
@@ -17,8 +24,6 @@ if TYPE_CHECKING:  # annotations only: imported where used (a pytest plugin load
 
 
 def _storage_options() -> dict[str, str]:
-    import json
-
     return json.loads(os.environ.get("RAT_STORAGE_OPTIONS") or "{}")
 
 
@@ -88,8 +93,6 @@ class RatProject:
     @property
     def lake_handle(self) -> Lake:
         """The project's :class:`~ratatouille._lake.Lake` (local or S3)."""
-        from ._lake import Lake
-
         opts = self._storage_options if self._storage_options is not None else _storage_options()
         return Lake(self.lake, opts)
 
@@ -189,8 +192,6 @@ class RatProject:
         >>> project.table("silver.x").version()
         0
         """
-        from .discover import Project
-
         return Project.load(self.root, workspace=workspace).target(name).open()
 
     def landing(self, relpath: str, content: str | bytes) -> str:
@@ -248,8 +249,6 @@ class RatProject:
         >>> project.run("silver.x")["status"], project.run("silver.x")["status"]
         ('success', 'unchanged')
         """
-        from .execute import run
-
         return run(name, project_dir=str(self.root), **kwargs)
 
     def query(self, sql: str, **kwargs: Any) -> pl.DataFrame:
@@ -279,8 +278,6 @@ class RatProject:
         >>> project.query("SELECT a + 1 AS b FROM silver.x")["b"].to_list()
         [2]
         """
-        from ._query import query
-
         return query(sql, project_dir=str(self.root), **kwargs)
 
     def read(self, name: str, **kwargs: Any) -> pl.DataFrame:
@@ -310,8 +307,6 @@ class RatProject:
         >>> project.read("silver.x", version=0).height
         1
         """
-        from ._query import read
-
         return read(name, project_dir=str(self.root), **kwargs).collect()
 
     def version(self, name: str, workspace: str = "default") -> int | None:
@@ -335,7 +330,5 @@ class RatProject:
         >>> project.version("silver.x"), project.run("silver.x")["version"], project.version("silver.x")
         (None, 0, 0)
         """
-        from .discover import Project
-
         t = Project.load(self.root, workspace=workspace).target(name).open()
         return t.version() if t is not None else None

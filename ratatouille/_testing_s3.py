@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+import socket
+import subprocess
+import sys
+import time
+import uuid
 
 
 class S3Server:
@@ -38,11 +43,6 @@ class S3Server:
 
     @classmethod
     def start(cls, timeout: float = 30.0) -> "S3Server":
-        import socket
-        import subprocess
-        import sys
-        import time
-
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -76,15 +76,13 @@ class S3Server:
                 "aws_secret_access_key": self.secret, "aws_region": self.region}
 
     def client(self) -> Any:  # a boto3 S3 client (boto3 ships no types)
-        import boto3
+        import boto3  # lazy: boto3 is a test-only dependency (moto's S3 server)
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key_id,
                             aws_secret_access_key=self.secret, region_name=self.region)
 
     def create_bucket(self, name: str | None = None) -> str:
         """A new, empty bucket (a fresh name each call unless given)."""
-        import uuid
-
         self._buckets += 1
         name = name or f"rat-{self._buckets}-{uuid.uuid4().hex[:8]}"
         self.client().create_bucket(Bucket=name)

@@ -22,10 +22,14 @@ from typing import Any, Callable, Iterator, Mapping
 
 import polars as pl
 
+from .check import jsonable, run_checks
+from .errors import CheckError, TableNotFoundError
 from ._testing_project import RatProject
 from ._testing_project import _storage_options as _storage_options  # the fixture's S3 options, for tests
 from ._testing_s3 import S3Server
 from .transforms import BuildContext, PythonTransform, SQLTransform, Transform
+from .execute import watermark
+from .discover import Project
 
 __all__ = ["RatProject", "S3Server", "rat_project", "run_transform"]
 
@@ -93,19 +97,12 @@ def run_transform(
     frames = {k: _as_lazy(v) for k, v in (inputs or {}).items()}
     missing = [n for n in t.inputs if n not in frames]
     if missing:
-        from .errors import TableNotFoundError
-
         raise TableNotFoundError(f"run_transform needs inputs for {missing}", transform=t.name, file=t.file)
     current = _as_lazy(target) if target is not None else None
-    from .execute import watermark
-
     ctx = BuildContext(inputs=frames, is_incremental=incremental, target=current, vars=dict(vars or {}),
                        watermark=(lambda col: watermark(current, col)) if current is not None else None)
     out = t.build(ctx).collect()
     if check:
-        from .check import jsonable, run_checks
-        from .errors import CheckError
-
         results = run_checks(t, out, resolve=lambda n: frames[n])
         failed = [c for c in results if c.blocking]
         if failed:
@@ -128,8 +125,6 @@ def _resolve(obj: Any, project_dir: str | Path | None, workspace: str | None) ->
         return SQLTransform.from_file(path, layer=path.parent.name)
     if any(ch.isspace() for ch in text.strip()):
         return SQLTransform.from_text("adhoc.query", text)
-    from .discover import Project
-
     return Project.load(project_dir, workspace=workspace).get(text)
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 
 from ..transforms import Transform
+from .._jinja import render
+from .._sql import referenced_tables
+from . import test_context
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,6 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
     cached = getattr(t, "_rat_test_inputs", None)
     if cached is not None:
         return cached
-    from .._jinja import render
-    from .._sql import referenced_tables
-    from . import test_context
 
     out: list[str] = []
     for test in getattr(t.config, "tests", ()):

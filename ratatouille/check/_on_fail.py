@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import polars as pl
+import sqlglot
+from sqlglot import exp
+from deltalake import CommitProperties, Transaction
 
 from ..errors import ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms.ingest import SOURCE_FINGERPRINT
 from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
+from ._store_failures import failure_store
 
 ROW = "__rat_row"
 QUARANTINE_SUFFIX = "__quarantine"
@@ -192,8 +196,6 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
     """
     if not has_row_level(t):
         return data, None
-    from ._store_failures import failure_store
-
     out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
                         store=failure_store(runner))
     return out.data.collect(), out
@@ -201,8 +203,6 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
 
 def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
     """A drop / quarantine test must be ``SELECT * FROM <this> WHERE ...``: its rows are rows of the data."""
-    import sqlglot
-    from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql)
@@ -241,8 +241,6 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
     int or None
         The version written, or None when skipped.
     """
-    from deltalake import CommitProperties, Transaction
-
     app_id = APP_ID + run_id
     table = target.open()
     if table is not None and table.transaction_version(app_id) is not None:

@@ -43,6 +43,8 @@ from ._checks import check_results, check_specs
 from ._modules import Registry, add_dropped_in, add_pipelines, import_pipelines
 from ._partitions import label, partitions_def
 from ._sensors import DEFAULT_INTERVAL, landing_sensor, parse_triggers, trigger_schedule
+from ..ingest._settle import not_ready
+from ..ingest import ingested_state
 
 __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "markdown_table",
            "materialize_metadata", "partitions_def", "transform_spec", "transforms_asset"]
@@ -234,8 +236,6 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
 
 def _in_flight(t: Transform, lake: Lake, paths: Iterable[str]) -> dict[str, str]:
     """The landing files among ``paths`` an ingest transform would not read yet (transforms/_settle.py)."""
-    from ..ingest._settle import not_ready
-
     return not_ready(t.config, lake, paths)
 
 
@@ -243,8 +243,6 @@ def _ingested(project: Project, t: Transform) -> set[str]:
     """The landing files (relative to the lake root) an ingest transform's table holds now; with
     ``on_change: reingest``, only those it holds as they are now (a file changed in place since it
     was ingested is not held: the sensor requests the run that replaces its rows)."""
-    from ..ingest import ingested_state
-
     table = project.target(t.name).open()
     state = ingested_state(table) if table is not None else {}
     if not state or getattr(t.config, "on_change", None) != "reingest" or not isinstance(t, IngestTransform):

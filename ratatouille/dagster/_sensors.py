@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
+from .._lake import fingerprint
 from ..transforms import Transform
 from ..ingest._settle import mtime_of
 from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
@@ -86,8 +87,6 @@ def stamped_files(lake: Lake, files: Sequence[str], source: str,
                 continue  # moved away meanwhile
         out.append((mtime_of(info) or 0.0, path))
         if fingerprints is not None:
-            from .._lake import fingerprint
-
             fingerprints[path] = fingerprint(info)
     return sorted(out)
 

@@ -139,8 +139,6 @@ def _code_file(fn: Callable[..., Any]) -> str | None:
 
 def _def_line(fn: Callable[..., Any]) -> int | None:
     """The line of ``def fn`` (past its decorators)."""
-    import inspect
-
     try:
         lines, first = inspect.getsourcelines(fn)
     except (OSError, TypeError):
