@@ -148,12 +148,7 @@ def _def_line(fn: Callable[..., Any]) -> int | None:
 
 
 def _user_line(exc: BaseException, fn: Callable[..., Any]) -> int | None:
-    filename = _code_file(fn)
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == filename:
-            line = frame.lineno
-    return line
+    return _user_line_in(exc, _code_file(fn))
 
 
 # -- the decorator ------------------------------------------------------------
@@ -336,7 +331,7 @@ def import_file(path: Path | None, workspace: str = "default") -> ModuleType:
     return module
 
 
-def _user_line_in(exc: BaseException, filename: str) -> int | None:
+def _user_line_in(exc: BaseException, filename: str | None) -> int | None:
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == filename:
