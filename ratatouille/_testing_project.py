@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
-import json
 
 import polars as pl
 
 from ._lake import Lake
+from ._query import query, read
 from .discover import Project
-from .execute import run
-from ._query import query
-from ._query import read
+from .execute import RunResult, run
 
-if TYPE_CHECKING:  # annotations only: imported where used (a pytest plugin loads this module early)
+if TYPE_CHECKING:  # annotations only
     from deltalake import DeltaTable
-
-    from ._lake import Lake
-    from .execute import RunResult
 
 
 def _storage_options() -> dict[str, str]:

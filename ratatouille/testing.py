@@ -22,14 +22,14 @@ from typing import Any, Callable, Iterator, Mapping
 
 import polars as pl
 
-from .check import jsonable, run_checks
-from .errors import CheckError, TableNotFoundError
 from ._testing_project import RatProject
 from ._testing_project import _storage_options as _storage_options  # the fixture's S3 options, for tests
 from ._testing_s3 import S3Server
-from .transforms import BuildContext, PythonTransform, SQLTransform, Transform
-from .execute import watermark
+from .check import jsonable, run_checks
 from .discover import Project
+from .errors import CheckError, TableNotFoundError
+from .execute import watermark
+from .transforms import BuildContext, PythonTransform, SQLTransform, Transform
 
 __all__ = ["RatProject", "S3Server", "rat_project", "run_transform"]
 
