@@ -6,9 +6,9 @@ with one LazyFrame registered per referenced ``layer.name``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Mapping
-import difflib
 
 import polars as pl
 import sqlglot

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 
 
 class S3Server:

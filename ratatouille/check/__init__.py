@@ -11,23 +11,22 @@ An ``error`` failure blocks the write; a ``warn`` failure is only reported.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
 import datetime as dt
 import decimal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping
 
-import polars as pl
-import pandera.polars as pa
 import pandera.errors as pe
+import pandera.polars as pa
+import polars as pl
 from sqlglot import exp
 
+from .._jinja import render
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
 from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
-from ..transforms._generic_tests import exceeds, needs_total
-from .._jinja import render
-from ..transforms._generic_tests import where_condition
+from ..transforms._generic_tests import exceeds, needs_total, where_condition
 from ._streaming import failing_candidates
 
 SCHEMA_CHECK = "schema"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from ..transforms import Transform
 from .._jinja import render
 from .._sql import referenced_tables
+from ..transforms import Transform
 from . import test_context
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import polars as pl
 import sqlglot
-from sqlglot import exp
 from deltalake import CommitProperties, Transaction
+from sqlglot import exp
 
 from ..errors import ConfigError
 from ..transforms import SqlTestSpec, Transform

@@ -14,11 +14,11 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from ..discover import Project
 from ..errors import RatatouilleError
+from ..execute import Runner
 from . import CheckResult, jsonable, run_sql_test, schema_checks
 from ._store_failures import FailureStore
-from ..discover import Project
-from ..execute import Runner
 
 
 def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str | None = None,

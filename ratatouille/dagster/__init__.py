@@ -35,6 +35,8 @@ import dagster as dg
 
 from ..discover import Project
 from ..errors import ConfigError
+from ..ingest import ingested_state
+from ..ingest._settle import not_ready
 from ..plan import DAG
 from ..transforms import BrokenTransform, IngestTransform, Transform
 from ._assets import (asset_key, group_of, markdown_table, materialize_metadata, op_name, transform_spec,
@@ -43,8 +45,6 @@ from ._checks import check_results, check_specs
 from ._modules import Registry, add_dropped_in, add_pipelines, import_pipelines
 from ._partitions import label, partitions_def
 from ._sensors import DEFAULT_INTERVAL, landing_sensor, parse_triggers, trigger_schedule
-from ..ingest._settle import not_ready
-from ..ingest import ingested_state
 
 __all__ = ["asset_key", "build_definitions", "check_results", "check_specs", "markdown_table",
            "materialize_metadata", "partitions_def", "transform_spec", "transforms_asset"]

@@ -26,13 +26,13 @@ import polars as pl
 
 from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
-from ..transforms import BrokenTransform, Transform
-from ._checks import check_results, check_specs, on_fail_metadata, stored_check_results
 from ..execute import run
 from ..execute._partition import partition_value
 from ..ingest._settle import HELD_FILES
+from ..transforms import BrokenTransform, Transform
 from ..write import Target
 from ..write._schema import table_schema
+from ._checks import check_results, check_specs, on_fail_metadata, stored_check_results
 
 if TYPE_CHECKING:  # annotations only
     from deltalake import DeltaTable

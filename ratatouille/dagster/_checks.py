@@ -22,8 +22,8 @@ import polars as pl
 
 from .._names import check_slug
 from ..check import SCHEMA_CHECK, check_names, effective_severity
-from ..transforms import Transform
 from ..check._stored import test_stored
+from ..transforms import Transform
 
 
 def check_specs(t: Transform, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:

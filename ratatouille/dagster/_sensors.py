@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import dagster as dg
 
 from .._lake import fingerprint
-from ..transforms import Transform
 from ..ingest._settle import mtime_of
+from ..transforms import Transform
 from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
 from ._partitions import latest_keys
 

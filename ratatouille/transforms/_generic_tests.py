@@ -30,9 +30,9 @@ from typing import Any, Mapping
 import sqlglot
 from sqlglot import exp
 
+from .._settings import find_project_dir
 from .._sql_parse import sql_file
 from ..errors import ConfigError
-from .._settings import find_project_dir
 
 PANDERA_KINDS = ("not_null", "unique", "accepted_values", "positive", "min", "max", "regex")
 COLUMN_KINDS = PANDERA_KINDS + ("relationships", "expression_is_true")
