@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import dagster as dg
 import polars as pl
 
+from .._delta_schema import table_schema
 from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
 from ..execute import run
@@ -31,7 +32,6 @@ from ..execute._partition import partition_value
 from ..ingest._settle import HELD_FILES
 from ..transforms import BrokenTransform, Transform
 from ..write import Target
-from ..write._schema import table_schema
 from ._checks import check_results, check_specs, on_fail_metadata, stored_check_results
 
 if TYPE_CHECKING:  # annotations only
