@@ -9,6 +9,10 @@ really print. The copy also holds a workspace ``alice`` (pinned to default's ver
 own ``silver.sales`` (``quantity > 1``), built once. The sample is built once per session; each
 example gets a fresh copy, so one that writes (a run, a vacuum) changes nothing for the next.
 
+A table's fingerprint (``execute/_fingerprint.py``) holds where its inputs live, and a copy moves
+them: the first ``run()`` of a table in an example rebuilds it (``"success"``), a second one with
+nothing changed is ``"unchanged"``, as it is for a user who runs twice.
+
 The fixtures here touch doctests only; ``tests/conftest.py`` holds the test suite's own.
 """
 

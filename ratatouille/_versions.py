@@ -50,6 +50,10 @@ class VacuumResult(list):
         return f"kept the files of {self.table} " + "; ".join(parts)
 
 
+#: files that no Delta version references are vacuumed once this old (a staged write in flight is younger)
+UNREFERENCED_GRACE_HOURS = 24
+
+
 def vacuum(name: str, table: Any, *, pinned: Mapping[int, list[str]], retention_hours: int,
            dry_run: bool) -> VacuumResult:
     """Vacuum ``table`` (``name``), keeping the files of every version in ``pinned``
@@ -59,6 +63,11 @@ def vacuum(name: str, table: Any, *, pinned: Mapping[int, list[str]], retention_
     kwargs: dict[str, Any] = {"keep_versions": sorted(kept)} if kept else {}
     removed = table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
                            **kwargs)
+    # files no commit references (staged by a run killed before its commit) are removed by a full
+    # vacuum, once older than a day: a running write's staged files are younger and stay
+    orphans = table.vacuum(retention_hours=max(retention_hours, UNREFERENCED_GRACE_HOURS), dry_run=dry_run,
+                           enforce_retention_duration=False, full=True, **kwargs)
+    removed = [*removed, *(p for p in orphans if p not in set(removed))]
     result = VacuumResult(removed, kept=kept, table=name)
     if kept:
         log.warning("vacuum %s: %s", name, result.message)

@@ -139,6 +139,20 @@ class Kind:
 class Table(Kind):
     """``materialized: table``: the table is overwritten by each run.
 
+    Parameters
+    ----------
+    partition_by
+        Partition columns of the Delta table (a list, or ``"a, b"``).
+    unique_key
+        The key columns (documentation, ``rat diff``, ``unique`` checks).
+    on_schema_change
+        What a run does when the output's schema differs from the table's.
+
+    Raises
+    ------
+    ConfigError
+        ``on_schema_change`` is not ``append_new_columns``, ``sync_all_columns`` or ``fail``.
+
     Examples
     --------
     >>> Table(partition_by="region").partition_by
@@ -153,6 +167,11 @@ class Table(Kind):
 @dataclass(frozen=True)
 class View(Kind):
     """``materialized: view``: never written; readers and downstream transforms compose the plan.
+
+    Parameters
+    ----------
+    unique_key
+        The key columns (``rat diff``, ``unique`` checks).
 
     Examples
     --------
@@ -170,6 +189,20 @@ class View(Kind):
 @dataclass(frozen=True)
 class Append(Kind):
     """``materialized: incremental`` (``strategy: append``): each run appends its new rows.
+
+    Parameters
+    ----------
+    partition_by
+        Partition columns of the Delta table (a list, or ``"a, b"``).
+    unique_key
+        The key columns (``rat diff``, ``unique`` checks).
+    on_schema_change
+        ``append_new_columns`` (the default), ``sync_all_columns`` or ``fail``.
+
+    Raises
+    ------
+    ConfigError
+        ``on_schema_change`` is not ``append_new_columns``, ``sync_all_columns`` or ``fail``.
 
     Examples
     --------

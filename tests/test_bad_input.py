@@ -234,7 +234,7 @@ def test_a_missing_watermark_column_is_a_sql_error_naming_the_transform(built):
                    "{% if is_incremental() %}WHERE id > {{ watermark('nope') }}{% endif %}\n")
     project.run("silver.orders", full_refresh=True)
     with pytest.raises(SQLError, match="watermark column 'nope' is not in the target table") as info:
-        project.run("silver.orders")
+        project.run("silver.orders", vars={"again": 1})  # a changed var: runs (else unchanged), incrementally
     assert info.value.transform == "silver.orders" and info.value.file.endswith("silver/orders.sql")
 
 

@@ -55,6 +55,12 @@ def test_an_update_of_a_key_range_rewrites_only_the_files_it_touches(tmp_path, s
     assert out.metrics["num_target_files_skipped_during_scan"] == files - 2
     ranges = _ranges(uri)
     assert all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))  # still clustered by the key
+    spread = pl.LazyFrame({"id": list(range(0, N, 997)), "v": [0] * len(range(0, N, 997))})
+    out = m.write(Target(uri), spread)  # updates all over the key range: every file, one at a time
+    assert out.metrics["num_target_files_removed"] == len(ranges)
+    after = _ranges(uri)
+    assert len(after) == len(ranges) and all(hi < lo for (_, hi), (lo, _) in zip(after, after[1:]))
+    assert pl.read_delta(uri).height == N + 1
     table = pl.read_delta(uri)
     assert table.height == N + 1
     assert table.filter(pl.col("id").is_in([10, 11, N + 1])).sort("id")["v"].to_list() == [-1, -2, -3]

@@ -117,6 +117,7 @@ TYPES = pl.DataFrame({
     "b": [True, None, False], "s": ["x", None, "é" * 70], "d": [dt.date(2024, 1, 1), None, dt.date(1, 1, 1)],
     "ts": pl.Series([dt.datetime(2024, 1, 1, 12, 30, 0, 123456), None, dt.datetime(1970, 1, 1)],
                     dtype=pl.Datetime("us", "UTC")),
+    "ntz": [dt.datetime(2024, 1, 1, 12, 30, 0, 123456), None, dt.datetime(1970, 1, 1)],
 })
 
 

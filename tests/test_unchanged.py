@@ -111,6 +111,12 @@ def test_full_refresh_rebuilds(rat_project):
     assert result["status"] == "success" and p.version("gold.revenue") == 1
     # a full refresh of the downstream alone leaves the others as they were
     assert _versions(p) == {"bronze.trips": 0, "silver.trips": 0, "gold.revenue": 1, "gold.counts": 0}
+    # a full refresh records the fingerprint too: the next run is unchanged
+    assert _statuses(p.run("*")) == {name: "unchanged" for name in TABLES}
+    everything = p.run("*", full_refresh=True)
+    assert set(_statuses(everything).values()) == {"success"}
+    assert _versions(p) == {"bronze.trips": 1, "silver.trips": 1, "gold.revenue": 2, "gold.counts": 1}
+    assert _statuses(p.run("*")) == {name: "unchanged" for name in TABLES}
 
 
 def test_deleted_table_rebuilds(rat_project):

@@ -27,6 +27,7 @@ from .._types import parse_type
 from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total, where_condition
+from ._sample import clip_row
 from ._streaming import failing_candidates
 
 SCHEMA_CHECK = "schema"
@@ -49,7 +50,9 @@ class CheckResult:
     failures_table: str | None = None  # where its failing rows were stored (store_failures)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The result as JSON-friendly values, its failing-row samples clipped (``_sample.py``); the
+        result itself keeps them whole (ingest finds the failing landing line by them)."""
+        return {**asdict(self), "failures": [clip_row(f) for f in self.failures]}
 
     @property
     def blocking(self) -> bool:
@@ -215,17 +218,21 @@ def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)
     sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
-    if test.where:
-        data = execute_sql(where_filter(t.name, test.where, file=where, line=test.line), {t.name: data},
-                           transform=label, file=where, line_offset=offset)
-    frames: dict[str, pl.LazyFrame] = {t.name: data}
-    for name in referenced_tables(sql, transform=label, file=where, line_offset=offset):
-        if name not in frames:
-            if resolve is None:
-                raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
-                                  transform=t.name, file=t.file)
-            frames[name] = resolve(name)
-    lf = execute_sql(sql, frames, transform=label, file=where, line_offset=offset)
+
+    def frames_for(text: str, this: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        frames: dict[str, pl.LazyFrame] = {t.name: this}
+        for name in referenced_tables(text, transform=label, file=where, line_offset=offset):
+            if name not in frames:
+                if resolve is None:
+                    raise ConfigError(f"test {test.name!r} reads {name}, which is not available here",
+                                      transform=t.name, file=t.file)
+                frames[name] = resolve(name)
+        return frames
+
+    if test.where:  # the filter may read another table too (where: "id IN (SELECT id FROM silver.x)")
+        filtered = where_filter(t.name, test.where, file=where, line=test.line)
+        data = execute_sql(filtered, frames_for(filtered, data), transform=label, file=where, line_offset=offset)
+    lf = execute_sql(sql, frames_for(sql, data), transform=label, file=where, line_offset=offset)
     return PreparedTest(sql, data, lf, where, offset, label)
 
 

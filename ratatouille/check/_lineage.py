@@ -1,4 +1,5 @@
-"""The tables a transform's tests read (``relationships``, SQL tests joining another table).
+"""The tables a transform's tests read (``relationships``, SQL tests joining another table, a
+``where:`` filter with a subquery).
 
 They join the lineage: the plan builds them before the transform whose tests read them, so a
 test checks against this run's version of the other table, and a fresh lake builds in order.
@@ -11,7 +12,7 @@ import logging
 from .._jinja import render
 from .._sql import referenced_tables
 from ..transforms import Transform
-from . import test_context
+from . import test_context, where_filter
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
         try:
             sql = render(test.sql, test_context(test, t), transform=t.name)
             names = referenced_tables(sql, transform=t.name)
+            if test.where:  # a where: filter may read another table as well
+                names = [*names, *referenced_tables(where_filter(t.name, test.where), transform=t.name)]
         except Exception as exc:  # reported by the check itself, with its place
             log.debug("%s: test %s adds no lineage: %s", t.name, test.name, exc)
             names = []

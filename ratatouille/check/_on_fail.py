@@ -19,6 +19,7 @@ or a limit) judge groups of rows; they can only error or warn.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -28,10 +29,11 @@ import sqlglot
 from deltalake import CommitProperties, Transaction
 from sqlglot import exp
 
-from ..errors import ConfigError
+from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
+from ..transforms._generic_tests import exceeds, needs_total
 from ..transforms.ingest import SOURCE_FINGERPRINT
-from . import CheckResult, prepare_sql_test, removes_rows, yaml_file
+from . import CheckResult, jsonable, prepare_sql_test, removes_rows, yaml_file
 from ._store_failures import failure_store
 
 ROW = "__rat_row"
@@ -57,9 +59,11 @@ class OnFail:
         """``rows_dropped`` and ``rows_quarantined`` (totals) for the RunResult."""
         return {"rows_dropped": self.rows_dropped, "rows_quarantined": self.rows_quarantined}
 
-    def write_quarantine(self, project: Any) -> int | None:
-        """Append the quarantined rows to ``<table>__quarantine`` once per run id; returns the version
-        written (None when there is nothing to write or this run already wrote them)."""
+    def write_quarantine(self, project: Any, attempt: str | None = None) -> int | None:
+        """Append the quarantined rows to ``<table>__quarantine`` once per run id, and once per ``attempt``
+        (see :func:`attempt_key`: a new run retrying the same work after a crash between this commit and
+        the table's own); returns the version written (None when there is nothing to write or it was
+        written already)."""
         if self.quarantined is None or self.quarantined.height == 0:
             return None
         target = project.target(quarantine_table(self.table))
@@ -67,7 +71,45 @@ class OnFail:
         if rows.height == 0:
             return None
         return write_once(target, rows, self.run_id,
-                          {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id})
+                          {"ratatouille.transform": self.table, "ratatouille.run_id": self.run_id}, attempt=attempt)
+
+
+def attempt_key(fingerprint: str | None, table: Any, *, full_refresh: bool, partition: str | None) -> str | None:
+    """What identifies one attempt at a write whatever the run: the transform's fingerprint (its code and
+    input versions) and the version of the table it writes on. A run that crashed after the quarantine
+    commit left the table at that version, so the next run redoing the same work has the same key and
+    does not quarantine the same rows again; once the table's commit lands, the key changes.
+
+    Parameters
+    ----------
+    fingerprint : str or None
+        The transform's fingerprint (``execute/_fingerprint.py``); None when it has none (its inputs are
+        not all tables, or it is an ingest, deduplicated by landing file): then only the run id counts.
+    table : DeltaTable or None
+        The table written, as the run opened it (None: not created yet).
+    full_refresh : bool
+        Whether the run rebuilds the table.
+    partition : str or None
+        The partition the run writes.
+
+    Returns
+    -------
+    str or None
+        A short hash, or None.
+
+    Examples
+    --------
+    >>> attempt_key("abc", None, full_refresh=False, partition=None) == attempt_key("abc", None,
+    ...                                                                             full_refresh=False, partition=None)
+    True
+    >>> attempt_key(None, None, full_refresh=False, partition=None) is None
+    True
+    """
+    if fingerprint is None:
+        return None
+    where = "new" if table is None else f"{table.metadata().id}@{table.version()}"
+    text = "|".join((fingerprint, where, str(full_refresh), str(partition)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _not_yet_quarantined(target: Any, rows: pl.DataFrame) -> pl.DataFrame:
@@ -142,9 +184,12 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
         return out
     indexed = lazy.with_row_index(ROW)
     plans: list[pl.LazyFrame] = []
+    totals: dict[str, int | None] = {}  # the rows a test judged (after its where:), for an error_if in %
     for test in tests:
         prepared = prepare_sql_test(test, t, indexed, resolve)
         _require_row_level(prepared.sql, test, t)
+        totals[test.name] = (int(prepared.data.select(pl.len()).collect(engine="streaming").item())
+                             if needs_total(test.error_if) else None)
         if store is not None:
             store.store(t, test, prepared.failing.drop(ROW))
         plans.append(prepared.failing.select(pl.col(ROW), pl.lit(test.name, pl.String).alias("test")))
@@ -169,10 +214,17 @@ def apply_on_fail(t: Transform, data: pl.DataFrame | pl.LazyFrame, *, run_id: st
     for test in tests:
         n = counts[test.name]
         verb = "quarantined" if test.on_fail == "quarantine" else "dropped"
+        # error_if still holds: too many failing rows block the write instead of being removed
+        too_many = test.error_if is not None and exceeds(test.error_if, n, totals[test.name])
+        message = f"{n} rows {verb} by {test.name}" if n else ""
+        if too_many:
+            message = f"{n} rows failed {test.name} (error_if {test.error_if}): too many to {test.on_fail}"
         out.results.append(CheckResult(
-            test.name, "sql", n == 0, "warn", n, f"{n} rows {verb} by {test.name}" if n else "", samples[test.name],
-            on_fail=test.on_fail, rows_dropped=n if verb == "dropped" else 0,
-            rows_quarantined=n if verb == "quarantined" else 0))
+            test.name, "sql", n == 0 and not too_many, "error" if too_many else "warn", n, message,
+            samples[test.name], on_fail=test.on_fail, rows_dropped=n if verb == "dropped" and not too_many else 0,
+            rows_quarantined=n if verb == "quarantined" and not too_many else 0))
+    if any(r.blocking for r in out.results):
+        out.quarantined, out.rows_dropped, out.rows_quarantined = None, 0, 0
     return out
 
 
@@ -198,6 +250,10 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
         return data, None
     out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
                         store=failure_store(runner))
+    failed = [c for c in out.results if c.blocking]  # an error_if exceeded: nothing written, nothing quarantined
+    if failed:
+        raise CheckError("check(s) failed, nothing written: " + "; ".join(f"{c.name}: {c.message}" for c in failed),
+                         transform=t.name, file=t.file, checks=jsonable(out.results))
     return out.data.collect(), out
 
 
@@ -221,7 +277,8 @@ def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
                           transform=t.name, file=test.source or yaml_file(t) or t.file, line=test.line)
 
 
-def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, str]) -> int | None:
+def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, str], *,
+               attempt: str | None = None) -> int | None:
     """Append ``df`` to ``target`` in a commit carrying the app transaction ``ratatouille.quarantine.<run_id>``;
     skipped (None) when the table already holds that transaction, so a retry never doubles the rows.
 
@@ -235,18 +292,21 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
         The run that writes them.
     metadata : dict
         Commit metadata.
+    attempt : str, optional
+        An :func:`attempt_key`: also skipped when the table holds ``ratatouille.quarantine.attempt.<key>``.
 
     Returns
     -------
     int or None
         The version written, or None when skipped.
     """
-    app_id = APP_ID + run_id
+    app_ids = [APP_ID + run_id] + ([] if attempt is None else [APP_ID + "attempt." + attempt])
     table = target.open()
-    if table is not None and table.transaction_version(app_id) is not None:
+    if table is not None and any(table.transaction_version(app_id) is not None for app_id in app_ids):
         return None
+    now = int(time.time() * 1000)
     commit = CommitProperties(custom_metadata=dict(metadata), app_transactions=[
-        Transaction(app_id=app_id, version=0, last_updated=int(time.time() * 1000))])
+        Transaction(app_id=app_id, version=0, last_updated=now) for app_id in app_ids])
     opts = dict(target.storage_options) if target.storage_options else None
     df.write_delta(target.uri, mode="append", storage_options=opts,
                    delta_write_options={"commit_properties": commit, "schema_mode": "merge"})

@@ -22,6 +22,7 @@ import polars as pl
 
 from .._names import check_slug
 from ..check import SCHEMA_CHECK, check_names, effective_severity
+from ..check._sample import clip_row
 from ..check._stored import test_stored
 from ..transforms import Transform
 
@@ -75,7 +76,7 @@ def check_results(t: Transform, key: dg.AssetKey, checks: Iterable[Mapping[str, 
                                     "severity": dg.MetadataValue.text(str(c.get("severity", "error")))}
         failures = list(c.get("failures") or [])
         if failures:
-            metadata["failures"] = dg.MetadataValue.json(failures[:20])
+            metadata["failures"] = dg.MetadataValue.json([clip_row(f) for f in failures[:20]])  # bounded size
             by_column = {str(f.get("column")): int(f["failing_rows"]) for f in failures
                          if isinstance(f, Mapping) and "failing_rows" in f and "column" in f}
             if by_column:

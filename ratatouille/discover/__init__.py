@@ -146,7 +146,8 @@ def discover_workspace(root: Path, *, workspace: str = "default",
         seen: list[RatatouilleError] = []
         return _discover(root, workspace, seen), seen
 
-    found, seen = cached_discovery(root / "pipelines", workspace, collect)
+    # custom generic tests (tests/generic/<name>.sql of the project) are part of the transforms' config
+    found, seen = cached_discovery(root / "pipelines", workspace, collect, also=(root.parent.parent / "tests" / "generic",))
     for exc in seen:
         log.warning("%s", exc)
         problems.append(exc)

@@ -85,13 +85,20 @@ def signature(folder: Path) -> tuple[Signature, int]:
 
 
 def cached_discovery(folder: Path, workspace: str,
-                     load: Callable[[], tuple[dict[str, T], list[P]]]) -> tuple[dict[str, T], list[P]]:
+                     load: Callable[[], tuple[dict[str, T], list[P]]],
+                     also: tuple[Path, ...] = ()) -> tuple[dict[str, T], list[P]]:
     """``load()`` (the transforms and problems found under ``folder``), or the cached result
     while ``folder``'s :func:`signature` is unchanged. Returns a new dict and list each call
-    (callers add to them), the problems copied (callers attach results to them)."""
+    (callers add to them), the problems copied (callers attach results to them). ``also``: other
+    folders whose files discovery reads (the project's ``tests/generic/``): a change there
+    discovers again too."""
     key = (str(folder.resolve()), workspace)
     taken = time.time_ns()
     sig, newest = signature(folder)
+    for other in also:  # a custom generic test's SQL is read into its transform's config
+        other_sig, other_newest = signature(other)
+        sig += ((f"@{other}", True, 0, 0), *other_sig)
+        newest = max(newest, other_newest)
     with _lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == sig:

@@ -12,13 +12,14 @@ import functools
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
 from .._types import declared_types, type_nulls
 from ..check import jsonable, run_checks
-from ..check._on_fail import drop_failing_rows, has_row_level
+from ..check._on_fail import attempt_key, drop_failing_rows, has_row_level
 from ..check._store_failures import failure_store
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, RunError, SQLError, TableNotFoundError, TransformError
@@ -26,11 +27,11 @@ from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, PythonTransform, Transform
 from ..write import Materialization, OverwritePartition, Target
 from ..write._dispatch import writer_for
-from ..write._commit import rerun_if_created_meanwhile
+from ..write._commit import record_only, rerun_if_created_meanwhile
 from ..write._streamed import streamed_checks
 from ._book import Book
-from ._fingerprint import Fingerprints, skippable
 from ._dry_run import dry_run_result
+from ._fingerprint import Fingerprints, fingerprinted
 from ._partition import check_partitionable, restrict_to_partition
 from ._result import RunResult, combine
 
@@ -199,7 +200,8 @@ class Runner:
         self._found: dict[str, Target] = {}  # tables found in storage this run (validation and reads share it)
         self.dag = DAG(project.transforms)
         self.workers = workers_for(project.settings.lake, threads, project.settings.threads)  # _schedule.py
-        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars)  # _fingerprint.py
+        self.fingerprints = Fingerprints(project.transforms, self._read_target, self.vars,  # _fingerprint.py
+                                         project.settings)
 
     # -- resolution -----------------------------------------------------------
     def frame(self, name: str, *, reader: str | None = None) -> pl.LazyFrame:
@@ -288,7 +290,7 @@ class Runner:
         book.raise_errors(order, out)
         return out
 
-    def _check(self, t: Transform, data: pl.DataFrame) -> list:
+    def _check(self, t: Transform, data: pl.DataFrame | pl.LazyFrame) -> list:
         """Run ``t``'s checks on ``data``; a failed ``error`` check raises :class:`CheckError`."""
         checks = run_checks(t, data, resolve=lambda n: self.frame(n, reader=t.name), store=failure_store(self))
         failed = [c for c in checks if c.blocking]
@@ -346,9 +348,10 @@ class Runner:
             return self._result(t, started, status="success", rows=0, version=None, checks=jsonable(checks))
         table = target.open()
         previous = table.version() if table is not None else None
-        current = (self.fingerprints.current(t) if skippable(t, full_refresh=self.full_refresh, dry_run=self.dry_run,
-                                                               partition=self.partition) else None)
-        if table is not None and self.fingerprints.unchanged(current, table):  # code and inputs as at its last commit
+        current = (self.fingerprints.current(t) if fingerprinted(t, dry_run=self.dry_run, partition=self.partition)
+                   else None)  # recorded in its commit, even on a full refresh
+        if (table is not None and not self.full_refresh
+                and self.fingerprints.unchanged(current, table)):  # code and inputs as at its last commit
             self.fingerprints.kept(t.name, table, target.uri)
             return self._result(t, started, status="unchanged", rows=0, version=previous, checks=[],
                                 previous_version=previous, reason=f"code and inputs unchanged since version {previous}")
@@ -378,8 +381,7 @@ class Runner:
                                 version=previous, checks=[], **ingest.info())
 
         # a real run streams: the writer stages the files, the checks see them, then it commits (write/_stage.py)
-        needs_frame = (self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
-                       or (isinstance(t, IngestTransform) and (t.has_schema_checks or bool(t.config.tests))))
+        needs_frame = self.dry_run or has_row_level(t)  # on_fail drop / quarantine judges the rows first
         data: pl.DataFrame | pl.LazyFrame = lf
         checks = []
         on_fail = None
@@ -403,13 +405,18 @@ class Runner:
                   writer_for(t.materialization, declared=declared))
         if isinstance(writer, Materialization):  # computed from `table`: concurrent appends conflict
             writer.guard_target = True
+        elif isinstance(t, IngestTransform) and not needs_frame and self.partition is None:  # on the staged files
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # type: ignore[arg-type]
         if self.partition is not None:  # replace exactly this partition, never the whole table
             writer = OverwritePartition(part.column, part.value, partition_by=t.config.partition_by,
                                         on_schema_change=t.config.on_schema_change, declared=declared)
         if isinstance(writer, Materialization) and not needs_frame:
-            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, self._collect(t, staged))))
-        if on_fail is not None:  # the quarantined rows land first, once per run id
-            on_fail.write_quarantine(self.project)
+            streamed_checks(writer, lf, t, lambda staged: checks.extend(self._check(t, staged)))  # streamed (check/_streaming.py)
+        if on_fail is not None:  # the quarantined rows land first, once per run id and per attempt
+            fp = current or (self.fingerprints.current(t)  # also under full_refresh: a retry redoes the same work
+                             if fingerprinted(t, dry_run=False, partition=None) else None)
+            on_fail.write_quarantine(self.project, attempt_key(fp.hash if fp else None, table,
+                                                               full_refresh=self.full_refresh, partition=self.partition))
         try:
             # a table that is missing is created race-free by the writer (write/_commit.py): never an
             # overwrite of one another process created meanwhile
@@ -419,13 +426,24 @@ class Runner:
             raise exc.locate(transform=t.name, file=t.file)
         if not outcome.skipped:
             self.fingerprints.wrote(t.name, outcome.version)
+        elif current is not None and table is not None and self.partition is None:
+            # nothing to write, but the fingerprint changed (e.g. a merge of no new rows): record it, so
+            # the next run with the same code and inputs is `unchanged` instead of building again
+            recorded = record_only(target, table, metadata)
+            if recorded is not None:
+                self.fingerprints.wrote(t.name, recorded)
+                outcome = replace(outcome, version=recorded)
         if (isinstance(data, pl.DataFrame) and mode == "table" and self._consumers.get(t.name)
                 and self.partition is None):
             self.fresh[t.name] = data.lazy()
         if ingest is not None and ingest.rejected:
             self._set_aside_rejected(t, ingest)
             ingest_info = ingest.info()
-        return self._result(t, started, status="skipped" if outcome.skipped else "success",
+        if outcome.skipped and ingest is not None and not ingest.files and table is not None:
+            status = "unchanged"  # every new landing file turned out bad while it streamed (ingest/_stage.py)
+        else:
+            status = "skipped" if outcome.skipped else "success"
+        return self._result(t, started, status=status,
                             rows=outcome.rows_written, version=outcome.version, checks=jsonable(checks),
                             previous_version=previous, **ingest_info, **counts,
                             **({"partition": self.partition} if self.partition is not None else {}))

@@ -6,15 +6,17 @@ of what the data was computed from:
 
 - the transform's **code version**: its text and settings (``code_version``:
   the SQL and the YAML beside it, the ingest YAML, the configuration). For a
-  Python transform it is the source of the function *and of the whole module
-  file it is defined in* (a helper of the same file counts; code imported
-  from other modules does not: run those with ``full_refresh=True``);
+  Python transform it is the source of the function, *of the whole module
+  file it is defined in* (a helper of the same file counts) and of the
+  project's own modules that file imports, transitively (``execute/_code_deps.py``;
+  installed libraries do not count);
 - the **inputs**: for each table it reads (or one of its checks reads, such
   as a ``relationships`` test's other table), where it is read from (the table
   URI: a workspace's own table or default's, pinned or not), the Delta table
   id (a table deleted and built again has a new id) and the version read;
   a view input stands for its own code version and inputs;
-- the **vars** of the run (project, workspace and ``vars=``).
+- the **vars** of the run (project, workspace and ``vars=``), and the project settings that
+  change what a run writes (``store_failures``: :func:`run_settings`).
 
 Before building a transform the runner computes that hash from the inputs as
 they are now and compares it with the one in the target's latest commit (one
@@ -24,11 +26,11 @@ rebuilds: changed code or YAML, a new input version, a changed workspace pin,
 ``full_refresh``, a missing table, or a latest commit that is not such a
 commit (``optimize``, ``vacuum``, a partition run, another writer).
 
-Never skipped: ``full_refresh``, dry runs, partition runs, views (never
-written), ingest transforms (they skip on their own when no new landing file
-is settled, and report ``unchanged`` then), and Python transforms that read no
-table (the function may read something Ratatouille cannot version: an API, a
-file). A SQL transform that reads no table (inline ``VALUES``) is fingerprinted
+Never skipped: ``full_refresh`` (it runs, and records the fingerprint for the
+next run), dry runs, partition runs, views (never written), ingest transforms
+(they skip on their own when no new landing file is settled, and report
+``unchanged`` then), and Python transforms that read no table (the function
+may read something Ratatouille cannot version: an API, a file). A SQL transform that reads no table (inline ``VALUES``) is fingerprinted
 by its code and vars alone. A transform whose result depends on the clock
 (``now()``, ``current_date``) or on randomness is ``unchanged`` as long as its
 code and inputs are: run it with ``full_refresh=True`` to recompute it.
@@ -52,6 +54,7 @@ from deltalake import DeltaTable
 from ..check._lineage import test_inputs
 from ..transforms import IngestTransform, PythonTransform, Transform
 from ..write import Target
+from ._code_deps import project_imports
 
 FINGERPRINT = "ratatouille.fingerprint"
 INPUTS = "ratatouille.inputs"  # the input versions behind the fingerprint, readable in `rat history`
@@ -94,17 +97,35 @@ def _module_source_hash(t: PythonTransform) -> str:
         path = Path(source) if source else None
     if path is None or not path.is_file():
         return "-"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(path.read_bytes())
+    for dep in project_imports(path):  # the project's modules it imports: a changed helper rebuilds
+        digest.update(str(dep).encode() + b"\0" + dep.read_bytes())
+    return digest.hexdigest()[:12]
 
 
-def fingerprint(code: str, inputs: Mapping[str, Any], vars: Mapping[str, Any]) -> str:
-    """A hash of the code version, the input snapshots (or view fingerprints) and the vars.
+def fingerprint(code: str, inputs: Mapping[str, Any], vars: Mapping[str, Any],
+                settings: Mapping[str, Any] | None = None) -> str:
+    """A hash of the code version, the input snapshots (or view fingerprints), the vars and the
+    project settings that change what a run writes (:func:`run_settings`).
 
     ``inputs`` maps a table name to its :class:`Snapshot` or, for a view, to the fingerprint of the view.
     """
-    body = {"scheme": _SCHEME, "code": code, "vars": dict(vars),
-            "inputs": {name: (s.jsonable() if isinstance(s, Snapshot) else s) for name, s in sorted(inputs.items())}}
+    body: dict[str, Any] = {"scheme": _SCHEME, "code": code, "vars": dict(vars),
+                            "inputs": {name: (s.jsonable() if isinstance(s, Snapshot) else s)
+                                       for name, s in sorted(inputs.items())}}
+    if settings:  # only when set: the fingerprints of a project with default settings stay as they were
+        body["settings"] = dict(settings)
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def run_settings(settings: Any) -> dict[str, Any]:
+    """The project settings (``[tool.ratatouille]``) that change what a run writes, where not the default:
+    ``store_failures = true`` makes every test keep its failing rows, so turning it on or off rebuilds.
+
+    >>> run_settings(None), run_settings(type("S", (), {"store_failures": True})())
+    ({}, {'store_failures': True})
+    """
+    return {"store_failures": True} if getattr(settings, "store_failures", False) else {}
 
 
 def inputs_text(inputs: Mapping[str, Any]) -> str:
@@ -112,9 +133,10 @@ def inputs_text(inputs: Mapping[str, Any]) -> str:
     return json.dumps({name: (s.version if isinstance(s, Snapshot) else s) for name, s in sorted(inputs.items())})
 
 
-def skippable(t: Transform, *, full_refresh: bool, dry_run: bool, partition: str | None) -> bool:
-    """Whether ``t`` can be skipped as ``unchanged`` at all in this run (see the module text)."""
-    return (not full_refresh and not dry_run and partition is None and t.mode != "view"
+def fingerprinted(t: Transform, *, dry_run: bool, partition: str | None) -> bool:
+    """Whether ``t``'s commit in this run records a fingerprint, so that it can be ``unchanged`` now
+    (unless ``full_refresh``) or in a later run (see the module text)."""
+    return (not dry_run and partition is None and t.mode != "view"
             and not isinstance(t, IngestTransform) and (bool(t.inputs) or t.kind == "sql"))
 
 
@@ -148,10 +170,11 @@ class Fingerprints:
     """
 
     def __init__(self, transforms: Mapping[str, Transform], read_target: Callable[[str], Target | None],
-                 vars: Mapping[str, Any]) -> None:
+                 vars: Mapping[str, Any], settings: Any = None) -> None:
         self.transforms = transforms
         self.read_target = read_target
         self.vars = dict(vars)
+        self.settings = run_settings(settings)
         self._snapshots: dict[str, Snapshot] = {}
         self._written: dict[str, int] = {}
 
@@ -160,7 +183,7 @@ class Fingerprints:
         inputs = self._inputs(t, seen=frozenset())
         if inputs is None:
             return None
-        return Current(fingerprint(code_version(t), inputs, self.vars), inputs_text(inputs))
+        return Current(fingerprint(code_version(t), inputs, self.vars, self.settings), inputs_text(inputs))
 
     def unchanged(self, current: Current | None, table: DeltaTable | None) -> bool:
         """Whether ``table``'s latest commit was made from exactly ``current``."""
@@ -191,7 +214,8 @@ class Fingerprints:
             if name in seen:
                 return None
             inputs = self._inputs(view, seen)
-            return None if inputs is None else "view:" + fingerprint(code_version(view), inputs, self.vars)
+            return None if inputs is None else "view:" + fingerprint(code_version(view), inputs, self.vars,
+                                                                     self.settings)
         if name in self._snapshots:
             return self._snapshots[name]
         target = self.read_target(name)

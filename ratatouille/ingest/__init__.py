@@ -23,9 +23,10 @@ One module per job, in the order a run goes through them:
 ``_cast``        strict casts (a value that does not fit makes the file bad)
 ``_conform``     the type policy: names, targets, widening, drift
 ``_check``       the per-file check step
+``_stream``      csv, ndjson, parquet files as scans (lazy casts, literal bookkeeping)
 ``_bad``         bad files: their reasons, moved aside after the commit
 ``_plan``        what one run does, and the commit metadata recording it
-``_stage``       the run: list, select, read, conform, check, combine
+``_stage``       the run: list, select, read, conform, check, combine (and recover)
 ===============  ===============================================================
 
 The write is a materialization like the others: ``ratatouille/write/_ingest.py``.

@@ -79,7 +79,7 @@ def first_failing_row(df: pl.DataFrame, result: Any) -> int | None:
         if "column" in failure and "examples" in failure:
             if failure["column"] not in df.columns or not failure["examples"]:
                 continue
-            match = _equals(failure["column"], failure["examples"][0])
+            match = _equals(failure["column"], failure["examples"][0], as_text=True)  # Pandera's examples are text
         else:
             conds = [_equals(c, v) for c, v in failure.items() if c in df.columns]
             if not conds:
@@ -94,5 +94,9 @@ def first_failing_row(df: pl.DataFrame, result: Any) -> int | None:
     return None
 
 
-def _equals(column: str, value: Any) -> pl.Expr:
-    return pl.col(column).is_null() if value is None else pl.col(column).eq(pl.lit(value))
+def _equals(column: str, value: Any, *, as_text: bool = False) -> pl.Expr:
+    if value is None:
+        return pl.col(column).is_null()
+    if as_text:  # the value as Pandera reports it (-1 as "-1"): compared with the column's text
+        return pl.col(column).cast(pl.String).eq(pl.lit(str(value)))
+    return pl.col(column).eq(pl.lit(value))

@@ -8,8 +8,9 @@ files (``depth`` 1, 2, ...): reading the set costs at most that many small log
 entries, whatever the size of the table, and never reads a data file.
 
 A table written before the ledger (or whose log entries were cleaned up, or
-that was written meanwhile by an ingest that did not record one) falls back to
-the rows: one dictionary-encoded column, ``_source_fingerprint``
+that was changed meanwhile by a commit that moved rows without recording a
+ledger: an ingest that did not record one, a restore, a DELETE, another
+writer) falls back to the rows: one dictionary-encoded column, ``_source_fingerprint``
 (:func:`scanned_state`); the next ingest commit then writes the whole set, so
 the scan happens once. A killed run commits nothing, so its files are simply new
 again next time; each commit also carries a Delta app transaction
@@ -104,9 +105,9 @@ def logged_state(table: Any) -> State | None:
         info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         raw = info.get(LEDGER_KEY)
         if raw is None:
-            if FILES_KEY in info:  # an ingest that wrote no ledger: the set is not complete
-                return None
-            continue  # another kind of commit (optimize, vacuum, ...): the set is unchanged
+            if FILES_KEY in info or _changes_rows(actions):  # an ingest that wrote no ledger, a restore, a
+                return None  # DELETE, another writer: the set may not be the rows' any more; they say
+            continue  # a commit that moves no rows (optimize, vacuum, ...): the set is unchanged
         payload = _unpack(str(raw))
         if depth is None:
             depth = int(payload["depth"])
@@ -115,6 +116,17 @@ def logged_state(table: Any) -> State | None:
         if int(payload["depth"]) == 0:
             return State(out, depth)
     return None
+
+
+def _changes_rows(actions: list[dict[str, Any]]) -> bool:
+    """Whether a log entry adds or removes rows (an optimize's files have ``dataChange: false``).
+
+    >>> _changes_rows([{"commitInfo": {}}, {"remove": {"path": "a", "dataChange": False}}])
+    False
+    >>> _changes_rows([{"add": {"path": "b", "dataChange": True}}])
+    True
+    """
+    return any(bool(a[kind].get("dataChange", True)) for a in actions for kind in ("add", "remove") if kind in a)
 
 
 def _storage(table: Any) -> dict[str, str] | None:

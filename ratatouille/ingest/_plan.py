@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import polars as pl
 
 from ._bad import Rejected
 from ._ledger import FILES_KEY, LEDGER_KEY, State, entry
@@ -30,6 +32,7 @@ class IngestPlan:
     state: State | None = None  # the ingested set read from ``table`` (None: not read)
     rows: dict[str, int] = field(default_factory=dict)  # rows of each file read
     pins: Pins = field(default_factory=Pins)  # streamed files, pinned until the write is done
+    recover: Callable[[], pl.LazyFrame | None] | None = None  # after a failed streamed write: without the bad files
 
     @property
     def rows_read(self) -> int:

@@ -85,7 +85,8 @@ def read_ndjson(config: Any, lake: Any, full: str, src: str, string_columns: tup
 
 
 def read_json(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
-    """A JSON file (an array of records), read from its bytes."""
+    """A JSON file (an array of records), read from its bytes: whole, in memory (Polars has no scan
+    for a JSON array; ``format: ndjson`` streams)."""
     opts = dict(config.options)
     overrides = dtypes(opts.get("dtypes") or opts.get("schema_overrides"))
     kwargs: dict[str, Any] = {"schema_overrides": overrides} if overrides else {}
@@ -94,7 +95,8 @@ def read_json(config: Any, lake: Any, full: str, src: str, string_columns: tuple
 
 
 def read_excel(config: Any, lake: Any, full: str, src: str, string_columns: tuple[str, ...] = ()) -> pl.LazyFrame:
-    """One sheet of an Excel workbook (``sheet:`` a name or a 1-based number), read with calamine."""
+    """One sheet of an Excel workbook (``sheet:`` a name or a 1-based number), read with calamine:
+    whole, in memory (a workbook has no scan)."""
     opts = dict(config.options)
     sheet = opts.get("sheet", opts.get("sheet_name"))
     kw: dict[str, Any] = inference(opts)

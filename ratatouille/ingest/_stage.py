@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Mapping
 
 import polars as pl
 from polars._typing import PolarsDataType
@@ -28,7 +28,8 @@ from ._landing import list_landing
 from ._ledger import read_state, source_version
 from ._plan import IngestPlan
 from ._readers import locate_csv_error, place, read_checked
-from ._stream import scan, streams
+from ._record_line import row_place
+from ._stream import scan, streamed_values, streams
 from ._settle import Gate, Gone, Waiting, describe_change, gone
 from ._spec import INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT
 
@@ -80,7 +81,7 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
                 for c in t.config.columns if c.type}
     # schema: strict freezes the table's columns once it exists (the first good file sets them)
     expected: list[str] | None = list(table_types) if t.config.schema == "strict" and table_types else None
-    targets = {**table_types, **declared}
+    targets: dict[str, pl.DataType] = {**table_types, **declared}  # type: ignore[dict-item]
     for link in refused:  # a symbolic link out of the lake: never read, reported like a bad file
         _reject(t, plan, link.rel, BadFile(link.reason))
     gate = Gate(t.config, lake)  # files in flight wait (ingest/_settle.py)
@@ -90,14 +91,29 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
     seen = dict(table_names)  # names of this run's files so far (two files spelling one column alike)
 
     check = extra.get("check")
-    stream = streams(t, check)
+    stream = streams(t)
+
+    def meta_of(f: LandingFile) -> list[pl.Expr]:
+        return [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
+                pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
+                pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
+
+    def streamed(f: LandingFile, meta: list[pl.Expr]) -> tuple[pl.LazyFrame, int] | None:
+        """The file as a scan whose rows pass the checks (streamed), else ``None`` (read into memory:
+        the line of a value that does not fit or of a failing row is named there)."""
+        try:
+            return scan(t, lake, f, targets, table_names, meta, plan.pins, check)
+        except (BadFile, RatatouilleError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bad value while streaming: read into memory
+            if is_storage_error(exc) or gone(exc) is not None:
+                raise
+            return None
 
     def load(f: LandingFile) -> pl.DataFrame | pl.LazyFrame | Exception:
         try:
-            meta = [pl.lit(f.rel, pl.String).alias(SOURCE_FILE),
-                    pl.lit(source_version(f.rel, f.fingerprint), pl.String).alias(SOURCE_FINGERPRINT),
-                    pl.lit(now, pl.Datetime("us")).alias(INGESTED_AT)]
-            scanned = scan(t, lake, f, targets, table_names, meta, plan.pins) if stream else None
+            meta = meta_of(f)
+            scanned = streamed(f, meta) if stream else None
             if scanned is not None:  # streamed from the file by the write (ingest/_stream.py)
                 plan.rows[f.rel] = scanned[1]
                 return scanned[0]
@@ -118,6 +134,7 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
     reader_pool = ThreadPoolExecutor(max_workers=min(8, len(todo))) if parallel else None
     loaded: Any = reader_pool.map(load, (f for f, _ in todo)) if reader_pool else map(load, (f for f, _ in todo))
     frames: list[pl.DataFrame | pl.LazyFrame] = []
+    kept: list[LandingFile] = []  # the file of each frame
     try:
         for (f, known), df in zip(todo, loaded):
             if isinstance(df, Gone):
@@ -140,11 +157,65 @@ def build(t: Any, extra: dict[str, Any]) -> pl.LazyFrame:
             plan.files.append(f.rel)
             plan.fingerprints[f.rel] = f.fingerprint
             frames.append(df)
+            kept.append(f)
+    except BaseException:  # nothing is written: the streamed files are released now
+        plan.pins.close()
+        raise
     finally:
         if reader_pool is not None:
             reader_pool.shutdown(wait=True, cancel_futures=True)
+    if not any(isinstance(fr, pl.LazyFrame) for fr in frames):
+        plan.pins.close()  # no streamed file in the run (rejected, or waiting)
     _log(t, plan)
+
+    def recover() -> pl.LazyFrame | None:
+        """After the write of the streamed files failed (nothing committed): each streamed file read
+        once more in a streaming pass; one that fails is read into memory (its line named) and
+        rejected, or kept as conformed there (a wider type). The run's frame without the bad files,
+        or ``None`` when no streamed file is bad (the write's error stands)."""
+        bad = False
+        for i, (f, frame) in enumerate(zip(kept, frames)):
+            if not isinstance(frame, pl.LazyFrame):
+                continue
+            try:
+                streamed_values(frame)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bad value while streaming: located below
+                if is_storage_error(exc):
+                    return None
+            bad = True
+            try:
+                fitted = _fits(_load(t, lake, f, targets, table_types, table_names, meta_of(f), check), seen,
+                               expected, table_types)
+            except RatatouilleError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the file is rejected with its line
+                fitted = locate_csv_error(t, lake, f, exc)
+            if isinstance(fitted, Exception):
+                _forget(plan, f.rel)
+                _reject(t, plan, f.rel, fitted)
+                log.warning("%s: rejected %s: %s", t.name, f.rel, reason(fitted))
+                frames[i] = pl.DataFrame()
+            else:
+                plan.rows[f.rel] = fitted.height if isinstance(fitted, pl.DataFrame) else plan.rows[f.rel]
+                frames[i] = fitted
+        if not bad:
+            return None
+        good = [(f, fr) for f, fr in zip(kept, frames) if f.rel in plan.files]
+        kept[:], frames[:] = [f for f, _ in good], [fr for _, fr in good]
+        return _combine(t, frames, targets)
+
+    plan.recover = recover
     return _combine(t, frames, targets)
+
+
+def _forget(plan: IngestPlan, rel: str) -> None:
+    """Take file ``rel`` out of the run (it turned out bad while its rows were written)."""
+    plan.files.remove(rel)
+    plan.fingerprints.pop(rel, None)
+    plan.rows.pop(rel, None)
+    if rel in plan.reingested:
+        plan.reingested.remove(rel)
 
 
 def _select(t: Any, gate: Gate, plan: IngestPlan, listed: list[LandingFile],
@@ -170,7 +241,7 @@ def _select(t: Any, gate: Gate, plan: IngestPlan, listed: list[LandingFile],
     return todo
 
 
-def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, PolarsDataType], table_types: dict[str, PolarsDataType],
+def _load(t: Any, lake: Any, f: LandingFile, targets: Mapping[str, PolarsDataType], table_types: dict[str, PolarsDataType],
           table_names: dict[str, str], meta: list[pl.Expr], check: Checker | None) -> pl.DataFrame:
     """One landing file read, its names matched to the table's, conformed, checked; ``BadFile`` else
     (naming the line of a value that does not fit, or of the first row failing a check)."""
@@ -185,11 +256,11 @@ def _load(t: Any, lake: Any, f: LandingFile, targets: dict[str, PolarsDataType],
                 where = place(t.config, f.path, int(hits.get_column("__rat_row")[0]))
                 raise BadFile(f"{where}: {exc}", line=where) from None
         raise
-    check_file(t, f, out, check, lambda row: place(t.config, f.path, row))  # this file is rejected, not the run
+    check_file(t, f, out, check, lambda row: row_place(t, lake, f, row))  # this file is rejected, not the run
     return out
 
 
-def _conformed(t: Any, df: pl.DataFrame, targets: dict[str, PolarsDataType], table_types: dict[str, PolarsDataType],
+def _conformed(t: Any, df: pl.DataFrame, targets: Mapping[str, PolarsDataType], table_types: dict[str, PolarsDataType],
                meta: list[pl.Expr]) -> pl.DataFrame:
     """``df`` cast to the table's / declared types, with the bookkeeping columns ``meta``."""
     file_targets = _conform.file_targets(targets, df.schema)
@@ -250,7 +321,7 @@ def _log(t: Any, plan: IngestPlan) -> None:
         log.warning("%s: rejected %s: %s", t.name, r.file, r.reason)
 
 
-def _combine(t: Any, frames: list[pl.DataFrame | pl.LazyFrame], targets: dict[str, PolarsDataType]) -> pl.LazyFrame:
+def _combine(t: Any, frames: list[pl.DataFrame | pl.LazyFrame], targets: Mapping[str, PolarsDataType]) -> pl.LazyFrame:
     """The run's good files as one frame, the bookkeeping columns last (lazy: streamed files are
     read by the write)."""
     if not frames:

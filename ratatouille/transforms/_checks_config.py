@@ -13,18 +13,9 @@ from typing import Any, Literal, Mapping
 from .._names import check_slug
 from .._types import parse_type
 from ..errors import ConfigError
-from ._generic_tests import (
-    _THRESHOLD,
-    SETTINGS,
-    _column_line,
-    check_on_fail,
-    check_store_failures,
-    columns_used,
-    is_generic,
-    parse,
-    to_sql,
-    yaml_line,
-)
+from ._dbt_forms import enabled
+from ._generic_tests import (IGNORED, SETTINGS, _THRESHOLD, _column_line, check_on_fail, check_store_failures,
+                             columns_used, is_generic, parse, to_sql, yaml_line)
 
 
 @dataclass(frozen=True)
@@ -92,6 +83,8 @@ def _column(raw: Any, file: str | None, generated: list[SqlTestSpec] | None = No
     tests = raw.get("tests") or []
     plain = []
     for entry in (tests if isinstance(tests, list) else [tests]):
+        if not enabled(entry):  # dbt's enabled: false
+            continue
         test = parse(entry, str(raw["name"]), file=file)
         if test.plain:
             plain.append(test.pandera_form())
@@ -139,15 +132,16 @@ def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
         raise ConfigError(f"each entry of tests: needs sql (and a name), got {raw!r}", file=file)
     raw = dict(raw)
     config = raw.pop("config", None) or {}
-    if not isinstance(config, dict) or set(config) - set(SETTINGS):
+    if not isinstance(config, dict) or set(config) - set(SETTINGS) - set(IGNORED):
         raise ConfigError(f"config of test {raw.get('name', index)!r} takes {', '.join(SETTINGS)}", file=file)
     raw = {**raw, **config}
-    unknown = set(raw) - {"name", "sql", *SETTINGS}
+    unknown = set(raw) - {"name", "sql", *SETTINGS, *IGNORED}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in test {raw.get('name', index)!r}", file=file)
-    severity = raw.get("severity", "error")
-    if severity not in ("error", "warn"):
-        raise ConfigError(f"severity must be error or warn, got {severity!r}", file=file)
+    written = str(raw.get("severity", "error")).lower()  # dbt writes warn or WARN
+    if written not in ("error", "warn"):
+        raise ConfigError(f"severity must be error or warn, got {raw.get('severity')!r}", file=file)
+    severity: Literal["error", "warn"] = "warn" if written == "warn" else "error"
     for k in ("warn_if", "error_if"):
         if raw.get(k) is not None and not _THRESHOLD.match(str(raw[k])):
             raise ConfigError(f"{k} must be a comparison like '>10' or '>5%', got {raw[k]!r}", file=file)

@@ -32,6 +32,7 @@ from ._checks_config import (
     _dbt_aliases,
     _sql_test,
 )
+from ._dbt_forms import enabled
 from ._ingest_settings import CHOICES as _INGEST_CHOICES
 from ._ingest_settings import READER_OPTION_KEYS, IngestSettings
 from ._orchestration import Orchestration, check_orchestration
@@ -247,7 +248,7 @@ def build_config(raw: Mapping[str, Any], *, file: str | None = None, ignore: Abs
         if key == "columns":
             value = tuple(_column(c, file, generated) for c in (value or []))
         elif key == "tests":
-            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []))
+            value = tuple(_sql_test(t, i, file) for i, t in enumerate(value or []) if enabled(t))
         values[key] = value
     if generated or "tests" in values:
         values["tests"] = tuple(values.get("tests", ())) + tuple(generated)

@@ -33,11 +33,15 @@ from sqlglot import exp
 from .._settings import find_project_dir
 from .._sql_parse import sql_file
 from ..errors import ConfigError
+from ._dbt_forms import dbt_arguments, model_level_column, unquoted_value
 
 PANDERA_KINDS = ("not_null", "unique", "accepted_values", "positive", "min", "max", "regex")
 COLUMN_KINDS = PANDERA_KINDS + ("relationships", "expression_is_true")
 TABLE_KINDS = ("expression_is_true", "unique_combination_of_columns")
 SETTINGS = ("severity", "where", "warn_if", "error_if", "on_fail", "store_failures")
+# dbt config keys that document or switch a test and change nothing in its verdict: accepted as dbt users
+# write them (``enabled: false`` leaves the test out: ``_dbt_forms.enabled``)
+IGNORED = ("tags", "meta", "enabled", "description")
 ON_FAIL = ("error", "warn", "drop", "quarantine")
 # generic tests that judge each row on its own (their SQL is ``SELECT * FROM {{ this }} WHERE ...``): they
 # may drop or quarantine failing rows; the others (unique...) judge groups of rows and can only error or warn
@@ -134,6 +138,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
         ConfigError: an unknown test, a missing argument or a bad threshold, naming the YAML
             file and line.
     """
+    raw, column, at_table = model_level_column(raw, column)
     kinds = COLUMN_KINDS if column is not None else TABLE_KINDS
     if isinstance(raw, str):
         key, arg = raw, None
@@ -143,7 +148,7 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
         raise ConfigError(f"a test is a name or a mapping of one test to its arguments, got {raw!r}",
                           file=file, line=_column_line(file, column))
     kind = str(key).split(".", 1)[1] if str(key).startswith("dbt_utils.") else str(key)
-    line = _column_line(file, column, str(key))
+    line = _column_line(file, None if at_table else column, str(key))
     what = f"unknown column test {key!r} on column {column!r}" if column is not None else f"unknown test {key!r} in tests:"
     source = None if kind in kinds else custom_generic(str(key), file)
     if kind not in kinds and source is None:
@@ -153,15 +158,17 @@ def parse(raw: Any, column: str | None, *, file: str | None) -> GenericTest:
     settings: dict[str, Any] = {}
     args: dict[str, Any] = {}
     if isinstance(arg, dict):
-        arg = dict(arg)
+        arg = dbt_arguments(dict(arg), str(key), file, line)
         config = arg.pop("config", None) or {}
         if not isinstance(config, dict):
             raise ConfigError(f"config of test {key!r} must be a mapping", file=file, line=line)
         for k in SETTINGS:
             if k in arg:
                 settings[k] = arg.pop(k)
+        for k in IGNORED:
+            arg.pop(k, None)
         for k, v in config.items():
-            if k not in SETTINGS and k not in ("tags", "enabled"):
+            if k not in SETTINGS and k not in IGNORED:
                 raise ConfigError(f"unknown config key {k!r} in test {key!r}; known: {', '.join(SETTINGS)}",
                                   file=file, line=line)
             if k in SETTINGS:
@@ -274,9 +281,11 @@ def _args(kind: str, arg: Any, column: str | None, key: Any, file: str | None, l
         return {}
     if kind == "accepted_values":
         values = rest.pop("values", None) if isinstance(arg, dict) else arg
-        rest.pop("quote", None)
+        quote = rest.pop("quote", True)
         need(isinstance(values, (list, tuple)) and len(values) > 0, "values: [a, b, ...]")
         no_more(rest)
+        if quote is False or str(quote).lower() == "false":  # dbt: the values are SQL, written unquoted
+            values = [unquoted_value(v, key, file, line) for v in values]
         return {"values": tuple(values)}
     if kind in ("min", "max", "regex"):
         value = rest.pop("value", None) if isinstance(arg, dict) else arg

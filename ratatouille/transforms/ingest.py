@@ -7,8 +7,9 @@ module is the transform kind the project discovers (a YAML with ``source:``).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -17,7 +18,7 @@ from .._names import parse_table_name
 from ..ingest import (APP_ID, INGESTED_AT, META_COLUMNS, SOURCE_FILE, SOURCE_FINGERPRINT, BadFile,  # noqa: F401
                       IngestPlan, Rejected, build, cast_column, handle_rejected, in_predicate, ingested_state,
                       parse_source_version, polars_type, source_version)
-from ..ingest import _landing, _readers, _spec
+from ..ingest import _landing, _readers, _spec, _stream
 from ..write._ingest import IngestWrite
 from ._base import BuildContext, Transform
 from ._config import build_config, load_yaml
@@ -68,12 +69,25 @@ class IngestTransform(Transform):
         """Every landing file matching ``source:`` (sorted full paths)."""
         return [f.path for f in self.landing_files(lake)]
 
-    def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    @overload
+    def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
+                  scan: None = None) -> pl.DataFrame: ...
+
+    @overload
+    def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
+                  scan: contextlib.ExitStack) -> pl.LazyFrame | None: ...
+
+    def read_file(self, path: str | LandingFile, lake: Any, *, string_columns: tuple[str, ...] = (),
+                  scan: contextlib.ExitStack | None = None) -> pl.DataFrame | pl.LazyFrame | None:
         """Read one landing file into a frame (raises on a malformed file); ``ratatouille/ingest/_readers.py``.
 
-        ``string_columns`` are read as text (CSV), to be cast later.
+        ``string_columns`` are read as text (CSV), to be cast later. With ``scan`` (an exit stack the
+        pinned file is kept open in, ``Lake.pinned``): its lazy scan, or ``None`` when its reader has
+        none (``ratatouille/ingest/_stream.py``).
         """
         full = path.path if isinstance(path, LandingFile) else path
+        if scan is not None:
+            return _stream.scan_file(self, lake, full, scan.enter_context(lake.pinned(full)), string_columns)
         with lake.pinned(full) as src:  # inside the lake only, never swapped
             return _readers.read_file(self, lake, full, src, string_columns).collect()
 

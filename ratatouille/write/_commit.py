@@ -98,6 +98,13 @@ def appended_meanwhile(target: Any, name: str = "") -> TargetChangedMeanwhile:
                                   transform=name or target.name or None)
 
 
+def rewritten_meanwhile(target: Any, name: str = "") -> TargetChangedMeanwhile:
+    """The error of a commit that rewrites files of a snapshot another commit changed meanwhile."""
+    return TargetChangedMeanwhile(f"another commit changed {target.uri} while this run rewrote files of it (an "
+                                  f"optimize, another run); nothing was written by this run: {CONCURRENT_HINT}",
+                                  transform=name or target.name or None)
+
+
 def properties(metadata: Mapping[str, Any] | None = None, *, create: bool = False,
                app_transactions: Sequence[Any] | None = None) -> CommitProperties:
     """Commit properties carrying ``metadata`` and a fresh commit id.
@@ -253,3 +260,24 @@ def rerun_if_created_meanwhile(fn: Callable[[], T], *, name: str = "", attempts:
                      else "another run appended meanwhile", attempt + 1, attempts)
             time.sleep(random.uniform(0.05, 0.2) * min(attempt, 4))  # noqa: S311 - backoff jitter, not a secret
     raise AssertionError("unreachable")
+
+
+def record_only(target: Any, table: DeltaTable, metadata: Mapping[str, Any]) -> int | None:
+    """Commit ``metadata`` alone (no data file added or removed) and return the version it landed at.
+
+    A run whose fingerprint changed but that had nothing to write (a merge of no new rows) records
+    its fingerprint this way, so the next run with the same code and inputs is ``unchanged`` instead
+    of building the plan again (``execute/_fingerprint.py``). The commit is guarded like an append:
+    if another guarded commit landed since ``table`` was read, nothing is recorded (None) and the
+    next run simply builds again.
+    """
+    commit = guarded(properties(metadata), table)
+    since = table.version()
+    try:
+        table.create_write_transaction([], mode="append", schema=table.schema(),
+                                       partition_by=table.metadata().partition_columns or None,
+                                       commit_properties=commit)
+    except DeltaError as exc:  # lost a race: the other commit decides; nothing to undo
+        log.info("fingerprint not recorded (%s): the next run builds again", type(exc).__name__)
+        return None
+    return landed(table, commit, since, target.storage_options)[0]

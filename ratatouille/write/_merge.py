@@ -30,6 +30,8 @@ from .. import _predicate
 from ..errors import SchemaError
 from . import _commit, _merge_rewrite
 from ._base import Materialization
+from ._stage import STAGED
+from ._stage_files import Stage
 from ._stats import footer_stats
 from ._target import Frame, Target, WriteOutcome
 
@@ -67,7 +69,11 @@ class Merge(Materialization):
         checks = self.validate
 
         def validate(staged: pl.LazyFrame) -> None:
-            self._check_keys(staged, target.name)
+            stage = STAGED.get()
+            if stage is not None and len(self.unique_key) == 1 and stage.disjoint(self.unique_key[0]):
+                self._check_keys_by_file(stage, target.name)  # a duplicate can only be inside one file
+            else:
+                self._check_keys(staged, target.name)
             if checks is not None:
                 checks(staged)
 
@@ -84,22 +90,37 @@ class Merge(Materialization):
         if missing:
             raise SchemaError(f"unique_key column(s) {missing} are not in the data", transform=name or None)
 
+    def _check_keys_by_file(self, stage: Stage, name: str) -> None:
+        """The key check of :meth:`_check_keys` file by file (memory: one file's keys)."""
+        nulls = dupes = 0
+        for f in stage.files:
+            keys = pl.scan_parquet(os.path.join(stage.root, f.path)).select(self.unique_key)
+            n, d = self._key_counts(keys)
+            nulls, dupes = nulls + n, dupes + d
+        self._raise_for(nulls, dupes, name)
+
     def _check_keys(self, source: Frame, name: str) -> None:
         """Every row of the new data has a ``unique_key``, and only one row has it (one streaming
         aggregation over the keys)."""
         self._check_columns(source, name)
-        keys = source.lazy().select(self.unique_key)
+        self._raise_for(*self._key_counts(source.lazy().select(self.unique_key)), name)
+
+    def _key_counts(self, keys: pl.LazyFrame) -> tuple[int, int]:
+        """Rows with a NULL in the key, and rows whose key another row has (one streaming aggregation)."""
         nulls, dupes = pl.collect_all([
             keys.select(pl.any_horizontal(pl.all().is_null()).sum()),
             keys.group_by(self.unique_key).agg(pl.len()).filter(pl.col("len") > 1).select(pl.col("len").sum())],
             engine="streaming")
-        if nulls.item():
-            raise SchemaError(f"merge source has {nulls.item()} rows with a NULL in unique_key "
-                              f"{list(self.unique_key)} (a NULL key never matches, so each run would insert "
-                              "them again)", transform=name or None)
-        if dupes.item():
-            raise SchemaError(f"merge source has {dupes.item()} rows with a duplicated unique_key "
-                              f"{list(self.unique_key)}", transform=name or None)
+        return int(nulls.item() or 0), int(dupes.item() or 0)
+
+    def _raise_for(self, nulls: int, dupes: int, name: str) -> None:
+        if nulls:
+            raise SchemaError(f"merge source has {nulls} rows with a NULL in unique_key {list(self.unique_key)} "
+                              "(a NULL key never matches, so each run would insert them again)",
+                              transform=name or None)
+        if dupes:
+            raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
+                              transform=name or None)
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame,
                      commit: CommitProperties) -> WriteOutcome:
@@ -107,7 +128,9 @@ class Merge(Materialization):
             self.validate(data.lazy())
         if isinstance(data, pl.LazyFrame) and _merge_rewrite.eligible(data, target, table,
                                                                    delete_missing=self.delete_missing):
-            return _merge_rewrite.merge(target, table, data, self.unique_key, commit, rows_per_file=self.file_rows)
+            # a rewritten file may grow up to twice the rebuild's size before it is split (no sliver files)
+            return _merge_rewrite.merge(target, table, data, self.unique_key, commit,
+                                        rows_per_file=2 * self.file_rows if self.file_rows else None)
         predicate = _predicate.join_on(self.unique_key, "t", "s")
         source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
         if extra:

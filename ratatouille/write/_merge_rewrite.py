@@ -12,7 +12,10 @@ staged writer's conditions, ``_stage.py``), the same upsert is done here:
 3. one commit removes the touched files and adds the staged ones, based on
    the snapshot the data was computed from, with the app transaction of
    ``_commit.guarded`` so a concurrent Ratatouille write to the table makes
-   one of them fail clearly (``ConcurrentCommitError``), never land twice.
+   one of them fail clearly (``ConcurrentCommitError``), never land twice. The commit is never
+   retried on top of another one: any commit since the snapshot (a concurrent ``optimize``
+   compacting the touched files) refuses it, and the runner merges again on the table as it is
+   now (``TargetChangedMeanwhile``), instead of rewriting rows another commit already moved.
 
 Files no source key falls into are neither read nor rewritten: with the
 table sorted by the key (``Merge.layout``), an update of a key range rewrites
@@ -27,6 +30,7 @@ from typing import Any, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from . import _commit
 from ._stage import _local_path, fast_write_eligible
@@ -96,21 +100,22 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range
-        touched, files, placed = _assigned(table, source, keys[0])
-        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns).with_columns(__file=pl.lit(a["__file"], dtype=pl.Int64))
-               for a in touched]
-        stage = Stage(root, (), rows_per_file=rows_per_file, split_by="__file")
-        new = placed.select(*columns, pl.col("__file"))
-    else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
-        touched, files = touched_files(table, source, keys)
-        old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
-        stage = Stage(root, (), rows_per_file=rows_per_file)
-        new = source.select(columns)
-    kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
-                                                         nulls_equal=True)
+    stage = Stage(root, (), rows_per_file=rows_per_file)
     try:
-        stage.write(pl.concat([kept, new]))
+        if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range,
+            touched, files, placed = _assigned(table, source, keys[0])  # one after the other (memory: one file)
+            for a in touched:
+                new = placed.filter(pl.col("__file") == a["__file"]).select(columns)
+                kept = pl.scan_parquet(f"{root}/{a['path']}").select(columns).join(
+                    new.select(keys), on=list(keys), how="anti", nulls_equal=True)
+                stage.write(pl.concat([kept, new]))
+        else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
+            touched, files = touched_files(table, source, keys)
+            old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
+            new = source.select(columns)
+            kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
+                                                                 nulls_equal=True)
+            stage.write(pl.concat([kept, new]))
         copied = int(sum(a["num_records"] for a in touched)) if touched else 0
         rows_in = stage.rows
         updated = copied - (rows_in - source_rows)
@@ -131,10 +136,13 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
             "num_target_rows_inserted": source_rows - updated, "num_target_rows_copied": rows_in - source_rows,
             "num_output_rows": rows_in}
         since = table.version()
-        table.create_write_transaction(stage.actions() + removes, "append", table.schema(), commit_properties=
-                                       CommitProperties(custom_metadata=metadata,
-                                                        max_commit_retries=guarded.max_commit_retries,
-                                                        app_transactions=guarded.app_transactions))
+        try:  # no retry on top of another commit: delta-rs' conflict check of an "append" does not see
+            # that a commit since (an optimize, a vacuum's rewrite) removed a file this one rewrites
+            table.create_write_transaction(stage.actions() + removes, "append", table.schema(), commit_properties=
+                                           CommitProperties(custom_metadata=metadata, max_commit_retries=0,
+                                                            app_transactions=guarded.app_transactions))
+        except CommitFailedError as exc:  # the runner computes the merge again on the table as it is now
+            raise _commit.rewritten_meanwhile(target) from exc
     except BaseException:
         stage.discard()  # nothing was committed: the staged files are never referenced
         raise

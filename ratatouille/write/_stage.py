@@ -12,6 +12,7 @@ the staged files: they are never referenced.
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from typing import Any, Callable, Sequence
 
 import polars as pl
@@ -31,6 +32,8 @@ from ._target import Frame, Target, WriteOutcome
 # constraints or table features) goes through delta-rs' own writer.
 _FAST_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.Float32, pl.Float64, pl.Boolean, pl.String, pl.Date)
 _FAST_FEATURES = {"timestampNtz", "appendOnly"}
+#: the stage whose rows ``validate`` is looking at (a check may read its files one by one)
+STAGED: ContextVar[Stage | None] = ContextVar("STAGED", default=None)
 Validate = Callable[[pl.LazyFrame], None]  # checks of the staged rows: raising blocks the commit
 FAST_FILE_BYTES = 512 * 1024 * 1024  # in-memory bytes per parquet file (~100 MB and more on disk)
 
@@ -81,8 +84,8 @@ def fast_write_eligible(data: Frame, target: Target, table: DeltaTable | None, m
         return False
     if any(c not in new or not _part_type(new[c]) for c in partition_by) or len(partition_by) >= len(new):
         return False
-    if table is None:  # a creating write: a naive timestamp needs a table feature delta-rs' writer sets
-        return mode == "error" and not any(isinstance(t, pl.Datetime) and t.time_zone is None for t in new.values())
+    if table is None:  # a creating write (delta-rs sets the protocol from the schema, timestampNtz included)
+        return mode == "error"
     try:
         meta, protocol, schema = table.metadata(), table.protocol(), table.schema()
     except Exception:  # noqa: BLE001 - let delta-rs' writer report it
@@ -170,7 +173,11 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
             stage.discard()
             stage = resorted
         if validate is not None:
-            validate(stage.scan(_schema_of(data)))
+            token = STAGED.set(stage)
+            try:
+                validate(stage.scan(_schema_of(data)))
+            finally:
+                STAGED.reset(token)
         if not stage.files and mode == "append" and table is not None:  # nothing new: no empty commit
             stage.discard()
             return WriteOutcome(version=table.version(), rows_written=0, skipped=True)

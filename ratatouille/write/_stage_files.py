@@ -22,6 +22,9 @@ import polars as pl
 from ._commit import _partition_text
 from ._stats import delta_stats, footer_stats
 
+#: rows per parquet row group: a reader decodes a row group at a time (a few at once), so this bounds the
+#: memory of every later scan of the table (and lets readers skip row groups by their statistics)
+ROW_GROUP_ROWS = 128 * 1024
 NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # the folder of the NULL partition, as Spark and delta-rs name it
 
 
@@ -52,6 +55,7 @@ class Stage:
         self._keys: dict[str, dict[str, Any]] = {}
         self._ordinals: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
+        self._calls = 0  # write() may be called several times: each call's files get their own names
 
     @property
     def rows(self) -> int:
@@ -60,6 +64,7 @@ class Stage:
     def write(self, data: pl.DataFrame | pl.LazyFrame) -> None:
         """Write ``data`` (the table's columns, in order) as parquet files into the table folder."""
         os.makedirs(self.root, exist_ok=True)
+        self._calls += 1
         if isinstance(data, pl.DataFrame) and not self._split and self.rows_per_file is None:
             parts = max(1, -(-int(data.estimated_size()) // self.bytes_per_file))
             step = max(1, -(-data.height // parts))
@@ -67,9 +72,10 @@ class Stage:
                 chunk = data.slice(i * step, step)
                 if chunk.is_empty():
                     continue
-                name = self._name(i)
+                name = self._name(i, "", self._calls - 1)
                 self._written.append(name)
-                chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True)
+                chunk.write_parquet(os.path.join(self.root, name), compression="snappy", statistics=True,
+                                    row_group_size=ROW_GROUP_ROWS)
                 self.files.append(StagedFile(name, delta_stats(chunk)))
             return
         sunk: list[Any] = []
@@ -79,7 +85,8 @@ class Stage:
         data.lazy().sink_parquet(
             pl.PartitionBy(self.root, file_path_provider=self._provide, approximate_bytes_per_file=self.bytes_per_file,
                            **keys),
-            compression="snappy", statistics=True, maintain_order=True, sinked_paths_callback=sunk.append)
+            compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS, maintain_order=True,
+            sinked_paths_callback=sunk.append)
         for group in sunk:
             for sp in getattr(group, "paths", [group]):
                 name = os.path.relpath(str(sp.path), self.root)
@@ -97,7 +104,7 @@ class Stage:
     def _provide(self, args: Any) -> str:
         """The path (relative to the root) of the next file Polars writes."""
         if not self._split:
-            name = self._name(args.index_in_partition)
+            name = self._name(args.index_in_partition, "", self._calls - 1)
         else:
             values = dict(zip(self._split, args.partition_keys.row(0)))
             keys = {c: values[c] for c in self.partition_by}
@@ -110,6 +117,17 @@ class Stage:
         with self._lock:
             self._written.append(name)
         return name
+
+    def disjoint(self, column: str) -> bool:
+        """Whether no two files share a value of ``column`` (strictly disjoint ranges, no NULL bound)."""
+        ranges = []
+        for f in self.files:
+            lo, hi = f.stats["minValues"].get(column), f.stats["maxValues"].get(column)
+            if lo is None or hi is None or f.stats["nullCount"].get(column, 1):
+                return False
+            ranges.append((lo, hi))
+        ranges.sort()
+        return all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
 
     def clustered(self, column: str) -> bool:
         """Whether the files hold disjoint ranges of ``column`` (by their statistics)."""
