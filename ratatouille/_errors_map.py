@@ -18,6 +18,8 @@ message (see :func:`is_data_error`).
 
 from __future__ import annotations
 
+import gzip
+
 import polars as pl
 from deltalake.exceptions import (
     CommitFailedError,
@@ -87,8 +89,6 @@ def is_storage_read_error(exc: BaseException, *, content_errors: tuple[type[Base
     >>> is_storage_read_error(pl.exceptions.ComputeError("could not parse `request timed out` as dtype i64"))
     False
     """
-    import gzip
-
     if isinstance(exc, content_errors + (gzip.BadGzipFile, EOFError, UnicodeError)):
         return False
     if isinstance(exc, (PermissionError, ConnectionError, TimeoutError)):

@@ -33,8 +33,11 @@ import functools
 import itertools
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
+
+import fsspec
 
 from ._boundary import RefusedLink, check_inside, link_target
 from ._names import check_workspace, parse_table_name
@@ -171,8 +174,6 @@ class Lake:
     @functools.cached_property
     def fs(self) -> Any:  # an fsspec AbstractFileSystem (fsspec ships no types)
         """An fsspec filesystem for the lake's protocol."""
-        import fsspec
-
         if self.is_local:
             return fsspec.filesystem("file")
         return fsspec.filesystem(self.protocol, **self._fsspec_options())
@@ -337,8 +338,6 @@ class Lake:
         # one file, by its exact name: fs.mv would read "[", "*" and "?" in it as a glob
         src_key = self._strip(src, follow_links=False)
         if self.is_local:
-            import shutil
-
             shutil.move(src_key, dest_key)
             return
         fs.cp_file(src_key, dest_key)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import yaml
+
 from ._names import check_workspace
 from .errors import ConfigError
 
@@ -156,8 +158,6 @@ WORKSPACE_KEYS = {"name", "description", "pin", "vars"}
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """A YAML file holding a mapping (``{}`` when the file does not exist); errors name the file."""
-    import yaml
-
     if not path.is_file():
         return {}
     try:

@@ -6,6 +6,7 @@ with one LazyFrame registered per referenced ``layer.name``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Mapping
 
@@ -163,8 +164,6 @@ def source_line(template: str, rendered: str, line: int) -> int:
     >>> source_line(template, "SELECT a\nFROM x\nWHERE nope > 1", 3)
     6
     """
-    import difflib
-
     out = [ln.strip() for ln in rendered.splitlines()]
     src = [ln.strip() for ln in template.splitlines()]
     matcher = difflib.SequenceMatcher(a=out, b=src, autojunk=False)

@@ -23,7 +23,7 @@ __all__ = ["defs"]
 
 def __getattr__(name: str) -> Any:
     if name == "defs":
-        from .dagster import build_definitions
+        from .dagster import build_definitions  # lazy: Dagster's definitions are built on first access (dagster is optional)
 
         value = build_definitions()
         globals()["defs"] = value  # built once per process

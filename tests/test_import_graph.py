@@ -243,3 +243,24 @@ def test_a_query_imports_no_dagster(tmp_path):
                           "['x'][0] == 1")
     assert "polars" in loaded and "deltalake" in loaded
     assert not any(m.split(".")[0] == "dagster" for m in loaded)
+
+
+def test_function_level_imports_say_why_in_every_module():
+    """Issue 14.1 for the whole package: a function-level import is a deliberate choice (an optional
+    heavy dependency, a fast ``import ratatouille`` / ``rat --help``), and the line says which."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "_scaffold" in path.relative_to(PACKAGE).parts:  # template files of `rat init`
+            continue
+        for lineno, line in _function_level_imports(path):
+            if not _commented(path, lineno):
+                bare.append(f"{path.relative_to(PACKAGE.parent)}:{lineno}: {line.strip()}")
+    assert not bare, "function-level imports without a comment saying why:\n" + "\n".join(bare)
+
+
+def test_a_bare_function_level_import_is_found(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    import json\n    return json\n\n\n"
+                      "def g():\n    import dagster  # lazy: dagster is optional\n    return dagster\n")
+    found = [lineno for lineno, _ in _function_level_imports(module) if not _commented(module, lineno)]
+    assert found == [2]

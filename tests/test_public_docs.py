@@ -31,7 +31,7 @@ def _public_functions() -> list[tuple[str, object]]:
             obj = getattr(module, name)
             if name.endswith("_of"):  # ls_of(project, ...): a public function's twin on a loaded project
                 continue
-            if not name.startswith("_") and inspect.isfunction(obj) and obj.__module__ == module.__name__:
+            if not name.startswith("_") and inspect.isfunction(obj) and obj.__module__.startswith("ratatouille."):
                 found.append((f"{module.__name__}.{name}", obj))
     from ratatouille.dagster import build_definitions
 

@@ -25,7 +25,11 @@ def _sections(doc: str) -> set[str]:
 
 
 def _methods(cls: type) -> list[tuple[str, object]]:
-    return [(f"{cls.__module__}.{cls.__name__}.{name}", fn) for name, fn in vars(cls).items()
+    members: dict[str, object] = {}
+    for klass in reversed(cls.__mro__):  # with the methods of Ratatouille's own base classes (mixins)
+        if klass.__module__.startswith("ratatouille"):
+            members.update(vars(klass))
+    return [(f"{cls.__module__}.{cls.__name__}.{name}", fn) for name, fn in members.items()
             if not name.startswith("_") and inspect.isfunction(getattr(cls, name, None))
             or (not name.startswith("_") and isinstance(fn, classmethod))]
 
@@ -62,4 +66,4 @@ def test_public_surface_has_numpydoc_sections(name: str, fn: object) -> None:
 def test_surface_is_not_empty() -> None:
     names = {name for name, _ in _surface()}
     assert {"ratatouille._session.Project.run", "ratatouille._session.Project.diff",
-            "ratatouille.workspace.create_workspace", "ratatouille.testing.RatProject.landing"} <= names
+            "ratatouille.workspace.create_workspace", "ratatouille._testing_project.RatProject.landing"} <= names

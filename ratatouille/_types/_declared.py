@@ -8,6 +8,7 @@ Python transforms; it reads Polars' names, SQL's (Postgres, MySQL, Spark, dbt) a
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,8 +252,6 @@ def _zone(arg: str, text: Any) -> str:
     if zone.upper() in ("UTC", "Z", "TZ"):
         return "UTC"
     try:
-        import zoneinfo
-
         zoneinfo.ZoneInfo(zone)
     except Exception:  # noqa: BLE001
         raise ConfigError(f"column type {text!r}: unknown unit or time zone {zone!r}") from None

@@ -11,18 +11,25 @@ An ``error`` failure blocks the write; a ``warn`` failure is only reported.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
+import pandera.errors as pe
+import pandera.polars as pa
 import polars as pl
+from sqlglot import exp
 
+from .._jinja import render
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
 from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
-from ..transforms._generic_tests import exceeds, needs_total
+from ..transforms._generic_tests import exceeds, needs_total, where_condition
 from ._sample import clip_row
+from ._streaming import failing_candidates
 
 SCHEMA_CHECK = "schema"
 
@@ -62,8 +69,6 @@ def check_names(t: Transform) -> list[str]:
 def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None,
                     file: str | None = None) -> Any:  # a pandera.polars.DataFrameSchema
     """Compile YAML ``columns:`` into a ``pandera.polars.DataFrameSchema``."""
-    import pandera.polars as pa
-
     cols = {}
     for spec in columns:
         checks, nullable, unique = [], spec.nullable, False
@@ -105,8 +110,6 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
 def _unique_ignoring_nulls() -> Any:
     """``unique`` as dbt and SQL mean it: NULLs are not duplicates of each other (Pandera's
     ``unique=True`` failed on two NULLs). Named like Pandera's own check."""
-    import pandera.polars as pa
-
     def ok(data: Any) -> pl.LazyFrame:
         col = pl.col(data.key)
         return data.lazyframe.select((col.is_null() | col.is_unique()).alias(data.key))
@@ -118,8 +121,6 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
     """A declared zone-aware timestamp (``timestamp(us, Europe/Paris)``) is met by the same unit in
     any zone: ingest and the writers store the instants in UTC (the table's zone), so a strict dtype
     check failed on every run."""
-    import pandera.polars as pa
-
     def ok(data: Any) -> bool:
         actual = data.lazyframe.collect_schema()[data.key]
         return isinstance(actual, pl.Datetime) and bool(actual.time_zone) and actual.time_unit == declared.time_unit
@@ -129,8 +130,6 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
 
 def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
     """Validate ``df`` against a Pandera schema or DataFrameModel, collecting every failure."""
-    import pandera.errors as pe
-
     try:
         schema.validate(df, lazy=True)
     except pe.SchemaErrors as exc:
@@ -212,8 +211,6 @@ def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
     SQLError, ConfigError
         The test's SQL does not render, parse or run, or reads a table that is not available.
     """
-    from .._jinja import render
-
     where, offset = _test_place(t, test)
     if test.source is not None:  # a custom generic test: errors name its tests/generic/ file
         where, offset = test.source, 0
@@ -257,10 +254,6 @@ def removes_rows(test: SqlTestSpec) -> bool:
 
 def where_filter(table: str, where: str, *, file: str | None = None, line: int | None = None) -> str:
     """``SELECT * FROM table WHERE <where>``, built with sqlglot (the filter must be one condition)."""
-    from sqlglot import exp
-
-    from ..transforms._generic_tests import where_condition
-
     return exp.select("*").from_(exp.to_table(table)).where(where_condition(where, file=file, line=line)).sql()
 
 
@@ -374,8 +367,6 @@ def schema_checks(t: Transform, df: pl.DataFrame | pl.LazyFrame) -> list[CheckRe
 
     The YAML ``columns:`` are checked in one streaming pass: only the rows that may fail are
     collected for Pandera (check/_streaming.py)."""
-    from ._streaming import failing_candidates
-
     results: list[CheckResult] = []
     schema = getattr(t, "schema", None)
     if schema is not None:
@@ -403,9 +394,6 @@ def jsonable(results: list[CheckResult]) -> list[Mapping[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    import datetime as dt
-    import decimal
-
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from .._jinja import render
+from .._sql import referenced_tables
 from ..transforms import Transform
+from . import test_context, where_filter
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,6 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
     cached = getattr(t, "_rat_test_inputs", None)
     if cached is not None:
         return cached
-    from .._jinja import render
-    from .._sql import referenced_tables
-    from . import test_context, where_filter
 
     out: list[str] = []
     for test in getattr(t.config, "tests", ()):

@@ -25,12 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import polars as pl
+import sqlglot
+from deltalake import CommitProperties, Transaction
+from sqlglot import exp
 
 from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total
 from ..transforms.ingest import SOURCE_FINGERPRINT
 from . import CheckResult, jsonable, prepare_sql_test, removes_rows, yaml_file
+from ._store_failures import failure_store
 
 ROW = "__rat_row"
 QUARANTINE_SUFFIX = "__quarantine"
@@ -244,8 +248,6 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
     """
     if not has_row_level(t):
         return data, None
-    from ._store_failures import failure_store
-
     out = apply_on_fail(t, data, run_id=runner.run_id, resolve=lambda n: runner.frame(n, reader=t.name),
                         store=failure_store(runner))
     failed = [c for c in out.results if c.blocking]  # an error_if exceeded: nothing written, nothing quarantined
@@ -257,8 +259,6 @@ def drop_failing_rows(runner: Any, t: Transform, data: pl.DataFrame) -> tuple[pl
 
 def _require_row_level(sql: str, test: SqlTestSpec, t: Transform) -> None:
     """A drop / quarantine test must be ``SELECT * FROM <this> WHERE ...``: its rows are rows of the data."""
-    import sqlglot
-    from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql)
@@ -300,8 +300,6 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
     int or None
         The version written, or None when skipped.
     """
-    from deltalake import CommitProperties, Transaction
-
     app_ids = [APP_ID + run_id] + ([] if attempt is None else [APP_ID + "attempt." + attempt])
     table = target.open()
     if table is not None and any(table.transaction_version(app_id) is not None for app_id in app_ids):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from deltalake import CommitProperties
 
 from .._names import check_slug
 from ..transforms import SqlTestSpec, Transform
@@ -78,8 +79,6 @@ class FailureStore:
             return None
         name = audit_table(t.name, test.name)
         target = self.project.target(name)
-        from deltalake import CommitProperties
-
         commit = CommitProperties(custom_metadata={"ratatouille.transform": t.name, "ratatouille.test": test.name,
                                                    "ratatouille.run_id": self.run_id})
         opts = dict(target.storage_options) if target.storage_options else None

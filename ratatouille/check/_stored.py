@@ -14,7 +14,9 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from ..discover import Project
 from ..errors import RatatouilleError
+from ..execute import Runner
 from . import CheckResult, jsonable, run_sql_test, schema_checks
 from ._store_failures import FailureStore
 
@@ -46,8 +48,6 @@ def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str 
     >>> report["status"], report["tables"][0]["checks"][0]["failing_rows"]
     ('passed', 0)
     """
-    from ..discover import Project
-    from ..execute import Runner
 
     # a session (ratatouille.Project) passes the project it loaded once
     project = project if project is not None else Project.load(project_dir, workspace=workspace)

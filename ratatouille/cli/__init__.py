@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 import click
 import typer
@@ -61,21 +61,20 @@ def run_cmd(
                                                "threads setting, else 4 on object storage, 2 on a local disk)."),
 ) -> None:
     """Run transforms and print what they built (unchanged ones are not run again)."""
-    try:
-        result = _run_with_progress(names, full_refresh=full_refresh, workspace=workspace, all_=all_,
-                                    partition=partition, threads=threads)
-    except RatatouilleError as exc:
-        if exc.results:
-            print_results(exc.results)
-        raise
-    print_results(result.results)
+    _run_and_print(names, full_refresh=full_refresh, workspace=workspace, all_=all_, partition=partition,
+                   threads=threads)
 
 
 @app.command("check")
 def check_cmd(names: List[str] = typer.Argument(None), workspace: Optional[str] = WorkspaceOpt) -> None:
     """Build transforms and run their checks without writing anything."""
+    _run_and_print(names, full_refresh=False, workspace=workspace, all_=not names, dry_run=True)
+
+
+def _run_and_print(names: Sequence[str] | None, **options: Any) -> None:
+    """Run with a progress display and print the results (also those of a failed run)."""
     try:
-        result = _run_with_progress(names, full_refresh=False, workspace=workspace, all_=not names, dry_run=True)
+        result = _run_with_progress(names, **options)
     except RatatouilleError as exc:
         if exc.results:
             print_results(exc.results)

@@ -35,6 +35,8 @@ import dagster as dg
 
 from ..discover import Project
 from ..errors import ConfigError
+from ..ingest import ingested_state
+from ..ingest._settle import not_ready
 from ..plan import DAG
 from ..transforms import BrokenTransform, IngestTransform, Transform
 from ._assets import (asset_key, group_of, markdown_table, materialize_metadata, op_name, transform_spec,
@@ -234,8 +236,6 @@ def _add_triggers(registry: Registry, project: Project, transforms: dict[str, Tr
 
 def _in_flight(t: Transform, lake: Lake, paths: Iterable[str]) -> dict[str, str]:
     """The landing files among ``paths`` an ingest transform would not read yet (transforms/_settle.py)."""
-    from ..ingest._settle import not_ready
-
     return not_ready(t.config, lake, paths)
 
 
@@ -243,8 +243,6 @@ def _ingested(project: Project, t: Transform) -> set[str]:
     """The landing files (relative to the lake root) an ingest transform's table holds now; with
     ``on_change: reingest``, only those it holds as they are now (a file changed in place since it
     was ingested is not held: the sensor requests the run that replaces its rows)."""
-    from ..ingest import ingested_state
-
     table = project.target(t.name).open()
     state = ingested_state(table) if table is not None else {}
     if not state or getattr(t.config, "on_change", None) != "reingest" or not isinstance(t, IngestTransform):

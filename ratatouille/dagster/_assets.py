@@ -22,14 +22,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import dagster as dg
+import polars as pl
 
+from .._delta_schema import table_schema
 from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
+from ..execute import run
+from ..execute._partition import partition_value
+from ..ingest._settle import HELD_FILES
 from ..transforms import BrokenTransform, Transform
+from ..write import Target
 from ._checks import check_results, check_specs, on_fail_metadata, stored_check_results
 
-if TYPE_CHECKING:  # annotations only: Polars and the write stack are imported where used
-    import polars as pl
+if TYPE_CHECKING:  # annotations only
     from deltalake import DeltaTable
 
     from ..execute import RunResult
@@ -170,8 +175,6 @@ def _run_streaming(names: list[str], transforms: Mapping[str, Transform], worksp
                    held: frozenset[str] = frozenset()) -> Iterator[tuple[Transform, RunResult]]:
     """Run ``names`` with :func:`ratatouille.run` in a worker thread; yield ``(transform, result)`` as each ends.
     ``held``: landing files the ingest transforms leave for later (``transforms/_settle.HELD_FILES``)."""
-    from ..execute import run
-    from ..ingest._settle import HELD_FILES
 
     events: queue.Queue = queue.Queue()
 
@@ -312,19 +315,15 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     table = _open(table_uri, storage_options, version)
     if table is None:
         return md
-    import polars as pl
-
     rows = _row_count(table, table_uri, storage_options)
     if rows is not None:
         md["dagster/row_count"] = dg.MetadataValue.int(rows)
-    schema = _table_schema(table)
+    schema = table_schema(table)
     md["dagster/column_schema"] = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()])
     try:
         lf = pl.scan_delta(table_uri, version=version,
                            storage_options=dict(storage_options) if storage_options else None)
         if partition is not None and t.config.partition_by:
-            from ..execute._partition import partition_value
-
             col = t.config.partition_by[0]
             lf = lf.filter(pl.col(col) == partition_value(partition, schema[col]))
         md["preview"] = dg.MetadataValue.md(markdown_table(lf.head(PREVIEW_ROWS).collect()))
@@ -334,8 +333,6 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
 
 
 def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | None = None) -> DeltaTable | None:
-    from ..write import Target
-
     try:
         return Target(uri, storage_options, "").open(version)
     except RatatouilleError:
@@ -344,8 +341,6 @@ def _open(uri: str, storage_options: Mapping[str, str] | None, version: int | No
 
 def _row_count(table: DeltaTable, uri: str, storage_options: Mapping[str, str] | None) -> int | None:
     """Rows in the table, from the Delta log's file statistics (no data read)."""
-    import polars as pl
-
     try:
         actions = pl.DataFrame(table.get_add_actions(flatten=True))
         if actions.is_empty():
@@ -359,13 +354,6 @@ def _row_count(table: DeltaTable, uri: str, storage_options: Mapping[str, str] |
         return int(pl.scan_delta(uri, version=table.version(), storage_options=opts).select(pl.len()).collect().item())
     except Exception:  # noqa: BLE001
         return None
-
-
-def _table_schema(table: DeltaTable) -> pl.Schema:
-    import polars as pl
-    import pyarrow as pa
-
-    return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
 def markdown_table(df: pl.DataFrame, *, max_width: int = 40, max_columns: int = 20) -> str:

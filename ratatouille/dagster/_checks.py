@@ -23,6 +23,7 @@ import polars as pl
 from .._names import check_slug
 from ..check import SCHEMA_CHECK, check_names, effective_severity
 from ..check._sample import clip_row
+from ..check._stored import test_stored
 from ..transforms import Transform
 
 
@@ -171,8 +172,6 @@ def stored_check_results(by_key: Mapping[dg.AssetKey, Transform], wanted: Iterab
         One per selected check; a table that cannot be tested (not built yet) fails its checks
         with the reason.
     """
-    from ..check._stored import test_stored
-
     done = set(materialized)
     alone: dict[dg.AssetKey, set[str]] = {}
     for ck in wanted:

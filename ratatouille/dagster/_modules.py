@@ -36,6 +36,7 @@ from ..errors import ConfigError
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ..errors import ConfigError
+from ..transforms.python import import_file
 
 log = logging.getLogger("ratatouille")
 
@@ -286,8 +287,6 @@ def add_module_objects(registry: Registry, module: ModuleType, origin: str) -> i
 
 def add_dropped_in(registry: Registry, workspaces_dir: Path, workspace: str, *, strict: bool = False) -> None:
     """Import the dropped-in modules and add their Dagster objects (import failures are reported)."""
-    from ..transforms.python import import_file
-
     for ws, path in module_files(workspaces_dir, workspace):
         try:
             module = import_file(path, ws)

@@ -43,8 +43,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
-from ..transforms import Transform
+from .._lake import fingerprint
 from ..ingest._settle import mtime_of
+from ..transforms import Transform
 from ..transforms._orchestration import DEFAULT_INTERVAL, trigger_entries
 from ._partitions import latest_keys
 
@@ -86,8 +87,6 @@ def stamped_files(lake: Lake, files: Sequence[str], source: str,
                 continue  # moved away meanwhile
         out.append((mtime_of(info) or 0.0, path))
         if fingerprints is not None:
-            from .._lake import fingerprint
-
             fingerprints[path] = fingerprint(info)
     return sorted(out)
 

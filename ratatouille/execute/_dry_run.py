@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from ..check import jsonable
+
 __all__ = ["would_be", "dry_run_result"]
 
 
@@ -82,8 +84,6 @@ def dry_run_result(runner: Any, t: Any, data: pl.DataFrame | pl.LazyFrame, table
     RunResult
         ``status="success"``, ``dry_run=True``, ``rows_written=0`` and ``rows_checked``.
     """
-    from ..check import jsonable
-
     rows = len(data) if isinstance(data, pl.DataFrame) else int(data.select(pl.len()).collect().item())
     if runner.partition is None:
         stored = pl.scan_delta(table) if table is not None and table.file_uris() else None

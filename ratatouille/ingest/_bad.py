@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .._errors_map import is_storage_read_error
 from ..errors import ConfigError
 from . import _landing
 
@@ -76,8 +77,6 @@ def is_storage_error(exc: BaseException) -> bool:
     >>> is_storage_error(ValueError("could not parse `request timed out` as dtype i64"))
     False
     """
-    from .._errors_map import is_storage_read_error
-
     return is_storage_read_error(exc, content_errors=(BadFile,))
 
 

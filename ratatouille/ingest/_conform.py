@@ -18,7 +18,9 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 from polars._typing import PolarsDataType
 
-from .._types import normalize, storable
+from .._delta_schema import table_schema
+from .._types import _adds_fields_only, _to, normalize, refuse_unstorable, storable, wider
+from ..errors import SchemaError
 from ._bad import BadFile, reason
 from ._cast import cast_column, cast_expr
 from ._spec import META_COLUMNS
@@ -52,8 +54,6 @@ def read_ndjson_bytes(data: bytes, kwargs: Mapping[str, Any]) -> pl.DataFrame:
 def storable_file(df: pl.DataFrame) -> None:
     """Raise ``BadFile`` (the file is rejected, the run goes on) when a column of ``df`` has a type
     Delta Lake cannot store (a time of day, a duration), naming it and the way out."""
-    from .._types import refuse_unstorable
-    from ..errors import SchemaError
 
     try:
         refuse_unstorable(df.schema)
@@ -101,8 +101,6 @@ def file_targets(targets: Mapping[str, PolarsDataType], schema: Mapping[str, Pol
     """The types one file's columns are cast to: the table's / declared types, except that a struct
     or list column keeps the nested fields the file adds (a cast to the table's struct would drop
     them silently: Polars' expression cast selects the first fields)."""
-    from .._types import _adds_fields_only, wider
-
     out = dict(targets)
     for col, dtype in schema.items():
         old = targets.get(col)
@@ -164,8 +162,6 @@ def widen_targets(df: pl.DataFrame, targets: Mapping[str, PolarsDataType], table
     """A file whose values do not cast to the table's types (``failure``): the targets that take
     them under ``on_schema_change: sync_all_columns`` (the table is widened by the write), or a
     ``BadFile`` naming the column, both types and the option to use."""
-    from .._types import wider
-
     out = dict(targets)
     hints: list[str] = []
     for col, old in table.items():
@@ -196,11 +192,7 @@ def widened(schema: Mapping[str, PolarsDataType], table: Any) -> dict[str, Polar
     """The table's columns that the run's rows widen (``sync_all_columns``): ``{column: new type}``."""
     if table is None:
         return {}
-    import pyarrow as pa
-
-    from .._types import _adds_fields_only, wider
-
-    current = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    current = table_schema(table)
     out = {}
     for col, dtype in schema.items():
         old = current.get(col)
@@ -213,8 +205,6 @@ def rewrite(df: pl.DataFrame | pl.LazyFrame, table: Any, widen: Mapping[str, Pol
             source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""
-    from .._types import _to
-
     old = pl.scan_delta(table)
     schema = old.collect_schema()
     replaced = list(replaced)
@@ -240,9 +230,7 @@ def drift(df: pl.DataFrame, expected: list[str]) -> pl.DataFrame | BadFile:
 
 def table_types(table: Any) -> dict[str, PolarsDataType]:
     """The data columns of an existing table and their Polars types."""
-    import pyarrow as pa
-
-    schema = pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+    schema = table_schema(table)
     return {c: t for c, t in schema.items() if c not in META_COLUMNS}
 
 

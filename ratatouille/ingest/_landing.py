@@ -25,7 +25,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._boundary import RefusedLink
+from .._boundary import RefusedLink, check_inside
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,8 +119,6 @@ def quarantine_paths(lake: "Lake", rel: str) -> tuple[str, str]:
     >>> quarantine_paths(Lake("/srv/lake"), "landing/sales/bad.csv")
     ('/srv/lake/landing/sales/bad.csv', '/srv/lake/landing/_rejected/sales/bad.csv')
     """
-    from .._boundary import check_inside
-
     parts = rel.split("/")
     if "://" in rel or rel.startswith("/") or parts[0] != LANDING or any(p in (".", "..", "") for p in parts[1:]):
         raise ConfigError(f"{rel} is not in the landing zone: rejected files are moved only within {LANDING}/")

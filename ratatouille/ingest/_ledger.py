@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
 
 from .._predicate import is_in
 from ..write._commit import _log_entries
@@ -234,9 +237,6 @@ def scanned_state(table: Any) -> dict[str, set[str]]:
 def _distinct_from_files(table: Any, cols: list[str]) -> set[tuple[Any, ...]]:
     """The distinct rows of ``cols`` in the table's data files, read as dictionaries through
     delta-rs' own object store (file sizes known from the log: no extra request per file)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as pds
 
     dict_type = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([pa.field(f.name, dict_type) if f.name in cols else f

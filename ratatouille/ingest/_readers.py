@@ -10,11 +10,12 @@ pinned file, see ``Lake.pinned``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import itertools
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import polars as pl
 
@@ -195,17 +196,25 @@ def csv_error_line(config: Any, lines: Iterable[str]) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def landing_text(t: Any, lake: Any, f: Any) -> Iterator[io.TextIOWrapper]:
+    """Landing file ``f`` of ingest transform ``t`` as text, streamed: gzip undone, decoded with the
+    reader's encoding (bad bytes replaced), newlines kept as written (for the csv module)."""
+    with lake.pinned(f.path) as src, (open(src, "rb") if src.startswith("/proc/self/fd/")  # noqa: SIM115
+                                      else lake.open(src)) as raw:
+        stream = gzip.open(raw) if f.path.lower().endswith(".gz") else raw
+        encoding = str(t.config.options.get("encoding") or "utf-8").replace("-lossy", "").replace("lossy", "")
+        yield io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+
+
 def locate_csv_error(t: Any, lake: Any, f: Any, exc: Exception) -> Exception:
     """``exc`` (a CSV file Polars could not parse) with the line of the first bad record, when found:
     the rejected file is read once more, streamed, as text."""
     if t.config.format != "csv" or isinstance(exc, BadFile):
         return exc
     try:
-        with lake.pinned(f.path) as src, (open(src, "rb") if src.startswith("/proc/self/fd/")  # noqa: SIM115
-                                          else lake.open(src)) as raw:
-            stream = gzip.open(raw) if f.path.lower().endswith(".gz") else raw
-            encoding = str(t.config.options.get("encoding") or "utf-8").replace("-lossy", "").replace("lossy", "")
-            line = csv_error_line(t.config, io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=""))
+        with landing_text(t, lake, f) as text:
+            line = csv_error_line(t.config, text)
     except Exception:  # noqa: BLE001 - the original reason stands
         return exc
     return BadFile(f"{line}: {reason(exc)}", line=line) if line else exc

@@ -9,12 +9,10 @@ the standard library's ``csv`` module; any other format, or a file it cannot rea
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import itertools
 from typing import Any, Iterable
 
-from ._readers import place
+from ._readers import landing_text, place
 
 
 def record_line(config: Any, lines: Iterable[str], row: int) -> int | None:
@@ -66,11 +64,8 @@ def row_place(t: Any, lake: Any, f: Any, row: int) -> str:
     if t.config.format != "csv":
         return fallback
     try:
-        with lake.pinned(f.path) as src, (open(src, "rb") if src.startswith("/proc/self/fd/")  # noqa: SIM115
-                                          else lake.open(src)) as raw:
-            stream = gzip.open(raw) if f.path.lower().endswith(".gz") else raw
-            encoding = str(t.config.options.get("encoding") or "utf-8").replace("-lossy", "").replace("lossy", "")
-            line = record_line(t.config, io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=""), row)
+        with landing_text(t, lake, f) as text:
+            line = record_line(t.config, text, row)
     except Exception:  # noqa: BLE001 - the row count stands
         return fallback
     return fallback if line is None else f"line {line}"

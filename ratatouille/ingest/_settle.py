@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from .._lake import LandingFile, fingerprint
 from ..errors import ConfigError
 
 DEFAULT_SETTLE_SECONDS = 5.0
@@ -233,8 +234,6 @@ class Gate:
 
     def landing_file(self, path: str) -> Any:
         """A ``LandingFile`` for one full path (one ``info`` request), or ``None`` if it is gone."""
-        from .._lake import LandingFile, fingerprint
-
         info = self._info(path)
         if info is None:
             return None
@@ -244,8 +243,6 @@ class Gate:
         """After reading ``f``: why what was read may not be the whole file (``None``: it is)."""
         if self.settle <= 0:
             return None
-        from .._lake import fingerprint
-
         info = self._info(f.path, fresh=True)
         if info is None:
             return "gone while it was being read"

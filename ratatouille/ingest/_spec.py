@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from .._types import polars_type as parse
 from ..errors import ConfigError
 from . import _landing
 from ._landing import EXTENSIONS
@@ -45,8 +46,6 @@ def polars_type(name: str) -> pl.DataType:
     >>> polars_type("decimal(10, 2)")
     Decimal(precision=10, scale=2)
     """
-    from .._types import polars_type as parse
-
     return parse(name)
 
 

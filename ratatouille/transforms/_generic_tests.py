@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import sqlglot
+from sqlglot import exp
+
+from .._settings import find_project_dir
 from .._sql_parse import sql_file
 from ..errors import ConfigError
 from ._dbt_forms import dbt_arguments, model_level_column, unquoted_value
@@ -250,8 +254,6 @@ def check_store_failures(value: Any, test: str, *, file: str | None, line: int |
 
 def custom_generic(name: str, file: str | None) -> str | None:
     """The project's ``tests/generic/<name>.sql`` (a custom generic test, as in dbt), if it exists."""
-    from .._settings import find_project_dir
-
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         return None
     try:
@@ -315,8 +317,6 @@ _MODEL, _OTHER = "__rat_model__", "__rat_other__"  # placeholders, then {{ this 
 def _condition(text: str, test: GenericTest) -> Any:
     """A SQL condition from the YAML (``where:``, ``expression:``), parsed by sqlglot: one
     condition, never a statement (``x) UNION SELECT ...`` is refused)."""
-    import sqlglot
-
     try:
         return sqlglot.condition(text)
     except sqlglot.errors.ParseError as exc:
@@ -326,8 +326,6 @@ def _condition(text: str, test: GenericTest) -> Any:
 
 def where_condition(text: str, *, file: str | None = None, line: int | None = None) -> Any:
     """A ``where:`` filter parsed as one SQL condition (a :class:`ConfigError` naming the place otherwise)."""
-    import sqlglot
-
     try:
         return sqlglot.condition(text)
     except sqlglot.errors.ParseError as exc:
@@ -338,8 +336,6 @@ def where_condition(text: str, *, file: str | None = None, line: int | None = No
 def to_sql(test: GenericTest) -> str:
     """The SQL (with ``{{ this }}`` / ``{{ ref(...) }}``) returning the test's failing rows, built
     with sqlglot (identifiers quoted, values as literals)."""
-    from sqlglot import exp
-
     if test.source:
         return test.custom_sql()
     kind, a = test.kind, test.args

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -119,8 +120,6 @@ def partition_spec(raw: Any, fail: Fail = _plain) -> PartitionSpec | None:
     end = None if raw.get("end") is None else _moment(raw["end"], "end", fail)
     timezone = str(raw["timezone"]) if raw.get("timezone") else None
     if timezone is not None:
-        import zoneinfo
-
         try:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -241,8 +240,6 @@ def trigger_entries(triggers: tuple[Mapping[str, Any], ...], fail: Callable[[int
         if raw.get("name") is not None and not str(raw["name"]).replace("_", "a").isalnum():
             raise error(i, f"name must use letters, digits and _, got {raw['name']!r}")
         if raw.get("timezone"):
-            import zoneinfo
-
             try:
                 zoneinfo.ZoneInfo(str(raw["timezone"]))
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):

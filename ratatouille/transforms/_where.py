@@ -14,17 +14,69 @@ bad value is reported at its own line.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
+import sqlglot.errors
 import yaml
 
+from .._sql_parse import Polars
 from ..errors import ConfigError
 
 #: one header annotation line: ``-- @key: value``
 ANNOTATION = re.compile(r"^\s*--\s*@([A-Za-z_][\w-]*)\s*:?\s*(.*?)\s*$")
+
+
+def annotation_lines(sql: str) -> Iterator[tuple[int, str, str]]:
+    """``(line, key, raw value)`` of each ``-- @key: value`` annotation line of a SQL text.
+
+    A line is an annotation when it is a ``--`` comment of its own: sqlglot's tokens (their
+    positions) tell code from comments, so a string literal or a quoted name spanning lines
+    whose text looks like an annotation is not one. Text sqlglot cannot tokenize (a Jinja
+    construct it does not read) is read line by line.
+
+    Parameters
+    ----------
+    sql
+        The SQL file's text (its Jinja not rendered).
+
+    Returns
+    -------
+    Iterator[tuple[int, str, str]]
+        One entry per annotation line, 1-based line numbers, in file order.
+
+    Examples
+    --------
+    >>> list(annotation_lines("-- @materialized: view\\nSELECT 1"))
+    [(1, 'materialized', 'view')]
+    >>> list(annotation_lines("SELECT '\\n-- @materialized: view\\n' AS s"))
+    []
+    """
+    code = _code_spans(sql)
+    offset = 0
+    for lineno, text in enumerate(sql.splitlines(keepends=True), start=1):
+        m = ANNOTATION.match(text)
+        if m and not _inside(code, offset + text.index("--")):
+            yield lineno, m.group(1), m.group(2)
+        offset += len(text)
+
+
+def _code_spans(sql: str) -> tuple[list[int], list[int]]:
+    """The (starts, ends) of sqlglot's tokens of ``sql``, ends inclusive (empty if it cannot tokenize)."""
+    try:
+        tokens = Polars().tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return [], []
+    return [t.start for t in tokens], [t.end for t in tokens]
+
+
+def _inside(spans: tuple[list[int], list[int]], at: int) -> bool:
+    starts, ends = spans
+    i = bisect.bisect_right(starts, at) - 1
+    return i >= 0 and at <= ends[i]
 
 
 @dataclass(frozen=True)
@@ -80,10 +132,8 @@ class Where:
     def of_header(cls, sql: str, file: str | None) -> "Where":
         """The lines of a SQL file's header annotations (``-- @key: value``)."""
         lines: dict[str, tuple[str | None, int | None]] = {}
-        for lineno, text in enumerate(sql.splitlines(), start=1):
-            m = ANNOTATION.match(text)
-            if m:
-                lines[m.group(1)] = (file, lineno)
+        for lineno, key, _raw in annotation_lines(sql):
+            lines[key] = (file, lineno)
         return cls(file=file, lines=lines)
 
 

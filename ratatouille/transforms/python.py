@@ -139,8 +139,6 @@ def _code_file(fn: Callable[..., Any]) -> str | None:
 
 def _def_line(fn: Callable[..., Any]) -> int | None:
     """The line of ``def fn`` (past its decorators)."""
-    import inspect
-
     try:
         lines, first = inspect.getsourcelines(fn)
     except (OSError, TypeError):
@@ -150,12 +148,7 @@ def _def_line(fn: Callable[..., Any]) -> int | None:
 
 
 def _user_line(exc: BaseException, fn: Callable[..., Any]) -> int | None:
-    filename = _code_file(fn)
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == filename:
-            line = frame.lineno
-    return line
+    return _user_line_in(exc, _code_file(fn))
 
 
 # -- the decorator ------------------------------------------------------------
@@ -338,7 +331,7 @@ def import_file(path: Path | None, workspace: str = "default") -> ModuleType:
     return module
 
 
-def _user_line_in(exc: BaseException, filename: str) -> int | None:
+def _user_line_in(exc: BaseException, filename: str | None) -> int | None:
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == filename:

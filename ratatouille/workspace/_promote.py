@@ -113,11 +113,7 @@ def plan_promotion(names: str | Sequence[str], *, workspace: str | None = None,
     >>> [(f.action, f.dest.name) for f in plan.files], plan.applied
     ([('update', 'sales.sql'), ('unchanged', 'sales.yaml')], False)
     """
-    names = [names] if isinstance(names, str) else list(names)
-    if not names:
-        raise WorkspaceError("name one or more transforms to promote")
-    for n in names:
-        parse_table_name(n)
+    names = _promotion_names(names)
     return plan_project_promotion(Project.load(project_dir, workspace=workspace), names)
 
 
@@ -291,11 +287,7 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
     >>> promotion.applied, [(f.action, f.dest.name) for f in promotion.changes]
     (True, [('update', 'sales.sql')])
     """
-    names = [names] if isinstance(names, str) else list(names)
-    if not names:
-        raise WorkspaceError("name one or more transforms to promote")
-    for n in names:
-        parse_table_name(n)
+    names = _promotion_names(names)
     project = Project.load(project_dir, workspace=workspace)  # once: for the plan and the checks
     plan = plan_project_promotion(project, names)
     if check:
@@ -304,3 +296,11 @@ def promote(names: str | Sequence[str], *, workspace: str | None = None, check: 
     return plan
 
 
+def _promotion_names(names: str | Sequence[str]) -> list[str]:
+    """The names asked for, as a list, each a valid ``layer.name`` (at least one)."""
+    listed = [names] if isinstance(names, str) else list(names)
+    if not listed:
+        raise WorkspaceError("name one or more transforms to promote")
+    for n in listed:
+        parse_table_name(n)
+    return listed

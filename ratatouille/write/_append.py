@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from . import _commit
 from ._base import Materialization, _finish, _write
@@ -18,8 +19,6 @@ class Append(Materialization):
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame,
                      commit: CommitProperties) -> WriteOutcome:
-        from deltalake.exceptions import CommitFailedError
-
         try:  # the commit is guarded (write()): a concurrent append of the same rows conflicts (_commit.py)
             layout = tuple(table.metadata().partition_columns or ())
             if isinstance(data, pl.LazyFrame):

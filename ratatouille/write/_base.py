@@ -14,7 +14,7 @@ from deltalake import CommitProperties, DeltaTable
 
 from .._errors_map import is_data_error as _is_data_error
 from .._errors_map import write_error
-from .._types import DType
+from .._types import DType, explain_narrowing
 from ..errors import RatatouilleError
 from . import _commit, _schema
 from ._stage import Validate, fast_write, fast_write_eligible
@@ -86,8 +86,6 @@ class Materialization:
             if table is None and _commit.created_meanwhile(exc, target):
                 raise _commit.created_error(target, exc) from exc
             if fitted is not None and fitted.narrowed and _is_data_error(exc):
-                from .._types import explain_narrowing
-
                 clear = explain_narrowing(fitted, target.name or None)
                 if clear is not None:
                     raise clear from None

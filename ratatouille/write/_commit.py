@@ -42,8 +42,9 @@ import time
 import uuid
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-from deltalake import CommitProperties, DeltaTable
-from deltalake.exceptions import DeltaError
+from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.fs import DeltaStorageHandler
 
 from .._errors_map import CONCURRENT_HINT
 from ..errors import ConcurrentCommitError, StorageError
@@ -84,8 +85,6 @@ def guarded(commit: CommitProperties, table: DeltaTable) -> CommitProperties:
     overwrites (``table``, a full refresh of an append) carry it too, so an append computed before
     such an overwrite is refused rather than landing rows the overwrite already holds.
     The commit id (and so the version reported) stays the same."""
-    from deltalake import Transaction
-
     txn = Transaction(app_id=APPEND_APP_ID, version=table.version() + 1, last_updated=int(time.time() * 1000))
     return CommitProperties(custom_metadata=dict(commit.custom_metadata or {}),
                             max_commit_retries=commit.max_commit_retries,
@@ -129,8 +128,6 @@ def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newe
                  after: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
     file name through delta-rs' object store (the same storage options as its commits)."""
-    from deltalake.fs import DeltaStorageHandler
-
     store = DeltaStorageHandler(table_uri, options=dict(storage_options) if storage_options else None)
     for version in range(newest, -1 if after is None else after, -1):
         try:
@@ -213,8 +210,6 @@ def retry_disjoint(write: Callable[[], T], *, target: Any, since: int, partition
     with ``CommitFailedError`` although no commit since touched ``partitions`` (it ran out of
     attempts against commits to other partitions), wait (exponential backoff with jitter) and
     call it again, at most ``rounds`` times. A real overlap is re-raised at once."""
-    from deltalake.exceptions import CommitFailedError
-
     rounds = rounds or DISJOINT_ROUNDS
     for attempt in range(1, rounds + 1):
         try:

@@ -24,6 +24,7 @@ import tempfile
 from typing import Any, Iterator, Mapping
 
 import polars as pl
+import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 
 from .. import _predicate
@@ -185,8 +186,6 @@ def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None) -
         return data.to_arrow(), False, ""
     if paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES:
         return data.collect(engine="streaming").to_arrow(), False, ""
-    import pyarrow as pa
-
     frames = data.collect_batches(engine="streaming")
     first = next(frames, None)
     schema = (first if first is not None else data.clear().collect()).to_arrow().schema

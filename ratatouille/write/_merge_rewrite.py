@@ -31,6 +31,7 @@ from typing import Any, Sequence
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import RemoveAction
 
 from . import _commit
 from ._stage import _local_path, fast_write_eligible
@@ -120,8 +121,6 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         rows_in = stage.rows
         updated = copied - (rows_in - source_rows)
         now = int(time.time() * 1000)
-        from deltalake.transaction import RemoveAction
-
         removes = [RemoveAction(path=a["path"], data_change=True, deletion_timestamp=now, size=int(a["size_bytes"]),
                                 partition_values=None) for a in touched]
         guarded = _commit.guarded(commit, table)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import polars as pl
 from deltalake import DeltaTable
 
+from .._delta_schema import table_schema
 from .._types import DType, F, Reconciled, normalize, reconcile, rewrite_frame
 from ..errors import SchemaError
 
@@ -23,13 +24,6 @@ if TYPE_CHECKING:  # annotations only: these modules import this one
     from ._target import Target
 
 Frame = pl.DataFrame | pl.LazyFrame
-
-
-def table_schema(table: DeltaTable) -> pl.Schema:
-    """The Polars schema of a Delta table."""
-    import pyarrow as pa
-
-    return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
 
 
 def first_write(data: F, declared: Mapping[str, DType] | None = None, table: DeltaTable | None = None) -> F:

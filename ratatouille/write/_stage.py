@@ -17,10 +17,12 @@ from typing import Any, Callable, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.transaction import create_table_with_add_actions
 
+from .._delta_schema import table_schema as _table_schema
 from ..errors import StorageError
 from . import _commit
-from ._schema import table_schema as _table_schema
 from ._stage_files import Stage
 from ._target import Frame, Target, WriteOutcome
 
@@ -189,9 +191,6 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
         props = CommitProperties(custom_metadata=metadata, max_commit_retries=commit.max_commit_retries,
                                  app_transactions=commit.app_transactions)
         if table is None:
-            from deltalake import Schema as DeltaSchema
-            from deltalake.transaction import create_table_with_add_actions
-
             create_table_with_add_actions(target.uri, DeltaSchema.from_arrow(_arrow_schema(data, columns)),
                                           stage.actions(), mode="error", partition_by=list(partition_by) or None,
                                           commit_properties=props)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import polars as pl
+from deltalake.transaction import AddAction
 
 from ._commit import _partition_text
 from ._stats import delta_stats, footer_stats
@@ -154,8 +155,6 @@ class Stage:
 
     def actions(self) -> list[Any]:
         """One Delta add action per staged file."""
-        from deltalake.transaction import AddAction
-
         out = []
         for f in self.files:
             path = os.path.join(self.root, f.path)

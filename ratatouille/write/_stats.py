@@ -9,17 +9,17 @@ for files Polars wrote.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 _STATS_MAX_BYTES = 64  # strings this long get no min/max (always safe: the file is just not skipped)
 
 
 def _stat_values(name: str, lo: Any, hi: Any) -> tuple[Any, Any] | None:
     """Min and max as Delta statistics, or None when they are not sound bounds."""
-    import math
-
     if lo is None or hi is None:
         return None
     if isinstance(lo, float) and (math.isinf(lo) or math.isinf(hi) or math.isnan(lo) or math.isnan(hi)):
@@ -76,8 +76,6 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
 
 def footer_stats(path: str) -> dict[str, Any]:
     """The same statistics as :func:`delta_stats`, read from a parquet file's footer (flat columns)."""
-    import pyarrow.parquet as pq
-
     meta = pq.read_metadata(path)
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
