@@ -9,9 +9,11 @@ from pathlib import Path
 
 from typing import Any
 
+import pytest
 import typer.main
 
 from ratatouille.cli import app
+from ratatouille.errors import CheckError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -85,3 +87,59 @@ def test_second_run_of_the_sample_is_unchanged_as_the_readme_says(sample: Path) 
     text = README.read_text(encoding="utf-8")
     assert "re-running reports `skipped`" not in text
     assert "(`success`, `unchanged` or `skipped`)" in text
+
+
+def test_project_wide_store_failures_keeps_the_samples_plain_column_tests(sample: Path, monkeypatch) -> None:
+    # the README's own example, audit.silver_sales__accepted_values_product, was never written: the
+    # sample's column tests (`accepted_values: [widget, gadget, gizmo]`, no config:) run inside the
+    # Pandera `schema` check, which the failure store did not see
+
+    from ratatouille import query, run
+
+    monkeypatch.setenv("RAT_STORE_FAILURES", "1")
+    run("*")
+    assert query("SELECT COUNT(*) AS n FROM audit.silver_sales__accepted_values_product")["n"][0] == 0
+    assert query("SELECT COUNT(*) AS n FROM audit.silver_sales__unique_order_id")["n"][0] == 0
+    (sample / "lake" / "landing" / "sales" / "2024-01-09.csv").write_text(
+        "order_id,order_date,product,quantity,unit_price,customer\n2001,2024-01-09,doohickey,1,5.0,zed\n")
+    with pytest.raises(CheckError):
+        run("+silver.sales")
+    stored = query("SELECT order_id, product FROM audit.silver_sales__accepted_values_product")
+    assert stored.rows() == [(2001, "doohickey")]
+
+
+_STRICT = """
+    columns:
+      - name: code
+        tests:
+          - accepted_values: [a, b]
+      - name: id
+        tests: [unique, not_null]
+"""
+
+
+def test_rat_test_store_failures_keeps_plain_column_tests(lake_project) -> None:
+    # `rat test --store-failures` ("every test of one run") skipped the plain column tests too
+    from ratatouille import tools
+
+    p = lake_project
+    p.write("silver/s.sql", "SELECT * FROM (VALUES (1, 'a'), (2, 'zz'), (2, 'b')) AS t(id, code)\n")
+    p.write("silver/s.yaml", _STRICT)
+    with pytest.raises(CheckError):
+        p.run("silver.s")  # without store_failures nothing is stored (and nothing written)
+    assert p.version("audit.silver_s__accepted_values_code") is None
+    p.write("silver/s.yaml", """
+        columns:
+          - name: code
+            tests:
+              - accepted_values: [a, b, zz]
+          - name: id
+            tests: [not_null]
+    """)
+    p.run("silver.s")
+    p.write("silver/s.yaml", _STRICT)
+    report = tools.test("silver.s", store_failures=True)
+    assert report["status"] == "failed"
+    assert p.read("audit.silver_s__accepted_values_code")["code"].to_list() == ["zz"]
+    assert p.read("audit.silver_s__unique_id")["id"].to_list() == [2]
+    assert p.read("audit.silver_s__not_null_id").height == 0
