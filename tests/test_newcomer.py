@@ -143,3 +143,15 @@ def test_rat_test_store_failures_keeps_plain_column_tests(lake_project) -> None:
     assert p.read("audit.silver_s__accepted_values_code")["code"].to_list() == ["zz"]
     assert p.read("audit.silver_s__unique_id")["id"].to_list() == [2]
     assert p.read("audit.silver_s__not_null_id").height == 0
+
+
+def test_a_loaded_transforms_materialization_is_its_kind_as_the_readme_says(sample: Path) -> None:
+    # the README said "`transform.materialization` is the kind object", and a newcomer reading the
+    # decorator example asks the decorated function for it; it is the loaded transform that has it
+    import ratatouille
+    from ratatouille.kinds import Merge
+
+    sales = ratatouille.project().transforms["silver.sales"]
+    assert sales.materialization == Merge(unique_key=("order_id",))
+    assert sales.config.kind == sales.materialization
+    assert "transforms[\"silver.sales\"].materialization" in README.read_text(encoding="utf-8")
