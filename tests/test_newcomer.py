@@ -155,3 +155,24 @@ def test_a_loaded_transforms_materialization_is_its_kind_as_the_readme_says(samp
     assert sales.materialization == Merge(unique_key=("order_id",))
     assert sales.config.kind == sales.materialization
     assert "transforms[\"silver.sales\"].materialization" in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_rat_check_on_the_sample_never_hangs(sample: Path) -> None:
+    # `rat check` after `rat run --all` hung about one run in ten (found running the README's
+    # `rat check`): the two gold transforms, in two threads, resolved the schema of silver.sales'
+    # would-be plan (a shared Delta scan, a Python IO source) at once and deadlocked in Polars.
+    # Each run is a real process; a hang shows as a TimeoutExpired, not as a slow run.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAT_")}
+    env["RAT_SETTLE_SECONDS"] = "0"
+    env["RAT_THREADS"] = "2"
+    cmd = [sys.executable, "-m", "ratatouille"]
+    assert subprocess.run([*cmd, "run", "--all"], cwd=sample, env=env, capture_output=True, timeout=300).returncode == 0
+    for _ in range(12):
+        out = subprocess.run([*cmd, "check"], cwd=sample, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "success gold.daily_revenue" in out.stdout and "success gold.sales_summary" in out.stdout
