@@ -176,3 +176,22 @@ def test_rat_check_on_the_sample_never_hangs(sample: Path) -> None:
         out = subprocess.run([*cmd, "check"], cwd=sample, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "success gold.daily_revenue" in out.stdout and "success gold.sales_summary" in out.stdout
+
+
+def test_rat_query_json_prints_one_json_line_per_row(sample: Path) -> None:
+    # `rat query --json` ("Print rows as JSON lines") pretty-printed each row over several lines:
+    # neither one JSON document nor JSON lines, so `| jq -c` or a line reader could not read it
+    import json
+
+    from typer.testing import CliRunner
+
+    from ratatouille import run
+
+    run("*")
+    out = CliRunner().invoke(app, ["query", "--json", "SELECT order_id, product, customer, total, order_date "
+                                   "FROM silver.sales ORDER BY order_id LIMIT 3"])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["order_id"] for r in rows] == [1001, 1002, 1004]  # 1003 has quantity 0
+    assert rows[0] == {"order_id": 1001, "product": "widget", "customer": "alice", "total": 29.97,
+                       "order_date": "2024-01-01"}
