@@ -30,6 +30,7 @@ from ..transforms import ColumnSpec, SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total, where_condition
 from ._sample import clip_row
 from ._streaming import failing_candidates
+from ._store_plain import store_plain_failures
 
 SCHEMA_CHECK = "schema"
 
@@ -359,6 +360,7 @@ def run_checks(t: Transform, df: pl.DataFrame | pl.LazyFrame, resolve: Callable[
         # so there they only report their failing rows (as a warning)
         if not removes_rows(test) or t.mode == "view":
             results.append(run_sql_test(test, t, lazy, resolve, store))
+    store_plain_failures(t, lambda spec: prepare_sql_test(spec, t, lazy, resolve).failing, store)
     return results
 
 

@@ -17,8 +17,9 @@ import polars as pl
 from ..discover import Project
 from ..errors import RatatouilleError
 from ..execute import Runner
-from . import CheckResult, jsonable, run_sql_test, schema_checks
+from . import CheckResult, jsonable, prepare_sql_test, run_sql_test, schema_checks
 from ._store_failures import FailureStore
+from ._store_plain import store_plain_failures
 
 
 def test_stored(selection: str | Iterable[str] | None = None, *, workspace: str | None = None,
@@ -85,6 +86,8 @@ def _test_table(t: Any, runner: Any, store: FailureStore | None = None) -> dict[
         entry["rows"] = int(lf.select(pl.len()).collect(engine="streaming").item())
         if getattr(t, "schema", None) is not None or t.has_schema_checks:
             results.extend(schema_checks(t, lf))  # one streaming pass (check/_streaming.py)
+            store_plain_failures(t, lambda spec: prepare_sql_test(spec, t, lf, functools.partial(
+                _frame_for, runner, t.name)).failing, store)
         for test in t.config.tests:
             results.append(run_sql_test(test, t, lf, resolve=functools.partial(_frame_for, runner, t.name),
                                         store=store))

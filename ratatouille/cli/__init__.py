@@ -114,7 +114,7 @@ def query_cmd(sql: str, workspace: Optional[str] = WorkspaceOpt,
     df = query_project(project, sql)
     if as_json:
         for row in df.iter_rows(named=True):
-            console.print_json(json.dumps(row, default=str))
+            typer.echo(json.dumps(row, default=str))  # one line per row (JSON lines), never wrapped
     else:
         print_frame(df)
     from ._workspace import print_resolution  # (cheap: typer and rich only)

@@ -91,6 +91,9 @@ def dry_run_result(runner: Any, t: Any, data: pl.DataFrame | pl.LazyFrame, table
         runner.fresh[t.name] = would_be(t.mode, data.lazy(), stored, unique_key=cfg.unique_key,
                                         partition_by=cfg.partition_by, delete_missing=cfg.delete_missing,
                                         full_refresh=runner.full_refresh)
+        # resolve the plan's schema here, once: transforms reading it run in other threads, and two
+        # threads resolving a shared Delta scan (a Python IO source) at once deadlock in Polars
+        runner.fresh[t.name].collect_schema()
     previous = table.version() if table is not None else None
     return runner._result(t, started, status="success", rows=0, version=previous, checks=jsonable(checks),
                           rows_checked=rows, dry_run=True, **ingest_info)

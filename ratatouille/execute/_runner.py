@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -71,6 +72,10 @@ class Runner:
         t = self.project.transforms.get(name)
         if t is not None and t.mode == "view":
             lf = self._build(t, self._inputs(t), target=None, incremental=False)
+            # resolve the plan's schema here, once, before other threads share it: two threads resolving
+            # one Delta scan (a Python IO source) at the same time can deadlock in Polars (see _dry_run.py)
+            with contextlib.suppress(pl.exceptions.PolarsError):  # a broken view fails where it is read
+                lf.collect_schema()
             self.fresh[name] = lf
             return lf
         target = self._read_target(name)
