@@ -119,7 +119,8 @@ def main() -> None:
         if args.latency_ms > 0:
             endpoint_port = _free_port()
             proxy = subprocess.Popen([sys.executable, "-c", PROXY, str(endpoint_port), str(server.port),  # noqa: S603
-                                      str(args.latency_ms)])
+                                      str(args.latency_ms)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # never holds our pipes
             _wait_port(endpoint_port)
         bucket = server.create_bucket()
         options = {**server.storage_options, "aws_endpoint_url": f"http://127.0.0.1:{endpoint_port}"}
@@ -144,10 +145,16 @@ def main() -> None:
                         times[n].append(out["seconds"])
                     outputs.add(json.dumps([out["status"], out["rows"], out["gold0"]], sort_keys=True))
     finally:
-        if proxy is not None:
-            proxy.terminate()
-            proxy.wait(timeout=10)
-        server.stop()
+        try:
+            if proxy is not None:
+                proxy.terminate()
+                try:
+                    proxy.wait(timeout=10)
+                except subprocess.TimeoutExpired:  # a proxy stuck in a connection: kill it
+                    proxy.kill()
+                    proxy.wait(timeout=10)
+        finally:
+            server.stop()
 
     print(f"{args.branches} independent branches ({2 * args.branches} transforms) on moto S3, "
           f"{args.latency_ms:g} ms added per request, {args.trials} trials, fresh processes")
