@@ -143,3 +143,31 @@ def test_an_empty_source_makes_no_commit(tmp_path):
     m.write(Target(uri), _source(10))
     out = m.write(Target(uri), _source(10).filter(pl.col("id") < 0))
     assert out.skipped and out.version == 0 and DeltaTable(uri).version() == 0
+
+
+@pytest.mark.parametrize("key_type", [pl.Int64, pl.String])
+def test_a_spread_update_rewritten_in_batches_of_files_is_the_exact_upsert(tmp_path, small_files, monkeypatch,
+                                                                           key_type):
+    """Updates in every file, rewritten a few files per streaming plan: each key once, with the new
+    values where updated, every other row as it was, and the files still of disjoint key ranges."""
+    from ratatouille.write import _merge_rewrite
+
+    monkeypatch.setattr(_merge_rewrite, "REWRITE_BATCH", 3)  # 8 touched files: batches of 3, 3 and 2
+    as_key = (lambda c: pl.col(c).cast(pl.String).str.zfill(7)) if key_type == pl.String else pl.col
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    base = _source().with_columns(as_key("id"))
+    m.write(Target(uri), base)
+    files = DeltaTable(uri).get_add_actions(flatten=True).num_rows
+    ids = list(range(3, N, 1009)) + [N + 5, N + 6]  # spread over every file, and two new keys
+    batch = pl.LazyFrame({"id": ids, "v": [-i for i in ids]}).with_columns(as_key("id"))
+    out = m.write(Target(uri), batch)
+    assert out.metrics["num_target_files_removed"] == files
+    assert out.metrics["num_target_rows_updated"] == len(ids) - 2
+    assert out.metrics["num_target_rows_inserted"] == 2
+    got = pl.read_delta(uri).sort("id")
+    want = pl.concat([base.join(batch, on="id", how="anti"), batch]).collect().sort("id")
+    assert got.equals(want)
+    adds = DeltaTable(uri).get_add_actions(flatten=True)
+    ranges = sorted(zip(adds.column("min.id").to_pylist(), adds.column("max.id").to_pylist()))
+    assert all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))

@@ -7,8 +7,12 @@ staged writer's conditions, ``_stage.py``), the same upsert is done here:
 1. the files whose ``[min, max]`` of the key (from their Delta statistics)
    hold at least one source key are the *touched* files (every file when the
    key has several columns or a file has no statistics);
-2. their rows minus the updated keys, plus the source rows, are sorted by the
-   key and staged into the table folder (files of ``MERGE_FILE_ROWS``);
+2. their rows minus the updated keys, plus the source rows, are staged into
+   the table folder. On a clustered table (files of disjoint key ranges) each
+   source row goes to the touched file whose range it falls into, and each
+   touched file is rewritten as its own file, so the ranges stay disjoint;
+   :data:`REWRITE_BATCH` files are rewritten by one streaming plan (one pass,
+   both cores busy, instead of a plan per file);
 3. one commit removes the touched files and adds the staged ones, based on
    the snapshot the data was computed from, with the app transaction of
    ``_commit.guarded`` so a concurrent Ratatouille write to the table makes
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
@@ -37,6 +41,10 @@ from . import _commit
 from ._stage import _local_path, fast_write_eligible
 from ._stage_files import Stage
 from ._target import Frame, Target, WriteOutcome
+
+FILE = "__file"  # the number of the touched file a row is rewritten into (a split column, never written)
+#: touched files rewritten by one streaming plan: each is an open parquet writer until the plan ends
+REWRITE_BATCH = 8
 
 
 def eligible(data: Frame, target: Target, table: DeltaTable, *, delete_missing: bool) -> bool:
@@ -79,16 +87,21 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
 def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str) -> tuple[list[dict[str, Any]], int, pl.LazyFrame]:
     """For a clustered table: each source row goes to the file with the greatest min <= its key (the
     first file below all), so the rewritten files keep disjoint ranges; the files that receive a row,
-    how many files the table has, and the source with its file number (``__file``)."""
+    how many files the table has, and the source with its file number (:data:`FILE`)."""
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
     dtype = source.collect_schema()[key]
     adds = adds.sort(pl.col(f"min.{key}").cast(dtype, strict=False))
     mins = adds[f"min.{key}"].cast(dtype, strict=False)
-    placed = source.with_columns(__file=(pl.lit(mins).search_sorted(pl.col(key), side="right").cast(pl.Int64)
-                                         - 1).clip(0))
-    used = placed.select(pl.col("__file").unique()).collect(engine="streaming")["__file"].sort().to_list()
+    placed = source.with_columns((pl.lit(mins).search_sorted(pl.col(key), side="right").cast(pl.Int64) - 1)
+                                 .clip(0).alias(FILE))
+    used = placed.select(pl.col(FILE).unique()).collect(engine="streaming")[FILE].sort().to_list()
     rows = adds.to_dicts()
-    return [dict(rows[i], __file=i) for i in used], adds.height, placed
+    return [dict(rows[i], **{FILE: i}) for i in used], adds.height, placed
+
+
+def _batched(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str], commit: CommitProperties,
@@ -101,15 +114,18 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    stage = Stage(root, (), rows_per_file=rows_per_file)
+    clustered = len(keys) == 1 and _clustered(adds, keys[0])
+    stage = Stage(root, (), rows_per_file=rows_per_file, split_by=FILE if clustered else None)
     try:
-        if len(keys) == 1 and _clustered(adds, keys[0]):  # each touched file is rewritten as its own range,
-            touched, files, placed = _assigned(table, source, keys[0])  # one after the other (memory: one file)
-            for a in touched:
-                new = placed.filter(pl.col("__file") == a["__file"]).select(columns)
-                kept = pl.scan_parquet(f"{root}/{a['path']}").select(columns).join(
-                    new.select(keys), on=list(keys), how="anti", nulls_equal=True)
-                stage.write(pl.concat([kept, new]))
+        if clustered:  # each touched file is rewritten as its own range
+            touched, files, placed = _assigned(table, source, keys[0])
+            updated_keys = placed.select(keys[0]).collect(engine="streaming").to_series().implode()
+            for group in _batched(touched, REWRITE_BATCH):  # one streaming plan per batch of files
+                numbers = [a[FILE] for a in group]
+                parts = [pl.scan_parquet(f"{root}/{a['path']}").select(columns)
+                         .filter(~pl.col(keys[0]).is_in(updated_keys, nulls_equal=True))  # a NULL key is kept
+                         .with_columns(pl.lit(a[FILE], pl.Int64).alias(FILE)) for a in group]
+                stage.write(pl.concat([*parts, placed.filter(pl.col(FILE).is_in(numbers)).select(*columns, FILE)]))
         else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
             touched, files = touched_files(table, source, keys)
             old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
