@@ -171,3 +171,18 @@ def test_a_spread_update_rewritten_in_batches_of_files_is_the_exact_upsert(tmp_p
     adds = DeltaTable(uri).get_add_actions(flatten=True)
     ranges = sorted(zip(adds.column("min.id").to_pylist(), adds.column("max.id").to_pylist()))
     assert all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
+
+
+def test_a_rebuild_counts_every_row_of_a_duplicated_key_in_sorted_files(tmp_path, small_files):
+    """The rebuild's key check reads each sorted file's keys (neighbours compared, no hash table):
+    every row whose key another row has is counted, a NULL key too, and nothing is committed."""
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    dupes = pl.LazyFrame({"id": [7, 7, 7, N - 1, N - 1], "v": [0] * 5})
+    with pytest.raises(SchemaError, match="merge source has 7 rows with a duplicated unique_key"):
+        m.write(Target(uri), pl.concat([_source(), dupes]))
+    with pytest.raises(SchemaError, match="merge source has 1 rows with a NULL in unique_key"):
+        m.write(Target(uri), pl.concat([_source(), pl.LazyFrame({"id": [None], "v": [1]},
+                                                                 schema={"id": pl.Int64, "v": pl.Int64})]))
+    assert Target(uri).open() is None
+    assert not [f for _, _, files in os.walk(uri) for f in files]

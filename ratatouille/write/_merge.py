@@ -96,7 +96,8 @@ class Merge(Materialization):
         nulls = dupes = 0
         for f in stage.files:
             keys = pl.scan_parquet(os.path.join(stage.root, f.path)).select(self.unique_key)
-            n, d = self._key_counts(keys)
+            counts = _sorted_key_counts(keys) if len(self.unique_key) == 1 else None
+            n, d = counts if counts is not None else self._key_counts(keys)
             nulls, dupes = nulls + n, dupes + d
         self._raise_for(nulls, dupes, name)
 
@@ -169,6 +170,22 @@ def staged_source(data: Frame) -> Iterator[tuple[Frame, list[str] | None]]:
         yield (pl.scan_parquet(paths, schema=schema) if paths else pl.LazyFrame(schema=schema)), paths
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sorted_key_counts(keys: pl.LazyFrame) -> tuple[int, int] | None:
+    """:meth:`Merge._key_counts` of a one-column key in ascending order (a rebuilt file is sorted by
+    it): duplicates are neighbours, so no hash table is built; ``None`` when the file is not sorted.
+
+    >>> _sorted_key_counts(pl.LazyFrame({"k": [1, 2, 2, 2, 5, None]}))
+    (1, 3)
+    >>> _sorted_key_counts(pl.LazyFrame({"k": [2, 1]})) is None
+    True
+    """
+    k = pl.first()
+    row = keys.select(k.null_count().alias("nulls"), (k < k.shift(1)).sum().alias("unsorted"),
+                      ((k == k.shift(1)) | (k == k.shift(-1))).sum().alias("dupes")).collect().row(0)
+    nulls, unsorted, dupes = (int(v or 0) for v in row)
+    return None if unsorted else (nulls, dupes)
 
 
 def _columns(data: Frame) -> list[str]:
