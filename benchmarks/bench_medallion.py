@@ -27,10 +27,12 @@ Engines, each phase of each trial in a **fresh process**, engines alternating
 
 For each engine and phase it prints the median wall time of the whole process
 (interpreter, imports and work: what a scheduled job costs), the median time of
-the work alone (measured inside the process after its imports), peak memory
-(the child's maximum resident set size from ``wait4``) and the ratios
-ratatouille / duckdb and ratatouille / polars. Every engine's gold table and
-silver totals must agree (``agree: yes``), else the script exits 1.
+the work (measured inside the process: the engine's imports and the pipeline,
+not the interpreter's start and exit), peak memory (the child's maximum
+resident set size from ``wait4``) and the ratios ratatouille / duckdb and
+ratatouille / polars. Every engine's gold table and silver totals must agree
+(``agree: yes``), else the script exits 1; they are read by another process
+after the timed one, so the check costs no engine time or memory.
 
 ``--cap-mb M`` adds a memory-capped run of every engine (full build, then
 incremental): each process is put in a cgroup (v1 ``memory.limit_in_bytes`` or
