@@ -17,8 +17,6 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
-import pandera.errors as pe
-import pandera.polars as pa
 import polars as pl
 from sqlglot import exp
 
@@ -70,6 +68,8 @@ def check_names(t: Transform) -> list[str]:
 def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None,
                     file: str | None = None) -> Any:  # a pandera.polars.DataFrameSchema
     """Compile YAML ``columns:`` into a ``pandera.polars.DataFrameSchema``."""
+    import pandera.polars as pa  # lazy: Pandera (+ pydantic, ~60 ms) only for a transform that declares a schema
+
     cols = {}
     for spec in columns:
         checks, nullable, unique = [], spec.nullable, False
@@ -111,6 +111,8 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
 def _unique_ignoring_nulls() -> Any:
     """``unique`` as dbt and SQL mean it: NULLs are not duplicates of each other (Pandera's
     ``unique=True`` failed on two NULLs). Named like Pandera's own check."""
+    import pandera.polars as pa  # lazy: Pandera only for a transform that declares a schema
+
     def ok(data: Any) -> pl.LazyFrame:
         col = pl.col(data.key)
         return data.lazyframe.select((col.is_null() | col.is_unique()).alias(data.key))
@@ -122,6 +124,8 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
     """A declared zone-aware timestamp (``timestamp(us, Europe/Paris)``) is met by the same unit in
     any zone: ingest and the writers store the instants in UTC (the table's zone), so a strict dtype
     check failed on every run."""
+    import pandera.polars as pa  # lazy: Pandera only for a transform that declares a schema
+
     def ok(data: Any) -> bool:
         actual = data.lazyframe.collect_schema()[data.key]
         return isinstance(actual, pl.Datetime) and bool(actual.time_zone) and actual.time_unit == declared.time_unit
@@ -131,6 +135,8 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
 
 def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
     """Validate ``df`` against a Pandera schema or DataFrameModel, collecting every failure."""
+    import pandera.errors as pe  # lazy: Pandera only for a transform that declares a schema
+
     try:
         schema.validate(df, lazy=True)
     except pe.SchemaErrors as exc:
