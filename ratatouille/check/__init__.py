@@ -20,7 +20,6 @@ from typing import Any, Callable, Mapping
 import polars as pl
 from sqlglot import exp
 
-from .._jinja import render
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
 from ..errors import CheckError, ConfigError
@@ -225,6 +224,8 @@ def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
         where, offset = yaml_file(t) or where, test.line - 1
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)
+    from .._jinja import render  # lazy: jinja2 (~15 ms) only for a transform with SQL tests
+
     sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
 
     def frames_for(text: str, this: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
