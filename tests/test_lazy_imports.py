@@ -10,7 +10,8 @@ project, then a look at ``sys.modules``. Optional heavy dependencies load on fir
 * jinja2 only for SQL that uses Jinja (SQL without ``{`` renders as written);
 * pyarrow's compute and dataset modules only for the ingest ledger's fallback scan, and a run
   with nothing to do (every table ``unchanged``) imports no pyarrow at all;
-* sqlglot's optimizer only for a query with narrow integers or dates to type.
+* sqlglot's optimizer only for a query with narrow integers or dates to type;
+* the ingest stage (``ratatouille.ingest``, its writer) only for a project with an ingest transform.
 
 No timing here (benchmarks/bench_fixed_costs.py measures it).
 """
@@ -25,7 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-DEFERRED = ("pandera", "pydantic", "fsspec", "jinja2", "pyarrow.compute", "pyarrow.dataset", "dagster")
+DEFERRED = ("pandera", "pydantic", "fsspec", "jinja2", "pyarrow.compute", "pyarrow.dataset", "dagster",
+            "ratatouille.ingest", "ratatouille.write._ingest")
 
 
 def _run_in_fresh_process(project: Path, code: str) -> dict:
@@ -148,7 +150,8 @@ def test_ingest_on_a_local_lake_still_lists_its_files(rat_project):
         "out['rows'] = result['rows_written']\n"
     ))
     assert out["rows"] == 2
-    assert _loaded(out["modules"], "fsspec") and not _loaded(out["modules"], "pandera")
+    assert _loaded(out["modules"], "fsspec") and _loaded(out["modules"], "ratatouille.ingest")
+    assert not _loaded(out["modules"], "pandera")
 
 
 def test_rat_run_all_imports_no_pandera_fsspec_nor_dagster(rat_project):
