@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import polars as pl
-import pyarrow as pa
 from deltalake import DeltaTable
 
 
@@ -26,4 +25,6 @@ def table_schema(table: DeltaTable) -> pl.Schema:
     >>> table_schema(DeltaTable("lake/silver/sales"))["total"]
     Float64
     """
+    import pyarrow as pa  # lazy: pyarrow (~30 ms) once a table's schema is read, not on import
+
     return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema

@@ -35,8 +35,6 @@ from typing import Any, Mapping
 
 import polars as pl
 from sqlglot import exp
-from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.qualify import qualify
 
 from ._sql_parse import Polars, parse_sql
 
@@ -81,6 +79,10 @@ def rewrite(sql: str, frames: Mapping[str, pl.LazyFrame]) -> str | None:
     for name, schema in schemas.items():
         db, table = name.split(".", 1) if "." in name else ("", name)
         mapping.setdefault(db, {})[table] = {c: _TYPES.get(t.base_type(), "UNKNOWN") for c, t in schema.items()}
+    # lazy: sqlglot's optimizer (qualify, annotate_types) only for a query with narrow integers or dates
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
     try:
         typed = annotate_types(qualify(tree.copy(), dialect=Polars, schema=mapping, validate_qualify_columns=False,
                                        quote_identifiers=False, identify=False, expand_stars=False),

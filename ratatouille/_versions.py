@@ -23,8 +23,6 @@ import logging
 from typing import Any, Iterable, Mapping
 
 from deltalake import DeltaTable
-from deltalake.fs import DeltaStorageHandler
-from pyarrow.fs import FileType
 
 from .errors import StorageError
 
@@ -97,6 +95,10 @@ def check_readable(uri: str, storage_options: Mapping[str, str] | None, name: st
     if not needed:
         return
     rel = sorted(_relative(old, u) for u in needed)
+    # lazy: deltalake.fs loads pyarrow.fs (~25 ms), needed only when an older version's files are checked
+    from deltalake.fs import DeltaStorageHandler
+    from pyarrow.fs import FileType
+
     try:
         infos = DeltaStorageHandler(str(old.table_uri), options=opts).get_file_info(rel)
     except Exception:  # noqa: BLE001 - cannot tell: let the read speak

@@ -21,6 +21,7 @@ def test_fixed_costs_benchmark_runs():
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    for line in ("import polars", "rat --help", "rat run (no-op project)", "ratatouille.query()"):
+    for line in ("import polars", "rat --help", "rat run (no-op project)", "ratatouille.query()",
+                 "import polars, deltalake", "+ from ratatouille import run", "timed inside the process"):
         assert line in out
     assert "project of 30 transforms" in out

@@ -17,12 +17,9 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
-import pandera.errors as pe
-import pandera.polars as pa
 import polars as pl
 from sqlglot import exp
 
-from .._jinja import render
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
 from ..errors import CheckError, ConfigError
@@ -70,6 +67,8 @@ def check_names(t: Transform) -> list[str]:
 def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = None,
                     file: str | None = None) -> Any:  # a pandera.polars.DataFrameSchema
     """Compile YAML ``columns:`` into a ``pandera.polars.DataFrameSchema``."""
+    import pandera.polars as pa  # lazy: Pandera (+ pydantic, ~60 ms) only for a transform that declares a schema
+
     cols = {}
     for spec in columns:
         checks, nullable, unique = [], spec.nullable, False
@@ -111,6 +110,8 @@ def compile_columns(columns: tuple[ColumnSpec, ...], *, transform: str | None = 
 def _unique_ignoring_nulls() -> Any:
     """``unique`` as dbt and SQL mean it: NULLs are not duplicates of each other (Pandera's
     ``unique=True`` failed on two NULLs). Named like Pandera's own check."""
+    import pandera.polars as pa  # lazy: Pandera only for a transform that declares a schema
+
     def ok(data: Any) -> pl.LazyFrame:
         col = pl.col(data.key)
         return data.lazyframe.select((col.is_null() | col.is_unique()).alias(data.key))
@@ -122,6 +123,8 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
     """A declared zone-aware timestamp (``timestamp(us, Europe/Paris)``) is met by the same unit in
     any zone: ingest and the writers store the instants in UTC (the table's zone), so a strict dtype
     check failed on every run."""
+    import pandera.polars as pa  # lazy: Pandera only for a transform that declares a schema
+
     def ok(data: Any) -> bool:
         actual = data.lazyframe.collect_schema()[data.key]
         return isinstance(actual, pl.Datetime) and bool(actual.time_zone) and actual.time_unit == declared.time_unit
@@ -131,6 +134,8 @@ def _zone_aware_check(declared: pl.Datetime, text: str) -> Any:
 
 def run_schema_check(schema: Any, df: pl.DataFrame) -> CheckResult:
     """Validate ``df`` against a Pandera schema or DataFrameModel, collecting every failure."""
+    import pandera.errors as pe  # lazy: Pandera only for a transform that declares a schema
+
     try:
         schema.validate(df, lazy=True)
     except pe.SchemaErrors as exc:
@@ -219,6 +224,8 @@ def prepare_sql_test(test: SqlTestSpec, t: Transform, data: pl.LazyFrame,
         where, offset = yaml_file(t) or where, test.line - 1
     label = f"{t.name} test {test.name!r}"
     _require_columns(t, test, data)
+    from .._jinja import render  # lazy: jinja2 (~15 ms) only for a transform with SQL tests
+
     sql = render(test.sql, test_context(test, t), transform=label, file=where, line_offset=offset)
 
     def frames_for(text: str, this: pl.LazyFrame) -> dict[str, pl.LazyFrame]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from .._jinja import render
 from .._sql import referenced_tables
 from ..transforms import Transform
 from . import test_context, where_filter
@@ -34,6 +33,7 @@ def test_inputs(t: Transform) -> tuple[str, ...]:
 
     out: list[str] = []
     for test in getattr(t.config, "tests", ()):
+        from .._jinja import render  # lazy: jinja2 (~15 ms) only for a transform with SQL tests
         try:
             sql = render(test.sql, test_context(test, t, discovering=True), transform=t.name)
             names = referenced_tables(sql, transform=t.name)

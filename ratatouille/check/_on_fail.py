@@ -32,7 +32,6 @@ from sqlglot import exp
 from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total
-from ..transforms.ingest import SOURCE_FINGERPRINT
 from . import CheckResult, jsonable, prepare_sql_test, removes_rows, yaml_file
 from ._store_failures import failure_store
 
@@ -116,6 +115,8 @@ def _not_yet_quarantined(target: Any, rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` without those of a landing file version already quarantined (ingest rows carry
     ``_source_fingerprint``): a landing file whose every row was quarantined holds no row in the
     bronze table, so the next ingest reads it again; its rows are not quarantined twice."""
+    from ..transforms.ingest import SOURCE_FINGERPRINT  # lazy: the ingest stage only with an ingest transform
+
     table = target.open() if SOURCE_FINGERPRINT in rows.columns else None
     if table is None or SOURCE_FINGERPRINT not in {f.name for f in table.schema().fields}:
         return rows

@@ -19,7 +19,6 @@ from ..check._on_fail import attempt_key, drop_failing_rows, has_row_level
 from ..check._store_failures import failure_store
 from ..discover import Project
 from ..errors import CheckError, RatatouilleError, SQLError, TableNotFoundError, TransformError
-from ..ingest import handle_rejected
 from ..plan import DAG
 from ..transforms import BrokenTransform, BuildContext, IngestTransform, Transform
 from ..write import Materialization, OverwritePartition, Target
@@ -170,6 +169,8 @@ class Runner:
         """Move an ingest run's rejected files aside (after its commit, if any)."""
         if not isinstance(t, IngestTransform):  # only an ingest run rejects files
             return
+        from ..ingest import handle_rejected  # lazy: the ingest stage only for a project with an ingest transform
+
         others = [o for o in self.project.transforms.values() if isinstance(o, IngestTransform)]
         handle_rejected(t, self.project.lake, ingest.rejected, workspace=self.project.workspace, others=others)
 

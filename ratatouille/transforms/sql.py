@@ -6,10 +6,8 @@ import contextlib
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import jinja2
 import polars as pl
 
-from .._jinja import render as render_template
 from .._literals import literal, watermark_literal
 from .._names import parse_table_name
 from .._sql import execute_sql, referenced_tables, source_line
@@ -18,6 +16,14 @@ from ..errors import ConfigError, SQLError
 from ._base import BuildContext, Transform
 from ._config import TransformConfig, build_config, load_yaml, parse_annotations
 from ._where import Where
+
+_UNSET: Any = object()  # var() without a default
+
+
+def _plain(text: str) -> bool:
+    """``text`` holds no Jinja (no ``{``) and no carriage return (Jinja would turn ``\\r\\n`` into ``\\n``), and is
+    far below the sandbox's size budget: it renders exactly as written, so Jinja is not needed for it."""
+    return "{" not in text and "\r" not in text and len(text) < 1_000_000
 
 
 class SQLTransform(Transform):
@@ -73,6 +79,10 @@ class SQLTransform(Transform):
 
         ``discovering``: rendered to find the inputs, before the project's and the run's vars
         are known, so an unknown ``var()`` renders as ``NULL`` instead of failing."""
+        if _plain(self.sql):  # nothing to render: the SQL as written, and jinja2 is never imported for it
+            return self.sql
+        from .._jinja import render as render_template  # lazy: jinja2 (~15 ms) only for SQL that uses Jinja
+
         ctx = ctx or BuildContext(inputs={})
         inc = ctx.is_incremental if incremental is None else incremental
         variables = {**self.config.vars, **ctx.vars}
@@ -87,10 +97,10 @@ class SQLTransform(Transform):
                 return watermark_literal(ctx.target, column, ctx.inputs)  # compared with the inputs' column
             return literal(ctx.watermark(column))
 
-        def var(name: str, default: Any = jinja2.Undefined) -> Any:
+        def var(name: str, default: Any = _UNSET) -> Any:
             if name in variables:
                 return variables[name]
-            if default is jinja2.Undefined:
+            if default is _UNSET:
                 if discovering:
                     return "NULL"
                 raise SQLError(f"var({name!r}) is not set (set it in vars: or pass vars=)", transform=self.name, file=self.file)

@@ -44,7 +44,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
-from deltalake.fs import DeltaStorageHandler
 
 from .._errors_map import CONCURRENT_HINT
 from ..errors import ConcurrentCommitError, StorageError
@@ -128,6 +127,8 @@ def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newe
                  after: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
     file name through delta-rs' object store (the same storage options as its commits)."""
+    from deltalake.fs import DeltaStorageHandler  # lazy: loads pyarrow.fs (~25 ms), only to read back log entries
+
     store = DeltaStorageHandler(table_uri, options=dict(storage_options) if storage_options else None)
     for version in range(newest, -1 if after is None else after, -1):
         try:

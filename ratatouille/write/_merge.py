@@ -24,7 +24,6 @@ import tempfile
 from typing import Any, Iterator, Mapping
 
 import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 
 from .. import _predicate
@@ -208,6 +207,8 @@ def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None) -
     schema = (first if first is not None else data.clear().collect()).to_arrow().schema
     batches = (b for f in ([first] if first is not None else []) for b in f.to_arrow().to_batches())
     rest = (b for f in frames for b in f.to_arrow().cast(schema).to_batches())
+    import pyarrow as pa  # lazy: pyarrow only for a large merge source streamed in batches
+
     reader = pa.RecordBatchReader.from_batches(schema, (b for part in (batches, rest) for b in part))
     return reader, True, _key_range(paths, keys)
 

@@ -13,7 +13,6 @@ import math
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 _STATS_MAX_BYTES = 64  # strings this long get no min/max (always safe: the file is just not skipped)
 
@@ -76,6 +75,8 @@ def delta_stats(data: pl.DataFrame) -> dict[str, Any]:
 
 def footer_stats(path: str) -> dict[str, Any]:
     """The same statistics as :func:`delta_stats`, read from a parquet file's footer (flat columns)."""
+    import pyarrow.parquet as pq  # lazy: pyarrow only when a staged file's footer is read
+
     meta = pq.read_metadata(path)
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
