@@ -34,6 +34,11 @@ ratatouille / polars. Every engine's gold table and silver totals must agree
 (``agree: yes``), else the script exits 1; they are read by another process
 after the timed one, so the check costs no engine time or memory.
 
+The engines load Ratatouille from bytecode compiled once before the trials
+(``--bytecode compiled``, the default), as an installed package does; an
+editable install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every
+module in every process (``--bytecode as-is`` measures that).
+
 ``--cap-mb M`` adds a memory-capped run of every engine (full build, then
 incremental): each process is put in a cgroup (v1 ``memory.limit_in_bytes`` or
 v2 ``memory.max``) limited to M MiB and the script prints whether it completed.
@@ -66,6 +71,7 @@ import time
 from pathlib import Path
 
 ENGINES = ("ratatouille", "rat-cli", "polars", "duckdb")
+CHILD_ENV: dict[str, str] | None = None  # the environment of the engines' processes (set by main)
 PHASES = ("full", "incremental")
 
 BRONZE_YAML = """\
@@ -337,7 +343,7 @@ class Cgroup:
 def spawn(engine: str, home: Path, *, dump: Path | None = None, cgroup: Cgroup | None = None) -> dict:
     """One phase of one engine in a fresh process: wall time, work time, peak RSS (MiB), completed."""
     # the landing files are complete when copied: no settle time to wait (the other engines wait for none)
-    env = dict(os.environ, POLARS_VERBOSE="0", RAT_SETTLE_SECONDS="0")
+    env = dict(CHILD_ENV or os.environ, POLARS_VERBOSE="0", RAT_SETTLE_SECONDS="0")
     if engine == "rat-cli":
         argv = [str(Path(sys.executable).with_name("rat")), "run", "--all"]
         env["RAT_PROJECT_DIR"] = str(home)
@@ -407,6 +413,20 @@ def agree(tmp: Path) -> bool:
     return True
 
 
+def compile_bytecode(cache: Path) -> None:
+    """Let the engines' processes load Ratatouille from bytecode compiled once into ``cache``
+    (``PYTHONPYCACHEPREFIX``), as ``pip install`` compiles an installed package; the packages of
+    site-packages have their ``__pycache__`` already. Without it, an editable install under
+    ``PYTHONDONTWRITEBYTECODE`` compiles every module in every process."""
+    global CHILD_ENV
+    import ratatouille
+
+    CHILD_ENV = {**os.environ, "PYTHONPYCACHEPREFIX": str(cache)}
+    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(ratatouille.__file__).parent)],  # noqa: S603
+                   env=CHILD_ENV, check=True, capture_output=True)
+
+
 def in_child(step: str, *args: object) -> object:
     """Run a preparation step (``make_data``, ``prepare_merge``) in a child process and return its
     result: the parent stays small, since a child's peak RSS (``wait4``) counts the memory of the
@@ -462,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dump-only", choices=["ratatouille", "polars", "duckdb"], help=argparse.SUPPRESS)
+    parser.add_argument("--bytecode", choices=("compiled", "as-is"), default="compiled",
+                        help="compiled (default): the engines load Ratatouille from compiled bytecode, as an installed "
+                             "package does; as-is: the environment unchanged (PYTHONDONTWRITEBYTECODE and no "
+                             "__pycache__: every process compiles Ratatouille's modules from source)")
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, args.home)
@@ -473,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     engines = [e for e in args.engines.split(",") if e]
     tmp = Path(tempfile.mkdtemp(prefix="ratbench-"))
     try:
+        if args.bytecode == "compiled":
+            compile_bytecode(tmp / "pycache")
         first, second = in_child("make_data", tmp, args.rows)
         print(f"medallion benchmark: {args.rows:,} trips, batch of {args.rows // 100 + args.rows // 200:,} "
               f"(1% updates, 0.5% new), {args.trials} trial(s), engines alternating in fresh processes", flush=True)
