@@ -180,7 +180,7 @@ def _add_group_jobs(registry: Registry, transforms: dict[str, Transform],
             used.add(job_name)
             what = f"the transforms of group {group}" + (f" ({label(pdef)} partitions)" if pdef else "")
             registry.add(dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*keys),
-                                             description=f"Materialize {what}.", partitions_def=pdef),
+                                             description=f"Materialize {what}."),  # partitions: the assets'
                          f"the group job of {group}")
 
 
