@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
 import polars as pl
-from sqlglot import exp
 
 from .._sql import execute_sql, referenced_tables
 from .._types import parse_type
 from ..errors import CheckError, ConfigError
 from ..transforms import ColumnSpec, SqlTestSpec, Transform
-from ..transforms._generic_tests import exceeds, needs_total, where_condition
+from ..transforms._generic_tests import exceeds, needs_total
+from ._context import RUN_VARS, ref_name  # noqa: F401  (re-exported: the runner sets RUN_VARS)
+from ._context import _test_place, test_context, where_filter, yaml_file
 from ._sample import clip_row
 from ._streaming import failing_candidates
 from ._store_plain import store_plain_failures
@@ -260,52 +260,6 @@ def removes_rows(test: SqlTestSpec) -> bool:
     return test.on_fail in ("drop", "quarantine")
 
 
-def where_filter(table: str, where: str, *, file: str | None = None, line: int | None = None) -> str:
-    """``SELECT * FROM table WHERE <where>``, built with sqlglot (the filter must be one condition)."""
-    return exp.select("*").from_(exp.to_table(table)).where(where_condition(where, file=file, line=line)).sql()
-
-
-#: The vars of the run checking (the project's, the workspace's, ``run(vars=...)``), set by the runner.
-RUN_VARS: ContextVar[Mapping[str, Any]] = ContextVar("ratatouille_run_vars", default={})
-_UNSET: Any = object()
-
-
-def test_context(test: SqlTestSpec, t: Transform, *, discovering: bool = False) -> dict[str, Any]:
-    """The names a test's SQL sees: ``this`` and ``model`` (the table), ``ref()``, ``var()`` (the
-    run's vars over the transform's own, as in its SQL), and for a custom generic test ``column_name``
-    and its YAML arguments. ``discovering``: rendered to find the tables a test reads, when an unset
-    ``var()`` renders as ``NULL`` instead of failing."""
-    variables = {**t.config.vars, **RUN_VARS.get()}
-
-    def var(name: str, default: Any = _UNSET) -> Any:
-        if name in variables:
-            return variables[name]
-        if default is not _UNSET:
-            return default
-        if discovering:
-            return "NULL"
-        raise CheckError(f"test {test.name}: var({name!r}) is not set (set it in vars: or pass vars=)",
-                         transform=t.name, file=yaml_file(t) or t.file)
-
-    return {**dict(test.context), "this": t.name, "model": t.name, "ref": lambda n: ref_name(n, t), "var": var}
-
-
-def ref_name(name: str, t: Transform) -> str:
-    """``ref('x')`` in a test: a ``layer.name`` as written, a bare name in the model's own layer."""
-    return name if "." in name else f"{t.layer}.{name}"
-
-
-def yaml_file(t: Transform) -> str | None:
-    """The YAML that configures ``t`` (itself for an ingest YAML), if any."""
-    path = t.path
-    if path is None:
-        return None
-    for candidate in ([path] if path.suffix in (".yaml", ".yml") else [path.with_suffix(".yaml"), path.with_suffix(".yml")]):
-        if candidate.is_file():
-            return str(candidate)
-    return None
-
-
 def _require_columns(t: Transform, test: SqlTestSpec, data: pl.LazyFrame) -> None:
     """A generic test on a column the data lacks is one clear error naming the YAML and line."""
     if not test.columns:
@@ -326,28 +280,6 @@ def _require_declared_columns(t: Transform, df: pl.DataFrame | pl.LazyFrame) -> 
         if spec.tests and spec.name not in have:
             raise CheckError(f"column {spec.name!r} has tests but the table has no such column; columns: "
                              f"{', '.join(have)}", transform=t.name, file=yaml_file(t) or t.file, line=spec.line)
-
-
-def _test_place(t: Transform, test: SqlTestSpec) -> tuple[str | None, int]:
-    """The file that holds a SQL test (the YAML beside the transform) and the line its SQL starts on,
-    minus one, so errors name the test's own line."""
-    path = t.path
-    if path is None:
-        return t.file, 0
-    for candidate in ([path] if path.suffix in (".yaml", ".yml") else [path.with_suffix(".yaml"), path.with_suffix(".yml")]):
-        try:
-            lines = candidate.read_text().splitlines() if candidate.is_file() else None
-        except OSError:
-            lines = None
-        if not lines:
-            continue
-        first = next((ln.strip() for ln in test.sql.splitlines() if ln.strip()), "")
-        start = next((i for i, line in enumerate(lines) if "name" in line and test.name in line), 0)
-        for i, line in enumerate(lines[start:], start=start):
-            if first and first in line:
-                return str(candidate), i
-        return str(candidate), 0
-    return t.file, 0
 
 
 def run_checks(t: Transform, df: pl.DataFrame | pl.LazyFrame, resolve: Callable[[str], pl.LazyFrame] | None = None,
