@@ -8,7 +8,7 @@ that stay, cast to the wider types, and the new rows, so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import polars as pl
 from deltalake import DeltaTable
@@ -17,13 +17,20 @@ from .._delta_schema import table_schema
 from .._types import DType, F, Reconciled, normalize, reconcile, rewrite_frame
 from ..errors import SchemaError
 
-if TYPE_CHECKING:  # annotations only: these modules import this one
+if TYPE_CHECKING:  # annotations only
     from deltalake import CommitProperties
 
-    from ._base import Materialization
     from ._target import Target
 
 Frame = pl.DataFrame | pl.LazyFrame
+
+
+class WritePolicy(Protocol):
+    """What the type policy reads of a materialization (``write._base.Materialization`` has it)."""
+
+    on_schema_change: str | None
+    declared: dict[str, DType]
+    partition_by: tuple[str, ...]
 
 
 def first_write(data: F, declared: Mapping[str, DType] | None = None, table: DeltaTable | None = None) -> F:
@@ -35,8 +42,8 @@ def first_write(data: F, declared: Mapping[str, DType] | None = None, table: Del
     return normalize(data, fallback)
 
 
-def fit(mat: Materialization, data: pl.DataFrame | pl.LazyFrame, table: DeltaTable, name: str | None) -> Reconciled:
-    """The policy's decision for ``mat`` (a Materialization) writing ``data`` into ``table``."""
+def fit(mat: WritePolicy, data: pl.DataFrame | pl.LazyFrame, table: DeltaTable, name: str | None) -> Reconciled:
+    """The policy's decision for ``mat`` (a materialization) writing ``data`` into ``table``."""
     return reconcile(data, table_schema(table), on_schema_change=mat.on_schema_change, declared=mat.declared,
                      name=name)
 
@@ -59,7 +66,7 @@ def _keep_old(mat: Any) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] 
     return None  # table: nothing stays
 
 
-def rewrite(mat: Materialization, target: Target, table: DeltaTable, rec: Reconciled, commit: CommitProperties,
+def rewrite(mat: WritePolicy, target: Target, table: DeltaTable, rec: Reconciled, commit: CommitProperties,
             write: Callable[..., Any]) -> Any:
     """Rewrite the table with the widened types and the new data in one overwrite commit."""
     old = pl.scan_delta(table)
