@@ -261,3 +261,27 @@ def test_concurrent_copy_on_write_merges_in_real_processes_land_each_key_once(ra
     df = p.read("silver.out")
     assert df["key"].n_unique() == df.height  # nothing doubled
     assert set(df["key"].to_list()) == {str(i) for i in range(1, 31)} | {"w0"} | ok  # nothing lost
+
+
+def test_a_changed_helper_module_is_imported_again_in_a_long_lived_process(rat_project, monkeypatch):
+    """Dagster's code server (or any session) runs a Python transform again after its helper module
+    changed: the fingerprint saw the change and rebuilt the table, but with the helper Python had
+    already loaded, and recorded the new fingerprint, so the stale table then stayed `unchanged`."""
+    p = rat_project
+    package = p.root / "atk_helpers_live"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "rates.py").write_text("FACTOR = 1\n")
+    monkeypatch.syspath_prepend(str(p.root))
+    for name in [m for m in sys.modules if m.startswith("atk_helpers_live")]:
+        monkeypatch.delitem(sys.modules, name)
+    p.write("silver/src.sql", SRC)
+    p.write("gold/scaled.py", HELPER_USER.replace("atk_helpers.rates", "atk_helpers_live.rates"))
+    p.run("*")
+    assert sorted(p.read("gold.scaled")["fare"].to_list()) == [-20.0, 10.0]
+    (package / "rates.py").write_text("FACTOR = 3\n")  # the transform's own file is the same
+    stat = (package / "rates.py").stat()
+    os.utime(package / "rates.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    p.run("gold.scaled")
+    assert sorted(p.read("gold.scaled")["fare"].to_list()) == [-60.0, 30.0]
+    assert p.run("gold.scaled")["status"] == "unchanged"

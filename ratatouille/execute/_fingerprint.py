@@ -8,7 +8,7 @@ of what the data was computed from:
   the SQL and the YAML beside it, the ingest YAML, the configuration). For a
   Python transform it is the source of the function, *of the whole module
   file it is defined in* (a helper of the same file counts) and of the
-  project's own modules that file imports, transitively (``execute/_code_deps.py``;
+  project's own modules that file imports, transitively (``ratatouille/_code_deps.py``;
   installed libraries do not count);
 - the **inputs**: for each table it reads (or one of its checks reads, such
   as a ``relationships`` test's other table), where it is read from (the table
@@ -54,7 +54,7 @@ from deltalake import DeltaTable
 from ..check._lineage import test_inputs
 from ..transforms import IngestTransform, PythonTransform, Transform
 from ..write import Target
-from ._code_deps import project_imports
+from .._code_deps import project_imports
 
 FINGERPRINT = "ratatouille.fingerprint"
 INPUTS = "ratatouille.inputs"  # the input versions behind the fingerprint, readable in `rat history`

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import polars as pl
 
+from .._code_deps import project_imports
 from .._names import parse_table_name
 from ..errors import ConfigError, TransformError
 from ..kinds import Kind
@@ -313,14 +314,18 @@ def import_file(path: Path | None, workspace: str = "default") -> ModuleType:
         raise ConfigError("cannot import a transform without a file")
     stat = path.stat()
     key = f"ratatouille_ws.{workspace}." + "_".join(path.with_suffix("").parts[-3:]).replace("-", "_")
+    deps = _stamps(project_imports(path))
     cached = sys.modules.get(key)
-    if cached is not None and getattr(cached, "__rat_mtime__", None) == stat.st_mtime_ns:
+    if (cached is not None and getattr(cached, "__rat_mtime__", None) == stat.st_mtime_ns
+            and getattr(cached, "__rat_deps__", None) == deps):
         return cached
+    _forget_changed(deps)
     spec = importlib.util.spec_from_file_location(key, path)
     if spec is None or spec.loader is None:
         raise ConfigError("cannot import this file", file=str(path))
     module = importlib.util.module_from_spec(spec)
     module.__rat_mtime__ = stat.st_mtime_ns  # type: ignore[attr-defined]
+    module.__rat_deps__ = deps  # type: ignore[attr-defined]
     sys.modules[key] = module
     try:
         spec.loader.exec_module(module)
@@ -329,6 +334,35 @@ def import_file(path: Path | None, workspace: str = "default") -> ModuleType:
         raise ConfigError(f"importing failed: {type(exc).__name__}: {exc}", file=str(path),
                           line=_user_line_in(exc, str(path))) from exc
     return module
+
+
+#: the modification time of each project module file when a transform last imported it
+_LOADED: dict[str, int] = {}
+
+
+def _stamps(files: Sequence[Path]) -> dict[str, int]:
+    """``{file: mtime_ns}`` of the project modules a transform's file imports (``_code_deps``)."""
+    out = {}
+    for f in files:
+        try:
+            out[str(f)] = f.stat().st_mtime_ns
+        except OSError:
+            continue
+    return out
+
+
+def _forget_changed(deps: Mapping[str, int]) -> None:
+    """Drop from ``sys.modules`` the project modules whose file changed since a transform imported
+    them, so the transform's import runs their new code. A long-lived process (Dagster's code
+    server, a session) would otherwise build with the code it loaded first while the fingerprint,
+    which hashes the files, records the new one."""
+    changed = {f for f, mtime in deps.items() if _LOADED.get(f, mtime) != mtime}
+    if changed:
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file is not None and str(Path(file).resolve()) in changed:
+                del sys.modules[name]
+    _LOADED.update(deps)
 
 
 def _user_line_in(exc: BaseException, filename: str | None) -> int | None:
