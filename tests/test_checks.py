@@ -192,7 +192,9 @@ def test_checks_of_a_view_run_on_what_it_reads(trips):
 @pytest.mark.parametrize("names, message", [
     (["no-neg", "no_neg"], "have the same name as checks"),
     (["dup", "dup"], "tests 'dup' and 'dup' have the same name"),
+    (["NoNeg", "noneg"], "have the same name as checks and tables"),  # one store_failures audit table
     (["schema"], "reserved for the columns: check"),
+    (["Schema"], "reserved for the columns: check"),
 ])
 def test_test_names_are_unique_and_schema_is_reserved(trips, names, message):
     from ratatouille import ConfigError

@@ -112,16 +112,20 @@ def _generic_sql_test(test: Any, sql: str) -> SqlTestSpec:
 
 
 def _check_test_names(tests: tuple[SqlTestSpec, ...], file: str | None) -> None:
-    """Test names are unique (also as Dagster check names) and ``schema`` is the columns' check."""
+    """Test names are unique (also as Dagster check names, and case-insensitively: the name of a
+    test's ``store_failures`` table, like any table name, ignores case) and ``schema`` is the
+    columns' check."""
     seen: dict[str, str] = {}
     for test in tests:
         slug = check_slug(test.name)
-        if slug == "schema":
+        if slug.lower() == "schema":
             raise ConfigError(f"test name {test.name!r} is reserved for the columns: check; rename the test", file=file)
-        if slug in seen:
-            raise ConfigError(f"tests {seen[slug]!r} and {test.name!r} have the same name"
-                              + ("" if seen[slug] == test.name else f" as checks ({slug!r})"), file=file)
-        seen[slug] = test.name
+        other = seen.get(slug.lower())
+        if other is not None:
+            raise ConfigError(f"tests {other!r} and {test.name!r} have the same name"
+                              + ("" if other == test.name else f" as checks and tables ({slug.lower()!r})"),
+                              file=file)
+        seen[slug.lower()] = test.name
 
 
 def _sql_test(raw: Any, index: int, file: str | None) -> SqlTestSpec:
