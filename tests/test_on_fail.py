@@ -279,3 +279,24 @@ def test_a_view_reports_its_drop_tests_as_warnings(rat_project):
     res = p.run("silver.v")
     check = next(c for c in res["checks"] if c["name"] == "positive_v")
     assert res["status"] == "success" and check["failing_rows"] == 1 and check["severity"] == "warn"
+
+
+def test_a_test_of_another_model_reads_the_quarantine_table_through_ref(lake_project):
+    p = lake_project
+    _orders(p, """
+        columns:
+          - name: product
+            tests:
+              - accepted_values: {values: [widget, gizmo], config: {on_fail: quarantine}}
+    """)
+    p.run("silver.orders", upstream=True)
+    p.write("gold/summary.sql", "SELECT count(*) AS n FROM silver.orders\n")
+    p.write("gold/summary.yaml", """
+        tests:
+          - name: nothing_quarantined
+            sql: SELECT * FROM {{ ref('silver.orders__quarantine') }}
+    """)
+    with pytest.raises(CheckError, match="nothing_quarantined") as info:
+        p.run("gold.summary")
+    failed = next(c for c in info.value.checks if c["name"] == "nothing_quarantined")
+    assert failed["failing_rows"] == 1 and failed["failures"][0]["id"] == 5  # the quarantined row
