@@ -74,6 +74,8 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
     probe = source.select(pl.col(key).alias("__key")).collect(engine="streaming").sort("__key")["__key"]
     if probe.is_empty():
         return [], files
+    if probe.dtype.is_float() and probe.is_nan().any():  # parquet min/max leave NaN out: any file may hold it
+        return adds.to_dicts(), files
     lows = adds.select(lo.cast(probe.dtype, strict=False)).to_series()
     highs = adds.select(hi.cast(probe.dtype, strict=False)).to_series()
     # the first source key >= the file's min: the file is touched when that key is <= its max
@@ -99,6 +101,14 @@ def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str) -> tuple[list[d
     return [dict(rows[i], **{FILE: i}) for i in used], adds.height, placed
 
 
+def _nan_key(source: pl.LazyFrame, key: str) -> bool:
+    """Whether a float key of ``source`` is NaN: parquet statistics leave NaN out of a file's min/max, so
+    no range tells which file holds a NaN key (Polars' joins match NaN with NaN): every file is touched."""
+    if not source.collect_schema()[key].is_float():
+        return False
+    return bool(source.select(pl.col(key).is_nan().any()).collect(engine="streaming").item())
+
+
 def _batched(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -114,7 +124,7 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    clustered = len(keys) == 1 and _clustered(adds, keys[0])
+    clustered = len(keys) == 1 and _clustered(adds, keys[0]) and not _nan_key(source, keys[0])
     stage = Stage(root, (), rows_per_file=rows_per_file, split_by=FILE if clustered else None)
     try:
         if clustered:  # each touched file is rewritten as its own range
