@@ -45,3 +45,17 @@ def test_a_rebuild_counts_nan_keys_duplicated_across_staged_files(tmp_path, smal
     with pytest.raises(SchemaError, match="2 rows with a duplicated unique_key"):
         materialization_for("merge", unique_key=("id",)).write(Target(str(tmp_path / "t")), data)
     assert not (tmp_path / "t" / "_delta_log").exists() or pl.read_delta(str(tmp_path / "t")).is_empty()
+
+
+def test_a_table_with_a_column_named_like_the_split_column_is_merged_exactly(tmp_path, small_files):
+    """The rewrite numbers each row's file in a helper column: a table's own ``__file`` column is
+    kept as it is (the helper takes another name), not overwritten nor refused."""
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    old = pl.DataFrame({"id": list(range(0, 40, 2)), "__file": [f"f{i}" for i in range(20)]})
+    m.write(Target(uri), old.lazy())
+    new = pl.DataFrame({"id": [0, 8, 9, 38], "__file": ["n0", "n8", "n9", "n38"]})
+    out = m.write(Target(uri), new.lazy())
+    assert pl.read_delta(uri).sort("id").equals(_upsert(old, new, "id").sort("id"))
+    assert out.metrics["num_target_rows_updated"] == 3 and out.metrics["num_target_rows_inserted"] == 1
+    assert out.metrics["num_target_files_removed"] == 3  # still the clustered rewrite: only the touched files
