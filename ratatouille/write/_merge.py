@@ -136,7 +136,10 @@ class Merge(Materialization):
             return _merge_rewrite.merge(target, table, data, self.unique_key, commit,
                                         rows_per_file=2 * self.file_rows if self.file_rows else None)
         predicate = _predicate.join_on(self.unique_key, "t", "s")
-        source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
+        # a NaN key: delta-rs' early filter from an in-memory source (its min/max against the files'
+        # statistics, which leave NaN out) would skip the file holding it; a streamed source has none
+        nan = _merge_rewrite.nan_key(data.lazy(), self.unique_key)
+        source, streamed, extra = _merge_source(data, self.unique_key, self._staged, stream=nan)
         if extra:
             predicate = f"({predicate}) AND {extra}"
         if _is_empty(source) and not self.delete_missing:
@@ -198,22 +201,23 @@ def _is_empty(source: Any) -> bool:
     return hasattr(source, "num_rows") and source.num_rows == 0
 
 
-def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None) -> tuple[Any, bool, str]:
+def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None,
+                  stream: bool = False) -> tuple[Any, bool, str]:
     """The source delta-rs merges (Arrow), whether it streams, and a target key range predicate
-    (``paths``: the staged files ``data`` reads)."""
-    if isinstance(data, pl.DataFrame):
+    (``paths``: the staged files ``data`` reads; ``stream``: streamed whatever its size)."""
+    if isinstance(data, pl.DataFrame) and not stream:
         return data.to_arrow(), False, ""
-    if paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES:
+    if not stream and (paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES):
         return data.collect(engine="streaming").to_arrow(), False, ""
-    frames = data.collect_batches(engine="streaming")
+    frames = data.lazy().collect_batches(engine="streaming")
     first = next(frames, None)
-    schema = (first if first is not None else data.clear().collect()).to_arrow().schema
+    schema = (first if first is not None else data.lazy().clear().collect()).to_arrow().schema
     batches = (b for f in ([first] if first is not None else []) for b in f.to_arrow().to_batches())
     rest = (b for f in frames for b in f.to_arrow().cast(schema).to_batches())
-    import pyarrow as pa  # lazy: pyarrow only for a large merge source streamed in batches
+    import pyarrow as pa  # lazy: pyarrow only for a merge source streamed in batches (large, or a NaN key)
 
     reader = pa.RecordBatchReader.from_batches(schema, (b for part in (batches, rest) for b in part))
-    return reader, True, _key_range(paths, keys)
+    return reader, True, _key_range(paths, keys) if paths else ""
 
 
 def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:

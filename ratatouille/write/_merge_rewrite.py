@@ -103,12 +103,15 @@ def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str,
     return [dict(rows[i], **{FILE: i}) for i in used], adds.height, placed
 
 
-def _nan_key(source: pl.LazyFrame, key: str) -> bool:
-    """Whether a float key of ``source`` is NaN: parquet statistics leave NaN out of a file's min/max, so
-    no range tells which file holds a NaN key (Polars' joins match NaN with NaN): every file is touched."""
-    if not source.collect_schema()[key].is_float():
+def nan_key(source: pl.LazyFrame, keys: Sequence[str]) -> bool:
+    """Whether a float key column of ``source`` holds a NaN: parquet statistics leave NaN out of a file's
+    min/max, so no range tells which file holds a NaN key (joins match NaN with NaN): no file may be skipped."""
+    schema = source.collect_schema()
+    floats = [k for k in keys if schema[k].is_float()]
+    if not floats:
         return False
-    return bool(source.select(pl.col(key).is_nan().any()).collect(engine="streaming").item())
+    return bool(source.select(pl.any_horizontal(pl.col(k).is_nan().any() for k in floats))
+                .collect(engine="streaming").item())
 
 
 def _batched(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -126,7 +129,7 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    clustered = len(keys) == 1 and _clustered(adds, keys[0]) and not _nan_key(source, keys[0])
+    clustered = len(keys) == 1 and _clustered(adds, keys[0]) and not nan_key(source, keys)
     split = FILE
     while split in columns:  # the table's own column of that name is data: the helper takes another name
         split = f"_{split}"
