@@ -75,3 +75,18 @@ def test_a_nan_key_merged_by_delta_rs_is_updated_never_doubled(tmp_path, source)
     got = pl.read_delta(uri).select(old.columns)
     assert got.sort("id").equals(_upsert(old, new, "id").sort("id"))
     assert out.metrics["num_target_rows_updated"] == 1 and out.metrics["num_target_rows_inserted"] == 1
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Europe/Paris"])
+def test_a_rebuild_counts_timestamp_keys_duplicated_across_staged_files(tmp_path, monkeypatch, zone):
+    """A zone-aware timestamp's statistic is text such as ``2020-01-01T00:00:00Z`` (no ``.000``), which
+    sorts after ``2020-01-01T00:00:00.500Z``: compared as text, two overlapping files looked disjoint,
+    the rows were not sorted and the keys were checked file by file, so a key in both was written twice."""
+    import datetime as dt
+
+    monkeypatch.setattr(Merge, "file_rows", 3)
+    t0 = dt.datetime(2020, 1, 1)
+    ids = pl.Series("id", [t0 + dt.timedelta(milliseconds=ms) for ms in (0, 500, 250, 200, 250, 300)])
+    data = pl.LazyFrame({"id": ids.cast(pl.Datetime("us", zone)), "v": list(range(6))})
+    with pytest.raises(SchemaError, match="2 rows with a duplicated unique_key"):
+        materialization_for("merge", unique_key=("id",)).write(Target(str(tmp_path / "t")), data)

@@ -73,7 +73,7 @@ class Merge(Materialization):
             key = self.unique_key[0]
             # a float key's file statistics leave NaN out: NaN keys in two files would look disjoint
             if (stage is not None and len(self.unique_key) == 1 and not staged.collect_schema()[key].is_float()
-                    and stage.disjoint(key)):
+                    and stage.disjoint(key, staged.collect_schema()[key])):
                 self._check_keys_by_file(stage, target.name)  # a duplicate can only be inside one file
             else:
                 self._check_keys(staged, target.name)
