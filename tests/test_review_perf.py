@@ -90,3 +90,31 @@ def test_a_rebuild_counts_timestamp_keys_duplicated_across_staged_files(tmp_path
     data = pl.LazyFrame({"id": ids.cast(pl.Datetime("us", zone)), "v": list(range(6))})
     with pytest.raises(SchemaError, match="2 rows with a duplicated unique_key"):
         materialization_for("merge", unique_key=("id",)).write(Target(str(tmp_path / "t")), data)
+
+
+def test_a_streamed_merge_source_bounds_timestamp_keys_by_their_instants(tmp_path, monkeypatch):
+    """A large source streams to delta-rs with the key range of its staged files as a predicate. A
+    zone-aware timestamp's statistic is text (``...00:00Z`` sorts after ``...00:00.222Z``): the range
+    taken over the texts left out the target row of the earliest key, which was then inserted twice."""
+    import datetime as dt
+
+    from ratatouille.write import _merge
+
+    monkeypatch.setattr(_merge, "IN_MEMORY_SOURCE_BYTES", 0)
+    monkeypatch.setattr(_merge, "STAGE_FILE_BYTES", 1)  # a staged file per part of the source
+    t0, utc = dt.datetime(2020, 1, 1), pl.Datetime("us", "UTC")
+    uri = str(tmp_path / "t")
+    m = materialization_for("merge", unique_key=("id",), partition_by=("p",))  # merged by delta-rs
+    old = pl.DataFrame({"id": pl.Series([t0, t0 + dt.timedelta(seconds=5)]).cast(utc), "p": "a", "v": 0})
+    m.write(Target(uri), old.lazy())
+    step = dt.timedelta(microseconds=1)
+    late = pl.datetime_range(t0 + dt.timedelta(milliseconds=400), t0 + dt.timedelta(milliseconds=500), step,
+                             eager=True).head(100_000)
+    early = pl.datetime_range(t0 + dt.timedelta(milliseconds=200), t0 + dt.timedelta(milliseconds=300), step,
+                              eager=True).head(100_000)
+    new = pl.DataFrame({"id": pl.concat([pl.Series([t0]), late, early]).cast(utc), "p": "a", "v": 9})
+    out = m.write(Target(uri), new.lazy())
+    got = pl.read_delta(uri).select(old.columns)
+    assert got.height == got["id"].n_unique() == new.height + 1
+    assert got.sort("id").equals(_upsert(old, new, "id").sort("id"))
+    assert out.metrics["num_target_rows_updated"] == 1

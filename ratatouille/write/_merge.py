@@ -31,7 +31,7 @@ from ..errors import SchemaError
 from . import _commit, _merge_rewrite
 from ._base import Materialization
 from ._stage import STAGED
-from ._stage_files import Stage
+from ._stage_files import Stage, _ordered
 from ._stats import footer_stats
 from ._target import Frame, Target, WriteOutcome
 
@@ -217,14 +217,16 @@ def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None,
     import pyarrow as pa  # lazy: pyarrow only for a merge source streamed in batches (large, or a NaN key)
 
     reader = pa.RecordBatchReader.from_batches(schema, (b for part in (batches, rest) for b in part))
-    return reader, True, _key_range(paths, keys) if paths else ""
+    return reader, True, _key_range(paths, keys, data.collect_schema()) if paths else ""
 
 
-def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:
-    """``t.key BETWEEN min AND max`` of a one-column key from the staged files' footers ("" if unknown)."""
+def _key_range(paths: list[str], keys: tuple[str, ...], schema: Mapping[str, Any] | None = None) -> str:
+    """``t.key BETWEEN min AND max`` of a one-column key from the staged files' footers ("" if unknown;
+    ``schema``: the source's, so a timestamp's statistics compare as instants, not as their text)."""
     if len(keys) != 1:
         return ""
     (key,) = keys
+    dtype = (schema or {}).get(key)
     lows, highs = [], []
     for path in paths:
         stats = footer_stats(path)
@@ -235,4 +237,5 @@ def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:
     if not lows:
         return ""
     column = _predicate.ident(key, "t")
-    return f"{column} >= {_predicate.literal(min(lows))} AND {column} <= {_predicate.literal(max(highs))}"
+    lo, hi = min(lows, key=lambda v: _ordered(v, dtype)), max(highs, key=lambda v: _ordered(v, dtype))
+    return f"{column} >= {_predicate.literal(lo)} AND {column} <= {_predicate.literal(hi)}"
