@@ -118,3 +118,19 @@ def test_a_streamed_merge_source_bounds_timestamp_keys_by_their_instants(tmp_pat
     assert got.height == got["id"].n_unique() == new.height + 1
     assert got.sort("id").equals(_upsert(old, new, "id").sort("id"))
     assert out.metrics["num_target_rows_updated"] == 1
+
+
+def test_a_merge_table_under_a_folder_named_with_brackets_is_written(tmp_path, small_files):
+    """A local lake under ``projects[2024]/lake*/``: the writer scans its staged and touched files by
+    path, and Polars read ``[2024]`` and ``*`` as glob patterns (no file found, the run failed)."""
+    uri = str(tmp_path / "projects[2024]" / "lake*" / "t")
+    m = materialization_for("merge", unique_key=("id",))
+    old = pl.DataFrame({"id": list(range(20)), "v": [0] * 20})
+    m.write(Target(uri), old.lazy())  # a rebuild
+    new = pl.DataFrame({"id": [1, 5, 30], "v": [9] * 3})
+    out = m.write(Target(uri), new.lazy())  # the clustered copy-on-write
+    assert out.metrics["num_target_rows_updated"] == 2
+    newer = pl.DataFrame({"id": [2, 3, 40], "v": [8] * 3})
+    m.write(Target(uri), newer.lazy())
+    expected = _upsert(_upsert(old, new, "id"), newer, "id")
+    assert pl.read_delta(uri).sort("id").equals(expected.sort("id"))

@@ -97,7 +97,7 @@ class Merge(Materialization):
         """The key check of :meth:`_check_keys` file by file (memory: one file's keys)."""
         nulls = dupes = 0
         for f in stage.files:
-            keys = pl.scan_parquet(os.path.join(stage.root, f.path)).select(self.unique_key)
+            keys = pl.scan_parquet(os.path.join(stage.root, f.path), glob=False).select(self.unique_key)
             counts = _sorted_key_counts(keys) if len(self.unique_key) == 1 else None
             n, d = counts if counts is not None else self._key_counts(keys)
             nulls, dupes = nulls + n, dupes + d
@@ -172,7 +172,7 @@ def staged_source(data: Frame) -> Iterator[tuple[Frame, list[str] | None]]:
                           compression="lz4", statistics=True)
         paths = sorted(os.path.join(folder, f) for f in os.listdir(folder))
         schema = data.collect_schema()
-        yield (pl.scan_parquet(paths, schema=schema) if paths else pl.LazyFrame(schema=schema)), paths
+        yield (pl.scan_parquet(paths, schema=schema, glob=False) if paths else pl.LazyFrame(schema=schema)), paths
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

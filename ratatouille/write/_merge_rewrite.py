@@ -140,13 +140,13 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
             updated_keys = placed.select(keys[0]).collect(engine="streaming").to_series().implode()
             for group in _batched(touched, REWRITE_BATCH):  # one streaming plan per batch of files
                 numbers = [a[FILE] for a in group]
-                parts = [pl.scan_parquet(f"{root}/{a['path']}").select(columns)
+                parts = [pl.scan_parquet(f"{root}/{a['path']}", glob=False).select(columns)
                          .filter(~pl.col(keys[0]).is_in(updated_keys, nulls_equal=True))  # a NULL key is kept
                          .with_columns(pl.lit(a[FILE], pl.Int64).alias(split)) for a in group]
                 stage.write(pl.concat([*parts, placed.filter(pl.col(split).is_in(numbers)).select(*columns, split)]))
         else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
             touched, files = touched_files(table, source, keys)
-            old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
+            old = [pl.scan_parquet(f"{root}/{a['path']}", glob=False).select(columns) for a in touched]
             new = source.select(columns)
             kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
                                                                  nulls_equal=True)

@@ -150,8 +150,8 @@ class Stage:
             return pl.LazyFrame(schema=schema)
         paths = [os.path.join(self.root, f.path) for f in self.files]
         if not self.partition_by:
-            return pl.scan_parquet(paths)
-        frames = [pl.scan_parquet(path).with_columns(
+            return pl.scan_parquet(paths, glob=False)  # paths, not patterns: the lake's folder may hold [ or *
+        frames = [pl.scan_parquet(path, glob=False).with_columns(
             *(pl.lit(f.keys.get(c), dtype=schema[c]).alias(c) for c in self.partition_by))
             for path, f in zip(paths, self.files)]
         return pl.concat(frames, how="vertical").select(list(schema))
