@@ -31,7 +31,7 @@ from ..errors import SchemaError
 from . import _commit, _merge_rewrite
 from ._base import Materialization
 from ._stage import STAGED
-from ._stage_files import Stage
+from ._stage_files import Stage, _ordered
 from ._stats import footer_stats
 from ._target import Frame, Target, WriteOutcome
 
@@ -70,7 +70,10 @@ class Merge(Materialization):
 
         def validate(staged: pl.LazyFrame) -> None:
             stage = STAGED.get()
-            if stage is not None and len(self.unique_key) == 1 and stage.disjoint(self.unique_key[0]):
+            key = self.unique_key[0]
+            # a float key's file statistics leave NaN out: NaN keys in two files would look disjoint
+            if (stage is not None and len(self.unique_key) == 1 and not staged.collect_schema()[key].is_float()
+                    and stage.disjoint(key, staged.collect_schema()[key])):
                 self._check_keys_by_file(stage, target.name)  # a duplicate can only be inside one file
             else:
                 self._check_keys(staged, target.name)
@@ -94,7 +97,7 @@ class Merge(Materialization):
         """The key check of :meth:`_check_keys` file by file (memory: one file's keys)."""
         nulls = dupes = 0
         for f in stage.files:
-            keys = pl.scan_parquet(os.path.join(stage.root, f.path)).select(self.unique_key)
+            keys = pl.scan_parquet(os.path.join(stage.root, f.path), glob=False).select(self.unique_key)
             counts = _sorted_key_counts(keys) if len(self.unique_key) == 1 else None
             n, d = counts if counts is not None else self._key_counts(keys)
             nulls, dupes = nulls + n, dupes + d
@@ -133,7 +136,10 @@ class Merge(Materialization):
             return _merge_rewrite.merge(target, table, data, self.unique_key, commit,
                                         rows_per_file=2 * self.file_rows if self.file_rows else None)
         predicate = _predicate.join_on(self.unique_key, "t", "s")
-        source, streamed, extra = _merge_source(data, self.unique_key, self._staged)
+        # a NaN key: delta-rs' early filter from an in-memory source (its min/max against the files'
+        # statistics, which leave NaN out) would skip the file holding it; a streamed source has none
+        nan = _merge_rewrite.nan_key(data.lazy(), self.unique_key)
+        source, streamed, extra = _merge_source(data, self.unique_key, self._staged, stream=nan)
         if extra:
             predicate = f"({predicate}) AND {extra}"
         if _is_empty(source) and not self.delete_missing:
@@ -166,7 +172,7 @@ def staged_source(data: Frame) -> Iterator[tuple[Frame, list[str] | None]]:
                           compression="lz4", statistics=True)
         paths = sorted(os.path.join(folder, f) for f in os.listdir(folder))
         schema = data.collect_schema()
-        yield (pl.scan_parquet(paths, schema=schema) if paths else pl.LazyFrame(schema=schema)), paths
+        yield (pl.scan_parquet(paths, schema=schema, glob=False) if paths else pl.LazyFrame(schema=schema)), paths
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -195,29 +201,32 @@ def _is_empty(source: Any) -> bool:
     return hasattr(source, "num_rows") and source.num_rows == 0
 
 
-def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None) -> tuple[Any, bool, str]:
+def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None,
+                  stream: bool = False) -> tuple[Any, bool, str]:
     """The source delta-rs merges (Arrow), whether it streams, and a target key range predicate
-    (``paths``: the staged files ``data`` reads)."""
-    if isinstance(data, pl.DataFrame):
+    (``paths``: the staged files ``data`` reads; ``stream``: streamed whatever its size)."""
+    if isinstance(data, pl.DataFrame) and not stream:
         return data.to_arrow(), False, ""
-    if paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES:
+    if not stream and (paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES):
         return data.collect(engine="streaming").to_arrow(), False, ""
-    frames = data.collect_batches(engine="streaming")
+    frames = data.lazy().collect_batches(engine="streaming")
     first = next(frames, None)
-    schema = (first if first is not None else data.clear().collect()).to_arrow().schema
+    schema = (first if first is not None else data.lazy().clear().collect()).to_arrow().schema
     batches = (b for f in ([first] if first is not None else []) for b in f.to_arrow().to_batches())
     rest = (b for f in frames for b in f.to_arrow().cast(schema).to_batches())
-    import pyarrow as pa  # lazy: pyarrow only for a large merge source streamed in batches
+    import pyarrow as pa  # lazy: pyarrow only for a merge source streamed in batches (large, or a NaN key)
 
     reader = pa.RecordBatchReader.from_batches(schema, (b for part in (batches, rest) for b in part))
-    return reader, True, _key_range(paths, keys)
+    return reader, True, _key_range(paths, keys, data.collect_schema()) if paths else ""
 
 
-def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:
-    """``t.key BETWEEN min AND max`` of a one-column key from the staged files' footers ("" if unknown)."""
+def _key_range(paths: list[str], keys: tuple[str, ...], schema: Mapping[str, Any] | None = None) -> str:
+    """``t.key BETWEEN min AND max`` of a one-column key from the staged files' footers ("" if unknown;
+    ``schema``: the source's, so a timestamp's statistics compare as instants, not as their text)."""
     if len(keys) != 1:
         return ""
     (key,) = keys
+    dtype = (schema or {}).get(key)
     lows, highs = [], []
     for path in paths:
         stats = footer_stats(path)
@@ -228,4 +237,5 @@ def _key_range(paths: list[str], keys: tuple[str, ...]) -> str:
     if not lows:
         return ""
     column = _predicate.ident(key, "t")
-    return f"{column} >= {_predicate.literal(min(lows))} AND {column} <= {_predicate.literal(max(highs))}"
+    lo, hi = min(lows, key=lambda v: _ordered(v, dtype)), max(highs, key=lambda v: _ordered(v, dtype))
+    return f"{column} >= {_predicate.literal(lo)} AND {column} <= {_predicate.literal(hi)}"

@@ -74,6 +74,8 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
     probe = source.select(pl.col(key).alias("__key")).collect(engine="streaming").sort("__key")["__key"]
     if probe.is_empty():
         return [], files
+    if probe.dtype.is_float() and probe.is_nan().any():  # parquet min/max leave NaN out: any file may hold it
+        return adds.to_dicts(), files
     lows = adds.select(lo.cast(probe.dtype, strict=False)).to_series()
     highs = adds.select(hi.cast(probe.dtype, strict=False)).to_series()
     # the first source key >= the file's min: the file is touched when that key is <= its max
@@ -84,19 +86,32 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
     return adds.filter(hit).to_dicts(), files
 
 
-def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str) -> tuple[list[dict[str, Any]], int, pl.LazyFrame]:
+def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str,
+              column: str = FILE) -> tuple[list[dict[str, Any]], int, pl.LazyFrame]:
     """For a clustered table: each source row goes to the file with the greatest min <= its key (the
     first file below all), so the rewritten files keep disjoint ranges; the files that receive a row,
-    how many files the table has, and the source with its file number (:data:`FILE`)."""
+    how many files the table has, and the source with its file number (in ``column``; each file's
+    number under the key :data:`FILE`)."""
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
     dtype = source.collect_schema()[key]
     adds = adds.sort(pl.col(f"min.{key}").cast(dtype, strict=False))
     mins = adds[f"min.{key}"].cast(dtype, strict=False)
     placed = source.with_columns((pl.lit(mins).search_sorted(pl.col(key), side="right").cast(pl.Int64) - 1)
-                                 .clip(0).alias(FILE))
-    used = placed.select(pl.col(FILE).unique()).collect(engine="streaming")[FILE].sort().to_list()
+                                 .clip(0).alias(column))
+    used = placed.select(pl.col(column).unique()).collect(engine="streaming")[column].sort().to_list()
     rows = adds.to_dicts()
     return [dict(rows[i], **{FILE: i}) for i in used], adds.height, placed
+
+
+def nan_key(source: pl.LazyFrame, keys: Sequence[str]) -> bool:
+    """Whether a float key column of ``source`` holds a NaN: parquet statistics leave NaN out of a file's
+    min/max, so no range tells which file holds a NaN key (joins match NaN with NaN): no file may be skipped."""
+    schema = source.collect_schema()
+    floats = [k for k in keys if schema[k].is_float()]
+    if not floats:
+        return False
+    return bool(source.select(pl.any_horizontal(pl.col(k).is_nan().any() for k in floats))
+                .collect(engine="streaming").item())
 
 
 def _batched(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -114,21 +129,24 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
     adds = pl.DataFrame(table.get_add_actions(flatten=True))
-    clustered = len(keys) == 1 and _clustered(adds, keys[0])
-    stage = Stage(root, (), rows_per_file=rows_per_file, split_by=FILE if clustered else None)
+    clustered = len(keys) == 1 and _clustered(adds, keys[0]) and not nan_key(source, keys)
+    split = FILE
+    while split in columns:  # the table's own column of that name is data: the helper takes another name
+        split = f"_{split}"
+    stage = Stage(root, (), rows_per_file=rows_per_file, split_by=split if clustered else None)
     try:
         if clustered:  # each touched file is rewritten as its own range
-            touched, files, placed = _assigned(table, source, keys[0])
+            touched, files, placed = _assigned(table, source, keys[0], split)
             updated_keys = placed.select(keys[0]).collect(engine="streaming").to_series().implode()
             for group in _batched(touched, REWRITE_BATCH):  # one streaming plan per batch of files
                 numbers = [a[FILE] for a in group]
-                parts = [pl.scan_parquet(f"{root}/{a['path']}").select(columns)
+                parts = [pl.scan_parquet(f"{root}/{a['path']}", glob=False).select(columns)
                          .filter(~pl.col(keys[0]).is_in(updated_keys, nulls_equal=True))  # a NULL key is kept
-                         .with_columns(pl.lit(a[FILE], pl.Int64).alias(FILE)) for a in group]
-                stage.write(pl.concat([*parts, placed.filter(pl.col(FILE).is_in(numbers)).select(*columns, FILE)]))
+                         .with_columns(pl.lit(a[FILE], pl.Int64).alias(split)) for a in group]
+                stage.write(pl.concat([*parts, placed.filter(pl.col(split).is_in(numbers)).select(*columns, split)]))
         else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
             touched, files = touched_files(table, source, keys)
-            old = [pl.scan_parquet(f"{root}/{a['path']}").select(columns) for a in touched]
+            old = [pl.scan_parquet(f"{root}/{a['path']}", glob=False).select(columns) for a in touched]
             new = source.select(columns)
             kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
                                                                  nulls_equal=True)

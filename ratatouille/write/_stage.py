@@ -165,7 +165,7 @@ def fast_write(data: Frame, target: Target, table: DeltaTable | None, mode: str,
     stage = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES, rows_per_file)
     try:
         stage.write(data.select(columns))
-        if order and not stage.clustered(order[0]):  # sort only what does not arrive in key order
+        if order and not stage.clustered(order[0], _schema_of(data).get(order[0])):  # sort only what is not in order
             resorted = Stage(root, tuple(partition_by), bytes_per_file or FAST_FILE_BYTES, rows_per_file)
             try:
                 resorted.write(stage.scan(_schema_of(data)).select(columns).sort(list(order), maintain_order=True))

@@ -9,6 +9,7 @@ deletes them when the run fails before that commit (:meth:`Stage.discard`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
@@ -119,25 +120,27 @@ class Stage:
             self._written.append(name)
         return name
 
-    def disjoint(self, column: str) -> bool:
-        """Whether no two files share a value of ``column`` (strictly disjoint ranges, no NULL bound)."""
+    def disjoint(self, column: str, dtype: Any = None) -> bool:
+        """Whether no two files share a value of ``column`` (strictly disjoint ranges, no NULL bound;
+        ``dtype``: the column's Polars type, so its statistics compare as its values do)."""
         ranges = []
         for f in self.files:
             lo, hi = f.stats["minValues"].get(column), f.stats["maxValues"].get(column)
             if lo is None or hi is None or f.stats["nullCount"].get(column, 1):
                 return False
-            ranges.append((lo, hi))
+            ranges.append((_ordered(lo, dtype), _ordered(hi, dtype)))
         ranges.sort()
         return all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
 
-    def clustered(self, column: str) -> bool:
-        """Whether the files hold disjoint ranges of ``column`` (by their statistics)."""
+    def clustered(self, column: str, dtype: Any = None) -> bool:
+        """Whether the files hold disjoint ranges of ``column`` (by their statistics; ``dtype`` as in
+        :meth:`disjoint`)."""
         ranges = []
         for f in self.files:
             lo, hi = f.stats["minValues"].get(column), f.stats["maxValues"].get(column)
             if lo is None or hi is None:
                 return len(self.files) <= 1
-            ranges.append((lo, hi))
+            ranges.append((_ordered(lo, dtype), _ordered(hi, dtype)))
         ranges.sort()
         return all(hi <= lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
 
@@ -147,8 +150,8 @@ class Stage:
             return pl.LazyFrame(schema=schema)
         paths = [os.path.join(self.root, f.path) for f in self.files]
         if not self.partition_by:
-            return pl.scan_parquet(paths)
-        frames = [pl.scan_parquet(path).with_columns(
+            return pl.scan_parquet(paths, glob=False)  # paths, not patterns: the lake's folder may hold [ or *
+        frames = [pl.scan_parquet(path, glob=False).with_columns(
             *(pl.lit(f.keys.get(c), dtype=schema[c]).alias(c) for c in self.partition_by))
             for path, f in zip(paths, self.files)]
         return pl.concat(frames, how="vertical").select(list(schema))
@@ -191,6 +194,20 @@ class Stage:
             except OSError:
                 pass
         self.files.clear()
+
+
+def _ordered(value: Any, dtype: Any) -> Any:
+    """A statistic as a value that orders like the column's values. A timestamp's statistic is text
+    without its zero milliseconds, and a zone-aware one ends in ``Z``: ``2020-01-01T00:00:00Z`` sorts
+    after ``2020-01-01T00:00:00.500Z`` as text, so it is compared as the instant it names.
+
+    >>> _ordered("2020-01-01T00:00:00Z", pl.Datetime("us", "UTC")) < _ordered("2020-01-01T00:00:00.500Z",
+    ...                                                                   pl.Datetime("us", "UTC"))
+    True
+    """
+    if isinstance(dtype, pl.Datetime) and isinstance(value, str):
+        return dt.datetime.fromisoformat(value.removesuffix("Z") + ("+00:00" if value.endswith("Z") else ""))
+    return value
 
 
 def _folder_text(value: Any) -> str:
