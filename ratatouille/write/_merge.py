@@ -208,7 +208,7 @@ def _merge_source(data: Frame, keys: tuple[str, ...], paths: list[str] | None,
     if isinstance(data, pl.DataFrame) and not stream:
         return data.to_arrow(), False, ""
     if not stream and (paths is None or sum(os.path.getsize(p) for p in paths) <= IN_MEMORY_SOURCE_BYTES):
-        return data.collect(engine="streaming").to_arrow(), False, ""
+        return data.lazy().collect(engine="streaming").to_arrow(), False, ""
     frames = data.lazy().collect_batches(engine="streaming")
     first = next(frames, None)
     schema = (first if first is not None else data.lazy().clear().collect()).to_arrow().schema
