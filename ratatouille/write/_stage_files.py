@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ from ._stats import delta_stats, footer_stats
 #: rows per parquet row group: a reader decodes a row group at a time (a few at once), so this bounds the
 #: memory of every later scan of the table (and lets readers skip row groups by their statistics)
 ROW_GROUP_ROWS = 128 * 1024
+#: a discarded stage waits for late files of a failed sink: until none appeared for DISCARD_QUIET seconds
+DISCARD_QUIET, DISCARD_WAIT = 0.1, 2.0
 NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # the folder of the NULL partition, as Spark and delta-rs name it
 
 
@@ -187,12 +190,23 @@ class Stage:
         return [(column, "in", sorted(v for v in values if v is not None))]
 
     def discard(self) -> None:
-        """Delete every file this stage wrote (none of them is referenced by a commit)."""
-        for name in self._written:
-            try:
-                os.remove(os.path.join(self.root, name))
-            except OSError:
-                pass
+        """Delete every file this stage wrote (none of them is referenced by a commit).
+
+        A failed ``sink_parquet`` raises before all of its file writers are done: files it named
+        can still appear a few milliseconds later (Polars 2.1). They are deleted until none has
+        appeared for :data:`DISCARD_QUIET` seconds (at most :data:`DISCARD_WAIT`)."""
+        started = last = time.monotonic()
+        while self._written:
+            for name in self._written:
+                try:
+                    os.remove(os.path.join(self.root, name))
+                    last = time.monotonic()
+                except OSError:
+                    pass
+            now = time.monotonic()
+            if now - last >= DISCARD_QUIET or now - started >= DISCARD_WAIT:
+                break
+            time.sleep(0.01)
         self.files.clear()
 
 
