@@ -29,6 +29,7 @@ import sqlglot
 from deltalake import CommitProperties, Transaction
 from sqlglot import exp
 
+from .._delta_scan import scan_delta
 from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total
@@ -121,7 +122,7 @@ def _not_yet_quarantined(target: Any, rows: pl.DataFrame) -> pl.DataFrame:
     if table is None or SOURCE_FINGERPRINT not in {f.name for f in table.schema().fields}:
         return rows
     versions = rows[SOURCE_FINGERPRINT].drop_nulls().unique().to_list()
-    done = (pl.scan_delta(table).select(SOURCE_FINGERPRINT).filter(pl.col(SOURCE_FINGERPRINT).is_in(versions))
+    done = (scan_delta(table).select(SOURCE_FINGERPRINT).filter(pl.col(SOURCE_FINGERPRINT).is_in(versions))
             .unique().collect(engine="streaming"))
     return rows.join(done, on=SOURCE_FINGERPRINT, how="anti") if done.height else rows
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import dagster as dg
 import polars as pl
 
+from .._delta_scan import scan_delta
 from .._delta_schema import table_schema
 from ..check._lineage import test_inputs
 from ..errors import RatatouilleError
@@ -321,7 +322,7 @@ def materialize_metadata(t: Transform, result: Mapping[str, Any], table_uri: str
     schema = table_schema(table)
     md["dagster/column_schema"] = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()])
     try:
-        lf = pl.scan_delta(table_uri, version=version,
+        lf = scan_delta(table_uri, version=version,
                            storage_options=dict(storage_options) if storage_options else None)
         if partition is not None and t.config.partition_by:
             col = t.config.partition_by[0]
@@ -351,7 +352,7 @@ def _row_count(table: DeltaTable, uri: str, storage_options: Mapping[str, str] |
         pass
     try:
         opts = dict(storage_options) if storage_options else None
-        return int(pl.scan_delta(uri, version=table.version(), storage_options=opts).select(pl.len()).collect().item())
+        return int(scan_delta(uri, version=table.version(), storage_options=opts).select(pl.len()).collect().item())
     except Exception:  # noqa: BLE001
         return None
 

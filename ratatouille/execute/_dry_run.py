@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from .._delta_scan import scan_delta
 from ..check import jsonable
 
 __all__ = ["would_be", "dry_run_result"]
@@ -86,7 +87,7 @@ def dry_run_result(runner: Any, t: Any, data: pl.DataFrame | pl.LazyFrame, table
     """
     rows = len(data) if isinstance(data, pl.DataFrame) else int(data.select(pl.len()).collect().item())
     if runner.partition is None:
-        stored = pl.scan_delta(table) if table is not None and table.file_uris() else None
+        stored = scan_delta(table) if table is not None and table.file_uris() else None
         cfg = t.config
         runner.fresh[t.name] = would_be(t.mode, data.lazy(), stored, unique_key=cfg.unique_key,
                                         partition_by=cfg.partition_by, delete_missing=cfg.delete_missing,

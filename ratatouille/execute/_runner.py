@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import polars as pl
 
+from .._delta_scan import scan_delta
 from .._names import not_found
 from .._types import declared_types, type_nulls
 from ..check import RUN_VARS, jsonable, run_checks
@@ -109,7 +110,7 @@ class Runner:
     def _build(self, t: Transform, inputs: Mapping[str, pl.LazyFrame], *, target: Target | None,
                incremental: bool, extra: dict[str, Any] | None = None, table: Any = None) -> pl.LazyFrame:
         # scanning the already opened table saves loading its Delta log once more
-        current = (pl.scan_delta(table) if table is not None else target.scan()) if target is not None else None
+        current = (scan_delta(table) if table is not None else target.scan()) if target is not None else None
         ctx = BuildContext(inputs=inputs, is_incremental=incremental, target=current, vars=self.vars,
                            watermark=(lambda col: watermark(current, col)) if current is not None else None,
                            extra=extra if extra is not None else {})

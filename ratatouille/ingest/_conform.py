@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 from polars._typing import PolarsDataType
 
+from .._delta_scan import scan_delta
 from .._delta_schema import table_schema
 from .._types import _adds_fields_only, _to, normalize, refuse_unstorable, storable, wider
 from ..errors import SchemaError
@@ -205,7 +206,7 @@ def rewrite(df: pl.DataFrame | pl.LazyFrame, table: Any, widen: Mapping[str, Pol
             source_column: str) -> pl.LazyFrame:
     """The whole table after a widening ingest: its rows (except those of re-ingested files)
     cast to the wider types, then the run's rows."""
-    old = pl.scan_delta(table)
+    old = scan_delta(table)
     schema = old.collect_schema()
     replaced = list(replaced)
     if replaced:

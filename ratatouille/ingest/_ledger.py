@@ -25,8 +25,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import polars as pl
 
+from .._delta_scan import scan_delta
 from .._predicate import is_in
 from ..write._commit import _log_entries
 from ._spec import SOURCE_FILE, SOURCE_FINGERPRINT
@@ -266,6 +266,6 @@ def _distinct_from_files(table: Any, cols: list[str]) -> set[tuple[Any, ...]]:
 
 
 def _distinct_from_scan(table: Any, cols: list[str]) -> set[tuple[Any, ...]]:
-    return set(pl.scan_delta(table).select(cols).unique().collect().iter_rows())
+    return set(scan_delta(table).select(cols).unique().collect().iter_rows())
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 import polars as pl
 from deltalake import DeltaTable
 
+from .._delta_scan import scan_delta
 from .._delta_schema import table_schema
 from .._types import DType, F, Reconciled, normalize, reconcile, rewrite_frame
 from ..errors import SchemaError
@@ -69,7 +70,7 @@ def _keep_old(mat: Any) -> Callable[[pl.LazyFrame, pl.DataFrame], pl.LazyFrame] 
 def rewrite(mat: WritePolicy, target: Target, table: DeltaTable, rec: Reconciled, commit: CommitProperties,
             write: Callable[..., Any]) -> Any:
     """Rewrite the table with the widened types and the new data in one overwrite commit."""
-    old = pl.scan_delta(table)
+    old = scan_delta(table)
     # streamed: the old files stay in place until the overwrite's commit removes them from the log
     frame = rewrite_frame(old, rec.data, rec, _keep_old(mat))
     partition_by = tuple(table.metadata().partition_columns or ()) or tuple(mat.partition_by)

@@ -9,6 +9,7 @@ import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError as _DeltaMissing
 
+from .._delta_scan import scan_delta
 from .._errors_map import first_line as _first
 from ..errors import StorageError
 
@@ -38,7 +39,7 @@ class Target:
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
         opts = dict(self.storage_options) if self.storage_options else None
-        return pl.scan_delta(self.uri, version=version, storage_options=opts)
+        return scan_delta(self.uri, version=version, storage_options=opts)
 
 
 @dataclass

@@ -1,0 +1,74 @@
+"""A Delta table as a LazyFrame: ``pl.scan_delta``, also for a local table whose path needs escaping.
+
+delta-rs (1.6) percent-encodes a local table's root in ``DeltaTable.file_uris()``
+(``/home/me/My%20Projects/lake/...``), and Polars' ``scan_delta`` reads those
+strings as file paths, so a lake under a folder with a space in its name could
+not be read at all ("No such file or directory ... My%20Projects"). For such a
+table the scan goes through a :class:`deltalake.DeltaTable` whose file paths
+start with the root as it is on disk; the rest of each path (partition folders,
+which Delta escapes on disk too) is kept as delta-rs gives it.
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp()) / "my projects" / "t"
+>>> pl.DataFrame({"a": [1, 2]}).write_delta(str(root))
+>>> scan_delta(str(root)).collect()["a"].to_list()
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+from urllib.parse import unquote
+
+import polars as pl
+from deltalake import DeltaTable
+
+
+class _OnDiskRoot(DeltaTable):
+    """A local table whose ``file_uris()`` name the files by their path on disk."""
+
+    def file_uris(self, partition_filters: Any = None, *, file_pruning_predicate: Any = None) -> list[str]:
+        encoded = _root(self.table_uri)
+        decoded = unquote(encoded)
+        return [decoded + uri[len(encoded):] if uri.startswith(encoded) else uri
+                for uri in super().file_uris(partition_filters, file_pruning_predicate=file_pruning_predicate)]
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*")  # characters no URI escapes: such a path is read as is
+
+
+def _root(table_uri: str) -> str:
+    root = table_uri.removeprefix("file://")
+    return root if root.endswith("/") else root + "/"
+
+
+def scan_delta(source: str | DeltaTable, *, version: int | None = None,
+               storage_options: Mapping[str, str] | None = None) -> pl.LazyFrame:
+    """``pl.scan_delta(source, version=..., storage_options=...)``, readable also when the table's
+    local path holds a character delta-rs escapes (a space, ``%``...).
+
+    Parameters
+    ----------
+    source : str or DeltaTable
+        The table's URI or path, or a loaded table (then read at its loaded version).
+    version : int, optional
+        The version to read (with a URI; ignored for a loaded table, as Polars ignores it).
+    storage_options : mapping, optional
+        Object-store options, passed to Polars.
+
+    Returns
+    -------
+    LazyFrame
+        The table's rows.
+    """
+    uri = source.table_uri if isinstance(source, DeltaTable) else str(source)
+    opts = dict(storage_options) if storage_options else None
+    is_local = uri.startswith("file://") or "://" not in uri
+    if not is_local or (isinstance(source, DeltaTable) and unquote(uri) == uri):
+        return pl.scan_delta(source, version=version, storage_options=opts)
+    if isinstance(source, DeltaTable):
+        return pl.scan_delta(_OnDiskRoot(uri, version=source.version()))
+    if _PLAIN.fullmatch(uri.removeprefix("file://")):
+        return pl.scan_delta(source, version=version, storage_options=opts)
+    return pl.scan_delta(_OnDiskRoot(uri, version=version))
