@@ -186,3 +186,9 @@ def test_a_rebuild_counts_every_row_of_a_duplicated_key_in_sorted_files(tmp_path
                                                                  schema={"id": pl.Int64, "v": pl.Int64})]))
     assert Target(uri).open() is None
     assert not [f for _, _, files in os.walk(uri) for f in files]
+
+
+def test_a_source_with_null_and_duplicated_keys_names_both(tmp_path):
+    m = materialization_for("merge", unique_key=("id",))
+    with pytest.raises(SchemaError, match="1 rows with a NULL in unique_key.* and 2 rows with a duplicated"):
+        m.write(Target(str(tmp_path / "t")), pl.LazyFrame({"id": [None, 1, 1, 2], "v": [0, 1, 2, 3]}))

@@ -118,13 +118,15 @@ class Merge(Materialization):
         return int(nulls.item() or 0), int(dupes.item() or 0)
 
     def _raise_for(self, nulls: int, dupes: int, name: str) -> None:
+        """One error naming every problem of the keys: NULL keys, duplicated keys, or both."""
+        problems = []
         if nulls:
-            raise SchemaError(f"merge source has {nulls} rows with a NULL in unique_key {list(self.unique_key)} "
-                              "(a NULL key never matches, so each run would insert them again)",
-                              transform=name or None)
+            problems.append(f"{nulls} rows with a NULL in unique_key {list(self.unique_key)} "
+                            "(a NULL key never matches, so each run would insert them again)")
         if dupes:
-            raise SchemaError(f"merge source has {dupes} rows with a duplicated unique_key {list(self.unique_key)}",
-                              transform=name or None)
+            problems.append(f"{dupes} rows with a duplicated unique_key {list(self.unique_key)}")
+        if problems:
+            raise SchemaError("merge source has " + " and ".join(problems), transform=name or None)
 
     def _incremental(self, target: Target, table: DeltaTable, data: Frame,
                      commit: CommitProperties) -> WriteOutcome:
