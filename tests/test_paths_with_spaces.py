@@ -40,3 +40,24 @@ def test_the_medallion_pipeline_runs_and_reads_under_a_folder_with_a_space(tmp_p
     gold = query("SELECT sum(trips) AS n FROM gold.trips_by_zone", project_dir=str(home))
     assert gold["n"].to_list() == [want.height]
     assert run("*", project_dir=str(home))["status"] == "unchanged"
+
+
+def test_a_partitioned_table_and_an_old_version_read_under_a_folder_with_a_space(tmp_path):
+    """Partition folders keep their own escaping on disk (``city=New%20York``): only the table's
+    root is read as it is on disk."""
+    from deltalake import DeltaTable
+
+    from ratatouille._delta_scan import scan_delta
+
+    uri = str(tmp_path / "My Projects" / "t")
+    pl.DataFrame({"city": ["New York", "Paris", None], "n": [1, 2, 3]}).write_delta(
+        uri, delta_write_options={"partition_by": ["city"]})
+    pl.DataFrame({"city": ["New York"], "n": [4]}).write_delta(uri, mode="append")
+
+    def rows(lf: pl.LazyFrame) -> list[tuple]:
+        return sorted(lf.select("city", "n").collect().rows(), key=lambda r: r[1])
+
+    assert rows(scan_delta(uri)) == [("New York", 1), ("Paris", 2), (None, 3), ("New York", 4)]
+    assert rows(scan_delta(uri, version=0)) == [("New York", 1), ("Paris", 2), (None, 3)]
+    assert rows(scan_delta(DeltaTable(uri, version=0))) == [("New York", 1), ("Paris", 2), (None, 3)]
+    assert rows(scan_delta(uri).filter(pl.col("city") == "New York")) == [("New York", 1), ("New York", 4)]
