@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from ._lake import Lake
+from ._lake import Lake, glob_escape
 from ._names import check_workspace, parse_table_name
 from ._settings import Settings, read_yaml_mapping
 from ._versions import check_readable
@@ -272,7 +272,7 @@ class Catalog:
         for ws in spaces:
             root = lake.path() if ws == DEFAULT else lake.path("workspaces", ws)
             try:
-                logs = lake.fs.glob(lake.key(root) + "/*/*/_delta_log")
+                logs = lake.fs.glob(glob_escape(lake.key(root)) + "/*/*/_delta_log")
             except (FileNotFoundError, OSError):
                 continue
             for found_log in logs:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import itertools
 import logging
 import os
@@ -242,8 +243,11 @@ class Lake:
         fs = self.fs
         root = self._strip(target)
         if any(ch in path for ch in "*?["):
-            found = fs.glob(root, detail=True)
-            base = root.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0].rsplit("/", 1)[0]
+            # only ``path`` is a glob: the lake's own location is taken literally (``~/[draft]/lake``)
+            top = self._strip(self.path())
+            tail = root[len(top):]
+            found = fs.glob(glob_escape(top) + tail, detail=True)
+            base = top + tail.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0].rsplit("/", 1)[0]
         else:
             try:
                 info = fs.info(root)
@@ -371,6 +375,15 @@ def fingerprint(info: Mapping[str, Any]) -> str:
         return f"size={size};mtime={float(mtime):.6f}"
     except (TypeError, ValueError):
         return f"size={size};mtime={mtime}"
+
+
+def glob_escape(key: str) -> str:
+    """``key`` as an fsspec glob that matches only itself (``*``, ``?`` and ``[`` taken literally).
+
+    >>> glob_escape("/home/me/[draft] v2?/lake")
+    '/home/me/[[]draft] v2[?]/lake'
+    """
+    return glob.escape(key)
 
 
 def _under(path: str, folder: str) -> bool:

@@ -1,0 +1,65 @@
+"""Unusual paths and names: a project or lake under a folder whose name holds ``#``, ``?``, ``[ ]``...,
+landing files and partition values holding them (see also tests/test_paths_with_spaces.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ratatouille.testing import RatProject
+
+
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str) -> RatProject:
+    for var in ("RAT_LAKE", "RAT_WORKSPACE", "RAT_STORAGE_OPTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    project = RatProject(tmp_path / folder / "project")
+    monkeypatch.setenv("RAT_PROJECT_DIR", str(project.root))
+    monkeypatch.chdir(project.root)
+    return project
+
+
+@pytest.mark.parametrize("folder", ["issue #12", "why?", "a#b?c d"])
+def test_history_and_unchanged_runs_under_a_folder_with_a_hash_or_question_mark(tmp_path, monkeypatch, folder):
+    """delta-rs 1.6's ``DeltaTable.history()`` is empty for a local table whose path holds ``#`` or
+    ``?``: the runner found no fingerprint (every run rebuilt everything) and ``rat history`` was empty."""
+    from ratatouille import tools
+
+    p = _project(tmp_path, monkeypatch, folder)
+    p.write("silver/s.sql", "SELECT 1 AS id")
+    p.write("gold/g.sql", "SELECT * FROM silver.s")
+    assert p.run("*").ok
+    again = p.run("*")
+    assert [r["status"] for r in again.results] == ["unchanged", "unchanged"]
+    assert p.version("silver.s") == 0
+    history = tools.history("silver.s")
+    assert history["version"].to_list() == [0]
+    assert history["transform"].to_list() == ["silver.s"]
+
+
+@pytest.mark.parametrize("folder", ["[draft]", "a*b", "what?"])
+def test_a_glob_source_finds_its_files_under_a_lake_folder_with_glob_characters(tmp_path, monkeypatch, folder):
+    """A ``source:`` glob (``landing/raw/*.csv``) was expanded with the lake's own path unescaped:
+    under ``[draft]`` no landing file was ever found."""
+    p = _project(tmp_path, monkeypatch, folder)
+    p.write("bronze/raw.yaml", "source: landing/raw/*.csv\nformat: csv\n")
+    p.landing("raw/a [1].csv", "id\n1\n2\n")
+    p.landing("raw/b.csv", "id\n3\n")
+    result = p.run("bronze.raw")
+    assert result["status"] == "success" and result["rows_written"] == 3
+    assert sorted(p.query("SELECT DISTINCT _source_file FROM bronze.raw")["_source_file"].to_list()) == [
+        "landing/raw/a [1].csv", "landing/raw/b.csv"]
+    assert p.run("bronze.raw")["status"] == "unchanged"
+
+
+def test_a_pinned_workspace_pins_the_tables_of_a_lake_under_a_folder_with_brackets(tmp_path, monkeypatch):
+    """The lake's tables were found by a glob of ``<lake>/*/*/_delta_log`` with the lake's path
+    unescaped: under ``[draft]`` a pinned workspace pinned nothing."""
+    from ratatouille import workspace
+
+    p = _project(tmp_path, monkeypatch, "[draft]")
+    p.write("silver/s.sql", "SELECT 1 AS id")
+    assert p.run("silver.s").ok
+    workspace.create_workspace("alice", pin=True)
+    pins = (p.root / "workspaces" / "alice" / "pins.yaml").read_text()
+    assert "silver.s" in pins
