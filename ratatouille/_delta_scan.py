@@ -17,6 +17,7 @@ which Delta escapes on disk too) is kept as delta-rs gives it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Mapping
 from urllib.parse import unquote
@@ -72,3 +73,29 @@ def scan_delta(source: str | DeltaTable, *, version: int | None = None,
     if _PLAIN.fullmatch(uri.removeprefix("file://")):
         return pl.scan_delta(source, version=version, storage_options=opts)
     return pl.scan_delta(_OnDiskRoot(uri, version=version))
+
+
+def history(table: DeltaTable, limit: int | None = None) -> list[dict[str, Any]]:
+    """``table.history(limit)``: the commit infos, newest first, each with its ``version``.
+
+    delta-rs (1.6) returns no history at all for a local table whose path holds ``#`` or ``?``
+    (``~/issue #12/lake``), so no fingerprint was found (every run rebuilt every table) and
+    ``rat history`` was empty. For such a table the log entries are read from disk, each by
+    its own file name, as delta-rs would.
+    """
+    uri = table.table_uri
+    root = unquote(_root(uri)) if uri.startswith("file://") or "://" not in uri else ""
+    if "#" not in root and "?" not in root:
+        return table.history(limit)
+    out: list[dict[str, Any]] = []
+    version = table.version()
+    while version >= 0 and (limit is None or len(out) < limit):
+        try:
+            with open(f"{root}_delta_log/{version:020d}.json", encoding="utf-8") as fh:
+                actions = [json.loads(line) for line in fh if line.strip()]
+        except FileNotFoundError:  # cleaned up after a checkpoint: delta-rs lists no older entry either
+            break
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        out.append({**info, "version": version})
+        version -= 1
+    return out

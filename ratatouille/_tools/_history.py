@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from .._delta_scan import history as delta_history
 from .._names import table_name
 from .._query import read_project
 from ..discover import Project
@@ -87,7 +88,7 @@ def history_of(project: Project, name: str, *, limit: int | None = None) -> pl.D
     table = _built_target(project, name).open()
     if table is None:  # removed since it was found
         raise TableNotFoundError(f"table {name} has not been built yet: run `rat run {name}`")
-    for h in table.history(limit):
+    for h in delta_history(table, limit):
         metrics = h.get("operationMetrics") or {}
         rows.append({"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get(OPERATION) or h.get("operation"),
                      "transform": h.get("ratatouille.transform"), "run_id": h.get("ratatouille.run_id"),

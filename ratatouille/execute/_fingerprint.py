@@ -55,6 +55,7 @@ from ..check._lineage import test_inputs
 from ..transforms import IngestTransform, PythonTransform, Transform
 from ..write import Target
 from .._code_deps import project_imports
+from .._delta_scan import history as delta_history
 
 FINGERPRINT = "ratatouille.fingerprint"
 INPUTS = "ratatouille.inputs"  # the input versions behind the fingerprint, readable in `rat history`
@@ -142,7 +143,7 @@ def fingerprinted(t: Transform, *, dry_run: bool, partition: str | None) -> bool
 
 def last_fingerprint(table: DeltaTable) -> str | None:
     """The fingerprint in ``table``'s latest commit (``None``: that commit carries none)."""
-    history = table.history(1)
+    history = delta_history(table, 1)
     if not history:
         return None
     value = history[0].get(FINGERPRINT)
