@@ -19,6 +19,7 @@ message (see :func:`is_data_error`).
 from __future__ import annotations
 
 import gzip
+from typing import Callable, TypeVar
 
 import polars as pl
 from deltalake.exceptions import (
@@ -45,6 +46,10 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
 _STREAMED_DATA_ERRORS = ("conversion from `", "unable to find column", "InvalidOperationError")
 
 CONCURRENT_HINT = "concurrent commit, run again"
+
+_T = TypeVar("_T")
+# delta-rs (1.6) builds a URL whose host is made of a local table's path: these characters panic its writer
+_UNWRITABLE = "[]^|"
 
 # reading a landing file: what the object store's client says when it fails, for the errors Polars raises
 # as a plain ComputeError (never what a parser says about a file's content)
@@ -141,3 +146,22 @@ def write_error(exc: BaseException, *, action: str, transform: str | None = None
         return TransformError(f"computing the output failed while writing it (nothing written): "
                               f"{message[max(0, cause):]}", transform=transform, file=file)
     return StorageError(f"{action}: {first_line(exc)}", transform=transform, file=file)
+
+
+def delta_writer(write: Callable[[], _T], uri: str) -> _T:
+    """``write()``, a call into delta-rs' own writer (``write_delta``, ``sink_delta``) of the table at ``uri``.
+
+    delta-rs (1.6) panics (``pyo3_runtime.PanicException``, not an ``Exception``: it went through every
+    ``except Exception`` of a run) on a local table whose path holds ``[``, ``]``, ``^`` or ``|``: its
+    writer makes a URL host of the path. Such a panic (nothing written) becomes a
+    :class:`~ratatouille.errors.StorageError` that says so.
+    """
+    try:
+        return write()
+    except BaseException as exc:  # noqa: BLE001 - only delta-rs' panic is translated
+        if type(exc).__name__ != "PanicException":
+            raise
+        found = sorted({ch for ch in uri if ch in _UNWRITABLE}) if "://" not in uri or uri.startswith("file://") else []
+        why = (f": delta-rs cannot write a table whose local path holds {' or '.join(repr(c) for c in found)}; "
+               "move the lake (or the project) to a folder whose name has none" if found else "")
+        raise StorageError(f"writing {uri} failed, nothing was written ({first_line(exc)}){why}") from exc

@@ -63,3 +63,21 @@ def test_a_pinned_workspace_pins_the_tables_of_a_lake_under_a_folder_with_bracke
     workspace.create_workspace("alice", pin=True)
     pins = (p.root / "workspaces" / "alice" / "pins.yaml").read_text()
     assert "silver.s" in pins
+
+
+def test_a_write_delta_rs_cannot_make_under_a_folder_with_brackets_is_a_clear_error(tmp_path, monkeypatch):
+    """delta-rs' own writer panics on a local path holding ``[`` or ``]`` (a ``PanicException``, which
+    is no ``Exception``: it went past the run's error handling, without the other results). A
+    partition run goes through that writer: now a StorageError naming the cause, nothing written,
+    and the staged writes (a whole table, replace_partitions) still work there."""
+    from ratatouille import StorageError
+
+    p = _project(tmp_path, monkeypatch, "[draft]")
+    p.write("bronze/raw.sql", "SELECT * FROM (VALUES (1, 'a b'), (2, 'x#y')) AS v(id, city)")
+    p.write("silver/pt.sql", "-- @partition_by: city\nSELECT id, city FROM bronze.raw")
+    p.write("silver/pt.yaml", 'partitions: ["a b", "x#y"]\n')
+    assert p.run("*").ok
+    with pytest.raises(StorageError, match=r"delta-rs cannot write a table whose local path holds '\[' or '\]'"):
+        p.run("silver.pt", partition="a b")
+    assert p.version("silver.pt") == 0
+    assert sorted(p.read("silver.pt")["city"].to_list()) == ["a b", "x#y"]

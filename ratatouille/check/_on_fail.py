@@ -30,6 +30,7 @@ from deltalake import CommitProperties, Transaction
 from sqlglot import exp
 
 from .._delta_scan import scan_delta
+from .._errors_map import delta_writer
 from ..errors import CheckError, ConfigError
 from ..transforms import SqlTestSpec, Transform
 from ..transforms._generic_tests import exceeds, needs_total
@@ -310,7 +311,8 @@ def write_once(target: Any, df: pl.DataFrame, run_id: str, metadata: dict[str, s
     commit = CommitProperties(custom_metadata=dict(metadata), app_transactions=[
         Transaction(app_id=app_id, version=0, last_updated=now) for app_id in app_ids])
     opts = dict(target.storage_options) if target.storage_options else None
-    df.write_delta(target.uri, mode="append", storage_options=opts,
-                   delta_write_options={"commit_properties": commit, "schema_mode": "merge"})
+    delta_writer(lambda: df.write_delta(target.uri, mode="append", storage_options=opts,
+                                        delta_write_options={"commit_properties": commit, "schema_mode": "merge"}),
+                 target.uri)
     written = target.open()
     return written.version() if written is not None else None

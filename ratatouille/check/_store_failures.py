@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 from deltalake import CommitProperties
 
+from .._errors_map import delta_writer
 from .._names import check_slug
 from ..transforms import SqlTestSpec, Transform
 
@@ -82,8 +83,9 @@ class FailureStore:
         commit = CommitProperties(custom_metadata={"ratatouille.transform": t.name, "ratatouille.test": test.name,
                                                    "ratatouille.run_id": self.run_id})
         opts = dict(target.storage_options) if target.storage_options else None
-        failing.sink_delta(target.uri, mode="overwrite", storage_options=opts,
-                           delta_write_options={"commit_properties": commit, "schema_mode": "overwrite"})
+        delta_writer(lambda: failing.sink_delta(target.uri, mode="overwrite", storage_options=opts,
+                                                delta_write_options={"commit_properties": commit,
+                                                                     "schema_mode": "overwrite"}), target.uri)
         log.info("%s: failing rows of %s stored in %s", t.name, test.name, name)
         return name
 

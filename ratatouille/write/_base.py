@@ -13,7 +13,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
 from .._errors_map import is_data_error as _is_data_error
-from .._errors_map import write_error
+from .._errors_map import delta_writer, write_error
 from .._types import DType, explain_narrowing
 from ..errors import RatatouilleError
 from . import _commit, _schema
@@ -134,16 +134,17 @@ def _write(data: Frame, target: Target, mode: str, commit: CommitProperties, *, 
     rows: int | None = None
     since = table.version() if table is not None else None
     if isinstance(data, pl.LazyFrame):
-        data.sink_delta(target.uri, mode=mode, storage_options=opts,  # type: ignore[call-overload]  # mode: a str
-                        delta_write_options=options)
+        lazy = data
+        delta_writer(lambda: lazy.sink_delta(target.uri, mode=mode, storage_options=opts,  # type: ignore[call-overload]
+                                             delta_write_options=options), target.uri)
     else:
         frame = data
         # an append commits on the snapshot its rows were computed from, so that delta-rs' conflict check
         # sees every commit since (the guard of Append, _commit.guarded); a URI would load the latest one
         dest, dest_opts = (table, None) if mode == "append" and table is not None else (target.uri, opts)
         _commit.retry_partition_overwrite(  # a partition overwrite that lost only to other partitions: again
-            lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts,  # type: ignore[call-overload]
-                                      delta_write_options=options),
+            lambda: delta_writer(lambda: frame.write_delta(dest, mode=mode, storage_options=dest_opts,  # type: ignore[call-overload]
+                                                           delta_write_options=options), target.uri),
             target=target, table=table, data=frame, overwrite=mode == "overwrite" and bool(predicate))
         rows = len(data)
     if table is None:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, Transaction
 
-from .._errors_map import write_error
+from .._errors_map import delta_writer, write_error
 from ..errors import ConcurrentIngestError, RatatouilleError, StorageError
 from ..ingest import APP_ID, SOURCE_FILE, IngestPlan, in_predicate
 from ..ingest import _conform
@@ -157,7 +157,9 @@ def land(data: pl.LazyFrame, target: Target, table: DeltaTable | None, mode: str
         options["partition_by"] = partition_by
     if table is None:
         opts = dict(target.storage_options) if target.storage_options else None
-        data.sink_delta(target.uri, mode="error", storage_options=opts, delta_write_options=options)
+        delta_writer(lambda: data.sink_delta(target.uri, mode="error", storage_options=opts,
+                                             delta_write_options=options), target.uri)
     else:
-        data.sink_delta(table, mode=mode, delta_write_options=options)  # type: ignore[call-overload]
+        delta_writer(lambda: data.sink_delta(table, mode=mode, delta_write_options=options),  # type: ignore[call-overload]
+                     target.uri)
     return None
