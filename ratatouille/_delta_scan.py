@@ -27,7 +27,8 @@ from deltalake import DeltaTable
 
 
 class _OnDiskRoot(DeltaTable):
-    """A local table whose ``file_uris()`` name the files by their path on disk."""
+    """A table whose ``file_uris()`` name the files by their root as it is on disk (or in the object
+    store), not percent-encoded."""
 
     def file_uris(self, partition_filters: Any = None, *, file_pruning_predicate: Any = None) -> list[str]:
         encoded = _root(self.table_uri)
@@ -65,14 +66,15 @@ def scan_delta(source: str | DeltaTable, *, version: int | None = None,
     """
     uri = source.table_uri if isinstance(source, DeltaTable) else str(source)
     opts = dict(storage_options) if storage_options else None
-    is_local = uri.startswith("file://") or "://" not in uri
-    if not is_local or (isinstance(source, DeltaTable) and unquote(uri) == uri):
-        return pl.scan_delta(source, version=version, storage_options=opts)
     if isinstance(source, DeltaTable):
-        return pl.scan_delta(_OnDiskRoot(uri, version=source.version()))
-    if _PLAIN.fullmatch(uri.removeprefix("file://")):
+        if unquote(uri) == uri:
+            return pl.scan_delta(source, version=version, storage_options=opts)
+        return pl.scan_delta(_OnDiskRoot(uri, version=source.version(), storage_options=source._storage_options))
+    if _PLAIN.fullmatch(uri.split("://", 1)[-1]):
         return pl.scan_delta(source, version=version, storage_options=opts)
-    return pl.scan_delta(_OnDiskRoot(uri, version=version))
+    # an object store too: delta-rs names ``s3://bkt/my lake/t`` ``s3://bkt/my%20lake/t/...``, and Polars
+    # escapes that ``%`` once more (``my%2520lake``: not found)
+    return pl.scan_delta(_OnDiskRoot(uri, version=version, storage_options=opts))
 
 
 def history(table: DeltaTable, limit: int | None = None) -> list[dict[str, Any]]:

@@ -81,3 +81,32 @@ def test_a_write_delta_rs_cannot_make_under_a_folder_with_brackets_is_a_clear_er
         p.run("silver.pt", partition="a b")
     assert p.version("silver.pt") == 0
     assert sorted(p.read("silver.pt")["city"].to_list()) == ["a b", "x#y"]
+
+
+def _s3_project(s3_server, tmp_path, monkeypatch, prefix: str) -> RatProject:
+    import json
+
+    bucket = s3_server.create_bucket()
+    project = RatProject(tmp_path / "project", lake=f"s3://{bucket}/{prefix}", storage_options=s3_server.storage_options)
+    monkeypatch.setenv("RAT_PROJECT_DIR", str(project.root))
+    monkeypatch.setenv("RAT_STORAGE_OPTIONS", json.dumps(s3_server.storage_options))
+    for var in ("RAT_LAKE", "RAT_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    return project
+
+
+def test_an_s3_lake_under_a_prefix_with_a_space_is_read(s3_server, tmp_path, monkeypatch):
+    """delta-rs names the files of ``s3://bkt/my lake/...`` ``s3://bkt/my%20lake/...`` and Polars escaped
+    that ``%`` again (``my%2520lake``): no table of such a lake could be read, so nothing downstream ran."""
+    p = _s3_project(s3_server, tmp_path, monkeypatch, "my lake")
+    p.write("bronze/raw.yaml", "source: landing/raw/\nformat: csv\n")
+    p.write("silver/s.sql", "-- @partition_by: city\nSELECT id, city FROM bronze.raw")
+    p.write("gold/g.sql", "SELECT count(*) AS n FROM silver.s")
+    p.landing("raw/a b%20.csv", "id,city\n1,New York\n2,100%\n")
+    result = p.run("*")
+    assert [r["status"] for r in result.results] == ["success", "success", "success"]
+    assert p.read("gold.g")["n"].to_list() == [2]
+    assert sorted(p.read("silver.s")["city"].to_list()) == ["100%", "New York"]
+    assert p.query("SELECT DISTINCT _source_file FROM bronze.raw")["_source_file"].to_list() == ["landing/raw/a b%20.csv"]
+    assert [r["status"] for r in p.run("*").results] == ["unchanged"] * 3
+
