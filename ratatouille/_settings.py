@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,11 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 
 def _resolve_lake(lake: str, root: Path) -> str:
     if "://" in lake:
+        if not lake.startswith("file://") and ("#" in lake or "?" in lake or re.search("%[0-9A-Fa-f]{2}", lake)):
+            # delta-rs reads the lake as a URL: s3://bkt/x#y/silver/t wrote every table to s3://bkt/x/ (a
+            # fragment) and s3://bkt/a%20b to "a b/", while the landing zone was listed at "a%20b/"
+            raise ConfigError(f"lake {lake!r}: an object-store lake's location must not hold '#', '?' or a "
+                              "%-escape (delta-rs reads it as a URL); name its folder without them")
         return lake.rstrip("/")
     path = Path(lake).expanduser()
     return str(path if path.is_absolute() else (root / path).resolve())

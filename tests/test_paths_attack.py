@@ -110,3 +110,17 @@ def test_an_s3_lake_under_a_prefix_with_a_space_is_read(s3_server, tmp_path, mon
     assert p.query("SELECT DISTINCT _source_file FROM bronze.raw")["_source_file"].to_list() == ["landing/raw/a b%20.csv"]
     assert [r["status"] for r in p.run("*").results] == ["unchanged"] * 3
 
+
+@pytest.mark.parametrize("prefix", ["x#y", "why?", "a%20b"])
+def test_an_s3_lake_whose_location_delta_rs_reads_as_a_url_is_refused(s3_server, tmp_path, monkeypatch, prefix):
+    """``s3://bkt/x#y`` made delta-rs write every table at ``s3://bkt/x/`` (``#y/...`` is a URL fragment):
+    all tables in one place, outside the lake; ``a%20b`` put the tables at ``a b/`` and the landing zone at
+    ``a%20b/``."""
+    from ratatouille import ConfigError
+
+    p = _s3_project(s3_server, tmp_path, monkeypatch, prefix)
+    p.write("silver/s.sql", "SELECT 1 AS id")
+    p.write("silver/t.sql", "SELECT 2 AS id")
+    with pytest.raises(ConfigError, match="must not hold '#', '\\?' or a %-escape"):
+        p.run("*")
+    assert s3_server.storage_options and not p.lake_handle.fs.find(p.lake.split("://", 1)[1].split("/", 1)[0])
