@@ -124,3 +124,25 @@ def test_an_s3_lake_whose_location_delta_rs_reads_as_a_url_is_refused(s3_server,
     with pytest.raises(ConfigError, match="must not hold '#', '\\?' or a %-escape"):
         p.run("*")
     assert s3_server.storage_options and not p.lake_handle.fs.find(p.lake.split("://", 1)[1].split("/", 1)[0])
+
+
+def test_the_cli_prints_paths_and_values_with_brackets_as_they_are(tmp_path, monkeypatch):
+    """The CLI prints through rich, which read ``[draft]`` in a path, a landing file name or a value as
+    markup and dropped it: ``rat ls`` listed ``.../ /lake/landing/raw/a .csv`` and ``rat query`` showed
+    ``[1]`` as an empty cell."""
+    from typer.testing import CliRunner
+
+    from ratatouille.cli import app
+
+    p = _project(tmp_path, monkeypatch, "[draft]")
+    p.write("bronze/raw.yaml", "source: landing/raw/\nformat: csv\n")
+    p.landing("raw/a [1].csv", "id,tag\n1,[1]\n2,[bold]x\n")
+    assert p.run("bronze.raw").ok
+    cli = CliRunner()
+    listed = cli.invoke(app, ["ls", "landing/"])
+    assert listed.exit_code == 0
+    assert str(tmp_path / "[draft]" / "project" / "lake" / "landing" / "raw" / "a [1].csv") in listed.output
+    shown = cli.invoke(app, ["query", "SELECT tag FROM bronze.raw ORDER BY id"])
+    assert shown.exit_code == 0 and "[1]" in shown.output and "[bold]x" in shown.output
+    created = cli.invoke(app, ["workspace", "create", "bob"])
+    assert created.exit_code == 0 and str(tmp_path / "[draft]" / "project" / "workspaces" / "bob") in created.output

@@ -131,7 +131,7 @@ def ls_cmd(path: str = typer.Argument("", help="A lake path such as landing/sale
 
     refused: list = []
     for f in tools._ls(path, workspace, refused):
-        console.print(f, highlight=False)
+        console.print(escape(f), highlight=False, soft_wrap=True)  # as it is: "[draft]" is no markup, one line each
     for link in refused:  # a symbolic link out of the lake: named with its reason, never silently left out
         err_console.print(f"[yellow]not listed[/] {escape(link.rel)}: {escape(link.reason)}", highlight=False)
 
@@ -201,7 +201,7 @@ def vacuum_cmd(name: str, workspace: Optional[str] = WorkspaceOpt,
     removed = tools.vacuum(name, workspace=workspace, retention_hours=retention_hours, dry_run=dry_run)
     console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} files from {name}")
     if getattr(removed, "message", ""):  # versions a pinned workspace still reads
-        console.print(removed.message, highlight=False, soft_wrap=True)
+        console.print(escape(removed.message), highlight=False, soft_wrap=True)
 
 
 from . import _workspace as _workspace_commands  # noqa: E402,F401  (rat diff/promote/workspace/init)

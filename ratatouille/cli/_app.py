@@ -31,9 +31,9 @@ def print_frame(df: Any, title: str | None = None) -> None:
     """Print a Polars DataFrame as a rich table."""
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in df.schema.items():
-        table.add_column(f"{name}\n[dim]{dtype}[/dim]", overflow="fold")
+        table.add_column(f"{escape(name)}\n[dim]{escape(str(dtype))}[/dim]", overflow="fold")
     for row in df.iter_rows():
-        table.add_row(*["[dim]null[/dim]" if v is None else str(v) for v in row])
+        table.add_row(*["[dim]null[/dim]" if v is None else escape(str(v)) for v in row])  # "[1]" is data, not markup
     console.print(table)
     console.print(f"[dim]{df.height} row{'s' if df.height != 1 else ''}[/dim]")
 

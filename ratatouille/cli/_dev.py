@@ -71,7 +71,7 @@ def dev_cmd(
         repo = defs.get_repository_def()  # resolves jobs and the asset graph: errors show here, not in the UI
         graph = repo.asset_graph
     transforms = getattr(defs.metadata.get("ratatouille/transforms"), "value", 0)
-    console.print(f"[bold]{root}[/] workspace [bold]{settings.workspace}[/]: "
+    console.print(f"[bold]{escape(str(root))}[/] workspace [bold]{settings.workspace}[/]: "
                   f"{len(graph.get_all_asset_keys())} assets ({transforms} transforms), "
                   f"{len(graph.asset_check_keys)} checks, {len([j for j in repo.get_all_jobs() if not j.name.startswith('__')])} jobs, "
                   f"{len(repo.sensor_defs)} sensors, {len(repo.schedule_defs)} schedules", highlight=False)

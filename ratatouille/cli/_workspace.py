@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import TableNotFoundError, WorkspaceError
@@ -109,7 +110,7 @@ def promote_cmd(
     for change in plan.files:
         rel = change.dest.relative_to(plan.project_dir)
         colour = {"create": "green", "update": "yellow", "remove": "red"}.get(change.action, "dim")
-        console.print(f"  [{colour}]{change.action:>9}[/] {rel}", highlight=False)
+        console.print(f"  [{colour}]{change.action:>9}[/] {escape(str(rel))}", highlight=False)
     from rich.syntax import Syntax  # lazy: pygments costs ~80 ms, paid only when a promotion shows a diff
 
     for change in plan.changes:
@@ -120,7 +121,7 @@ def promote_cmd(
         try:
             _print_diff(diff_project(project, name, base_project=base), samples=False)
         except TableNotFoundError as exc:
-            console.print(f"  {name}: no data diff ({exc.message})", highlight=False)
+            console.print(f"  {name}: no data diff ({escape(exc.message)})", highlight=False)
     if not yes:
         if not typer.confirm(f"Promote {', '.join(plan.names)} from {ws} into default?"):
             err_console.print("not promoted", highlight=False)
@@ -165,12 +166,12 @@ def workspace_create(
     from ..workspace import create_workspace, load_pins  # lazy
 
     folder = create_workspace(name, pin=pin, description=description)
-    console.print(f"created workspace [bold]{name}[/] at {folder}", highlight=False)
+    console.print(f"created workspace [bold]{name}[/] at {escape(str(folder))}", highlight=False, soft_wrap=True)
     if pin:
         pins = load_pins(load_settings(workspace="default"), name)
         console.print(f"pinned {len(pins)} default table{'s' if len(pins) != 1 else ''}: "
                       + (", ".join(f"{t}@v{v}" for t, v in pins.items()) or "-"), highlight=False)
-    console.print(f"next: put transforms in {folder / 'pipelines'}/<layer>/ and `rat run -w {name} NAME`",
+    console.print(f"next: put transforms in {escape(str(folder / 'pipelines'))}/<layer>/ and `rat run -w {name} NAME`",
                   highlight=False)
 
 
@@ -208,8 +209,8 @@ def init_cmd(
     from .._scaffold import init_project  # lazy: imported when the command runs
 
     files = init_project(directory, name=name, force=force)
-    console.print(f"created {len(files)} files in {directory}", highlight=False)
-    console.print(f"next: cd {directory} && rat run --all && pytest", highlight=False)
+    console.print(f"created {len(files)} files in {escape(str(directory))}", highlight=False)
+    console.print(f"next: cd {escape(str(directory))} && rat run --all && pytest", highlight=False)
 
 
 __all__ = ["workspace_app", "err_console"]
