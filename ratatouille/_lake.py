@@ -238,11 +238,14 @@ class Lake:
             log.warning("not listed: %s: %s", r.rel, r.reason)
         return sorted(out, key=lambda f: f.path)
 
-    def _files(self, path: str, recursive: bool, refused: list[RefusedLink], seen: set[str]) -> list[LandingFile]:
+    def _files(self, path: str, recursive: bool, refused: list[RefusedLink], seen: set[str],
+               literal: bool = False) -> list[LandingFile]:
+        """``literal``: ``path`` is a folder found on disk, never a glob (``landing/eu [1]/``)."""
         target = self.path(path)
         fs = self.fs
         root = self._strip(target)
-        if any(ch in path for ch in "*?["):
+        globbed = not literal and any(ch in path for ch in "*?[")
+        if globbed:
             # only ``path`` is a glob: the lake's own location is taken literally (``~/[draft]/lake``)
             top = self._strip(self.path())
             tail = root[len(top):]
@@ -268,6 +271,10 @@ class Lake:
             if info.get("islink") and self.is_local:
                 out.extend(self._linked(name, recursive, refused, seen))
                 continue
+            if info.get("type") == "directory" and globbed and recursive and "**" not in path:  # a glob of folders
+                out.extend(self._files(self.relative(self.full(name)).rstrip("/") + "/", recursive, refused, seen,
+                                       literal=True))
+                continue
             if info.get("type", "file") != "file":
                 continue
             full = self.full(name)
@@ -288,7 +295,7 @@ class Lake:
         if os.path.isdir(real):
             if not recursive or any(real == s or _under(real, s) or _under(s, real) for s in seen):
                 return []  # a cycle, or a folder this listing covers anyway: its files are listed once
-            return self._files(self.relative(name) + "/", recursive, refused, seen | {real})
+            return self._files(self.relative(name) + "/", recursive, refused, seen | {real}, literal=True)
         st = os.stat(real)
         return [LandingFile(name, self.relative(name), st.st_size,
                             fingerprint({"size": st.st_size, "mtime": st.st_mtime}))]

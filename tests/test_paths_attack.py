@@ -146,3 +146,31 @@ def test_the_cli_prints_paths_and_values_with_brackets_as_they_are(tmp_path, mon
     assert shown.exit_code == 0 and "[1]" in shown.output and "[bold]x" in shown.output
     created = cli.invoke(app, ["workspace", "create", "bob"])
     assert created.exit_code == 0 and str(tmp_path / "[draft]" / "project" / "workspaces" / "bob") in created.output
+
+
+def test_a_glob_of_folders_and_a_linked_folder_with_brackets_are_read(tmp_path, monkeypatch):
+    """A glob matching folders (``landing/*/``, documented with ``_landing.glob_names_files``) found no
+    file: the folders it matched were skipped, so a folder named ``sales [eu]`` could not be a source
+    even escaped (``landing/sales [[]eu]/``, ``landing/sales[?]/`` recursed forever); a linked folder
+    inside the lake named ``eu [1]`` was listed again as a glob and its files were lost."""
+    import os
+
+    p = _project(tmp_path, monkeypatch, "plain")
+    p.write("bronze/every.yaml", "source: landing/*/\nformat: csv\n")
+    p.write("bronze/eu.yaml", 'source: "landing/sales [[]eu]/"\nformat: csv\n')
+    p.write("bronze/q.yaml", 'source: "landing/sales[?]/"\nformat: csv\n')
+    p.write("bronze/linked.yaml", "source: landing/in/\nformat: csv\n")
+    p.landing("sales [eu]/a.csv", "id\n1\n")
+    p.landing("sales?/b.csv", "id\n2\n")
+    elsewhere = Path(p.lake) / "elsewhere" / "eu"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "c.csv").write_text("id\n3\n")
+    (Path(p.lake) / "landing" / "in").mkdir()
+    os.symlink(elsewhere, Path(p.lake) / "landing" / "in" / "eu [1]")
+    results = {r["table"]: r for r in p.run("*").results}
+    assert results["bronze.eu"]["files"] == ["landing/sales [eu]/a.csv"]
+    assert results["bronze.q"]["files"] == ["landing/sales?/b.csv"]
+    assert results["bronze.linked"]["files"] == ["landing/in/eu [1]/c.csv"]
+    assert sorted(results["bronze.every"]["files"]) == ["landing/in/eu [1]/c.csv", "landing/sales [eu]/a.csv",
+                                                        "landing/sales?/b.csv"]
+    assert all(r["status"] == "unchanged" for r in p.run("*").results)
