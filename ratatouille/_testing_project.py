@@ -53,7 +53,8 @@ class RatProject:
         self.lake = lake or str(root / "lake")
         self._storage_options = dict(storage_options) if storage_options is not None else None
         (root / "workspaces" / "default" / "pipelines").mkdir(parents=True, exist_ok=True)
-        (root / "pyproject.toml").write_text(f'[tool.ratatouille]\nlake = "{self.lake}"\n')
+        # a TOML string (JSON's escapes are TOML's): a folder named 'a "b" \\ c' is a path like any other
+        (root / "pyproject.toml").write_text(f'[tool.ratatouille]\nlake = {json.dumps(self.lake, ensure_ascii=False)}\n')
 
     def __repr__(self) -> str:
         return f"RatProject({self.root})"

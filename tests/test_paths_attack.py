@@ -174,3 +174,13 @@ def test_a_glob_of_folders_and_a_linked_folder_with_brackets_are_read(tmp_path, 
     assert sorted(results["bronze.every"]["files"]) == ["landing/in/eu [1]/c.csv", "landing/sales [eu]/a.csv",
                                                         "landing/sales?/b.csv"]
     assert all(r["status"] == "unchanged" for r in p.run("*").results)
+
+
+@pytest.mark.parametrize("folder", ['say "hi"', "l'été \"42\""])
+def test_the_testing_project_works_under_a_folder_with_a_double_quote(tmp_path, monkeypatch, folder):
+    """``RatProject`` wrote ``lake = "<path>"`` into pyproject.toml as it was: a folder named with ``"``
+    made the TOML invalid. (A backslash or a tab in a lake's path is refused by delta-rs itself.)"""
+    p = _project(tmp_path, monkeypatch, folder)
+    p.write("silver/s.sql", "SELECT 1 AS id")
+    assert p.run("silver.s").ok
+    assert (tmp_path / folder / "project" / "lake" / "silver" / "s" / "_delta_log").is_dir()
