@@ -97,7 +97,7 @@ def history(table: DeltaTable, limit: int | None = None) -> list[dict[str, Any]]
                 actions = [json.loads(line) for line in fh if line.strip()]
         except FileNotFoundError:  # cleaned up after a checkpoint: delta-rs lists no older entry either
             break
-        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         out.append({**info, "version": version})
         version -= 1
     return out
