@@ -1,4 +1,5 @@
-"""A Delta table as a LazyFrame: ``pl.scan_delta``, also for a local table whose path needs escaping.
+"""Reading a Delta table: its rows as a LazyFrame (``pl.scan_delta``, also for a local table whose
+path needs escaping), its history, and its log entries read one by one.
 
 delta-rs (1.6) percent-encodes a local table's root in ``DeltaTable.file_uris()``
 (``/home/me/My%20Projects/lake/...``), and Polars' ``scan_delta`` reads those
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import unquote
 
 import polars as pl
@@ -82,22 +83,32 @@ def history(table: DeltaTable, limit: int | None = None) -> list[dict[str, Any]]
 
     delta-rs (1.6) returns no history at all for a local table whose path holds ``#`` or ``?``
     (``~/issue #12/lake``), so no fingerprint was found (every run rebuilt every table) and
-    ``rat history`` was empty. For such a table the log entries are read from disk, each by
-    its own file name, as delta-rs would.
+    ``rat history`` was empty. For such a table the commit infos are read from the log entries
+    (:func:`log_entries`).
     """
     uri = table.table_uri
     root = unquote(_root(uri)) if uri.startswith("file://") or "://" not in uri else ""
     if "#" not in root and "?" not in root:
         return table.history(limit)
     out: list[dict[str, Any]] = []
-    version = table.version()
-    while version >= 0 and (limit is None or len(out) < limit):
-        try:
-            with open(f"{root}_delta_log/{version:020d}.json", encoding="utf-8") as fh:
-                actions = [json.loads(line) for line in fh if line.strip()]
-        except FileNotFoundError:  # cleaned up after a checkpoint: delta-rs lists no older entry either
+    for version, actions in log_entries(uri, table._storage_options, table.version(), None):
+        if limit is not None and len(out) >= limit:
             break
         info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         out.append({**info, "version": version})
-        version -= 1
     return out
+
+
+def log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newest: int,
+                after: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
+    file name through delta-rs' object store (the same storage options as its commits)."""
+    from deltalake.fs import DeltaStorageHandler  # lazy: loads pyarrow.fs (~25 ms), only to read back log entries
+
+    store = DeltaStorageHandler(table_uri, options=dict(storage_options) if storage_options else None)
+    for version in range(newest, -1 if after is None else after, -1):
+        try:
+            raw = store.open_input_file(f"_delta_log/{version:020d}.json").read()
+        except FileNotFoundError:  # cleaned up after a checkpoint: older than any write in flight
+            return
+        yield version, [json.loads(line) for line in raw.splitlines() if line.strip()]

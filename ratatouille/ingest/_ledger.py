@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 
-from .._delta_scan import scan_delta
+from .._delta_scan import log_entries, scan_delta
 from .._predicate import is_in
-from ..write._commit import _log_entries
 from ._spec import SOURCE_FILE, SOURCE_FINGERPRINT
 
 LEDGER_KEY = "ratatouille.ingest.ledger"
@@ -101,7 +100,7 @@ def logged_state(table: Any) -> State | None:
     out: dict[str, set[str]] = {}
     depth: int | None = None
     oldest = max(-1, newest - MAX_WALK)
-    for _version, actions in _log_entries(table.table_uri, _storage(table), newest, oldest):
+    for _version, actions in log_entries(table.table_uri, _storage(table), newest, oldest):
         info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         raw = info.get(LEDGER_KEY)
         if raw is None:

@@ -35,16 +35,16 @@ The version of a commit
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 import uuid
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
 
+from .._delta_scan import log_entries
 from .._errors_map import CONCURRENT_HINT
 from ..errors import ConcurrentCommitError, StorageError
 
@@ -123,21 +123,6 @@ def commit_id(commit: CommitProperties) -> str | None:
     return (commit.custom_metadata or {}).get(COMMIT_ID)
 
 
-def _log_entries(table_uri: str, storage_options: Mapping[str, str] | None, newest: int,
-                 after: int | None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """``(version, actions)`` of the log entries ``newest`` down to ``after + 1``, each read by its own
-    file name through delta-rs' object store (the same storage options as its commits)."""
-    from deltalake.fs import DeltaStorageHandler  # lazy: loads pyarrow.fs (~25 ms), only to read back log entries
-
-    store = DeltaStorageHandler(table_uri, options=dict(storage_options) if storage_options else None)
-    for version in range(newest, -1 if after is None else after, -1):
-        try:
-            raw = store.open_input_file(f"_delta_log/{version:020d}.json").read()
-        except FileNotFoundError:  # cleaned up after a checkpoint: older than any write in flight
-            return
-        yield version, [json.loads(line) for line in raw.splitlines() if line.strip()]
-
-
 def landed(table: DeltaTable, commit: CommitProperties | str, since: int | None = None,
            storage_options: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     """The version this commit landed at and its commit info, found by its commit id in the log.
@@ -150,7 +135,7 @@ def landed(table: DeltaTable, commit: CommitProperties | str, since: int | None 
     ident = commit if isinstance(commit, str) else commit_id(commit)
     table.update_incremental()
     latest = table.version()
-    for version, actions in _log_entries(table.table_uri, storage_options, latest, since):
+    for version, actions in log_entries(table.table_uri, storage_options, latest, since):
         info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
         if ident is not None and info.get(COMMIT_ID) == ident:
             return version, info
@@ -177,7 +162,7 @@ def touched(target: Any, since: int, partitions: Sequence[Mapping[str, Any]]) ->
     if table is None:
         return True
     wanted = [{k: _partition_text(v) for k, v in p.items()} for p in partitions]
-    for _, actions in _log_entries(table.table_uri, target.storage_options, table.version(), since):
+    for _, actions in log_entries(table.table_uri, target.storage_options, table.version(), since):
         for action in actions:
             if "metaData" in action or "protocol" in action:
                 return True
