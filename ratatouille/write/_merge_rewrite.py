@@ -63,9 +63,9 @@ def _clustered(adds: pl.DataFrame, key: str) -> bool:
     return bool((ranges[hi].head(-1) < ranges[lo].tail(-1)).all())
 
 
-def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
-    """The add actions of ``table`` whose key range holds a key of ``source``, and how many files it has."""
-    adds = pl.DataFrame(table.get_add_actions(flatten=True))  # an Arrow stream (arro3)
+def touched_files(adds: pl.DataFrame, source: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """The add actions (``adds``: a table's, flattened) whose key range holds a key of ``source``, and how
+    many files the table has."""
     files = adds.height
     if len(keys) != 1 or f"min.{keys[0]}" not in adds.columns:
         return adds.to_dicts(), files
@@ -86,13 +86,12 @@ def touched_files(table: DeltaTable, source: pl.LazyFrame, keys: Sequence[str]) 
     return adds.filter(hit).to_dicts(), files
 
 
-def _assigned(table: DeltaTable, source: pl.LazyFrame, key: str,
+def _assigned(adds: pl.DataFrame, source: pl.LazyFrame, key: str,
               column: str = FILE) -> tuple[list[dict[str, Any]], int, pl.LazyFrame]:
     """For a clustered table: each source row goes to the file with the greatest min <= its key (the
     first file below all), so the rewritten files keep disjoint ranges; the files that receive a row,
     how many files the table has, and the source with its file number (in ``column``; each file's
     number under the key :data:`FILE`)."""
-    adds = pl.DataFrame(table.get_add_actions(flatten=True))
     dtype = source.collect_schema()[key]
     adds = adds.sort(pl.col(f"min.{key}").cast(dtype, strict=False))
     mins = adds[f"min.{key}"].cast(dtype, strict=False)
@@ -128,7 +127,7 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
     if not source_rows:  # nothing to upsert: no commit
         return WriteOutcome(version=table.version(), rows_written=0, skipped=True)
     columns = [f.name for f in table.schema().fields]
-    adds = pl.DataFrame(table.get_add_actions(flatten=True))
+    adds = pl.DataFrame(table.get_add_actions(flatten=True))  # an Arrow stream (arro3), read once
     clustered = len(keys) == 1 and _clustered(adds, keys[0]) and not nan_key(source, keys)
     split = FILE
     while split in columns:  # the table's own column of that name is data: the helper takes another name
@@ -136,7 +135,7 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
     stage = Stage(root, (), rows_per_file=rows_per_file, split_by=split if clustered else None)
     try:
         if clustered:  # each touched file is rewritten as its own range
-            touched, files, placed = _assigned(table, source, keys[0], split)
+            touched, files, placed = _assigned(adds, source, keys[0], split)
             updated_keys = placed.select(keys[0]).collect(engine="streaming").to_series().implode()
             for group in _batched(touched, REWRITE_BATCH):  # one streaming plan per batch of files
                 numbers = [a[FILE] for a in group]
@@ -145,7 +144,7 @@ def merge(target: Target, table: DeltaTable, source: pl.LazyFrame, keys: Sequenc
                          .with_columns(pl.lit(a[FILE], pl.Int64).alias(split)) for a in group]
                 stage.write(pl.concat([*parts, placed.filter(pl.col(split).is_in(numbers)).select(*columns, split)]))
         else:  # one new set of files for the touched ones (unsorted: a later rebuild clusters the table again)
-            touched, files = touched_files(table, source, keys)
+            touched, files = touched_files(adds, source, keys)
             old = [pl.scan_parquet(f"{root}/{a['path']}", glob=False).select(columns) for a in touched]
             new = source.select(columns)
             kept = (pl.concat(old) if old else new.clear()).join(source.select(keys), on=list(keys), how="anti",
