@@ -57,6 +57,7 @@ class Stage:
         self.run = uuid.uuid4().hex
         self.files: list[StagedFile] = []
         self._written: list[str] = []  # every path handed to the writer, committed or not
+        self._sink_failed = False  # a sink raised: its writers may still create files (see discard)
         self._keys: dict[str, dict[str, Any]] = {}
         self._ordinals: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
@@ -87,11 +88,15 @@ class Stage:
         keys: dict[str, Any] = {"key": list(self._split), "include_key": False} if self._split else {}
         if self.rows_per_file:
             keys["max_rows_per_file"] = self.rows_per_file
-        data.lazy().sink_parquet(
-            pl.PartitionBy(self.root, file_path_provider=self._provide, approximate_bytes_per_file=self.bytes_per_file,
-                           **keys),
-            compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS, maintain_order=True,
-            sinked_paths_callback=sunk.append)
+        try:
+            data.lazy().sink_parquet(
+                pl.PartitionBy(self.root, file_path_provider=self._provide,
+                               approximate_bytes_per_file=self.bytes_per_file, **keys),
+                compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS, maintain_order=True,
+                sinked_paths_callback=sunk.append)
+        except BaseException:
+            self._sink_failed = True
+            raise
         for group in sunk:
             for sp in getattr(group, "paths", [group]):
                 name = os.path.relpath(str(sp.path), self.root)
@@ -193,8 +198,9 @@ class Stage:
         """Delete every file this stage wrote (none of them is referenced by a commit).
 
         A failed ``sink_parquet`` raises before all of its file writers are done: files it named
-        can still appear a few milliseconds later (Polars 2.1). They are deleted until none has
-        appeared for :data:`DISCARD_QUIET` seconds (at most :data:`DISCARD_WAIT`)."""
+        can still appear a few milliseconds later (Polars 2.1). After a failed sink they are deleted
+        until none has appeared for :data:`DISCARD_QUIET` seconds (at most :data:`DISCARD_WAIT`);
+        otherwise (a check failed on the staged files) one pass deletes them."""
         started = last = time.monotonic()
         while self._written:
             for name in self._written:
@@ -204,7 +210,7 @@ class Stage:
                 except OSError:
                     pass
             now = time.monotonic()
-            if now - last >= DISCARD_QUIET or now - started >= DISCARD_WAIT:
+            if not self._sink_failed or now - last >= DISCARD_QUIET or now - started >= DISCARD_WAIT:
                 break
             time.sleep(0.01)
         self.files.clear()
