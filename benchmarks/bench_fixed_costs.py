@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import cached_env  # benchmarks/_bytecode.py (run as a script: its folder is on sys.path)
+
 QUERY = "SELECT COUNT(*) AS n, SUM(x) AS s FROM silver.t0000"
 TARGET_MS = 50.0
 IMPORT_TARGET_MS = 150.0  # `from ratatouille import run` on top of `import polars, deltalake`
@@ -86,13 +88,6 @@ def _timed_import(env: dict[str, str]) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _cached_env(env: dict[str, str], cache: str) -> dict[str, str]:
-    """``env`` with modules loaded from a bytecode cache under ``cache`` (written by the first process)."""
-    out = {**env, "PYTHONPYCACHEPREFIX": cache}
-    out.pop("PYTHONDONTWRITEBYTECODE", None)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--transforms", type=int, default=1000)
@@ -110,7 +105,7 @@ def main() -> None:
     as_is = dict(env)
     with tempfile.TemporaryDirectory() as tmp:
         if args.bytecode == "cached":
-            env = _cached_env(env, str(Path(tmp) / "pycache"))
+            env = cached_env(env, str(Path(tmp) / "pycache"))
         noop = Path(tmp) / "noop"
         (noop / "workspaces/default/pipelines/silver").mkdir(parents=True)
         (noop / "pyproject.toml").write_text('[tool.ratatouille]\nlake = "lake"\n')

@@ -70,6 +70,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import cached_env  # benchmarks/_bytecode.py (run as a script: its folder is on sys.path)
+
 ENGINES = ("ratatouille", "rat-cli", "polars", "duckdb")
 CHILD_ENV: dict[str, str] | None = None  # the environment of the engines' processes (set by main)
 PHASES = ("full", "incremental")
@@ -421,8 +423,7 @@ def compile_bytecode(cache: Path) -> None:
     global CHILD_ENV
     import ratatouille
 
-    CHILD_ENV = {**os.environ, "PYTHONPYCACHEPREFIX": str(cache)}
-    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    CHILD_ENV = cached_env(os.environ, str(cache))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(ratatouille.__file__).parent)],  # noqa: S603
                    env=CHILD_ENV, check=True, capture_output=True)
 
